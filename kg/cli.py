@@ -1,0 +1,123 @@
+"""The command line: `kg build`, `kg eval`, `kg train`, `kg validate`, `kg query`.
+
+Only this module catches KGError: one line per problem on stderr and a non-zero exit code,
+with `--verbose` for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from kg.errors import KGError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    from kg.build import build
+    from kg.progress import Progress
+
+    skipped: list[tuple[str, str]] = []
+
+    def on_skip(path: str, reason: str) -> None:
+        print(f"kg: warning: {reason}", file=sys.stderr)
+
+    report = build(
+        Path(args.inputs),
+        Path(args.out),
+        ontology=Path(args.ontology),
+        config=Path(args.config) if args.config else None,
+        strict=args.strict,
+        base=args.base,
+        html=not args.no_html,
+        progress=Progress(sys.stderr),
+        on_skip=on_skip,
+    )
+    skipped = report.skipped
+    counts = report.counts
+    labels = ("PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY")
+    print(f"built {report.out}: {report.files} files, {report.articles} articles, {report.characters} characters "
+          f"in {report.seconds['total']:.1f} s")
+    print("  mentions:  " + ", ".join(f"{lab} {counts['mentions'].get(lab, 0)}" for lab in labels))
+    print("  nodes:     " + ", ".join(f"{lab} {counts['nodes'].get(lab, 0)}" for lab in labels)
+          + f", articles {counts['nodes'].get('ARTICLE', 0)}")
+    print("  new nodes: " + ", ".join(f"{lab} {counts['new'].get(lab, 0)}" for lab in labels))
+    print("  relations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts["edges"].items())))
+    if skipped:
+        print(f"  skipped {len(skipped)} file(s):")
+        for path, reason in skipped:
+            print(f"    {reason}")
+    else:
+        print("  skipped:   none")
+    main_files = [p for p in report.outputs if p.parent == report.out]
+    print("  outputs:   " + ", ".join(str(p) for p in main_files))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from kg.build import DEFAULT_ONTOLOGY
+
+    parser = argparse.ArgumentParser(prog="kg", description="Knowledge graphs from Chinese local-governance news.")
+    parser.add_argument("--verbose", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the graph of a folder of .txt files")
+    b.add_argument("inputs", nargs="?", default="seeds", help="folder of .txt files (default: seeds)")
+    b.add_argument("--out", default="output", help="output folder (default: output)")
+    b.add_argument("--ontology", default=str(DEFAULT_ONTOLOGY), help="ontology folder of Turtle files")
+    b.add_argument("--config", default=None, help="spaCy pipeline config (default: configs/ner.cfg)")
+    b.add_argument("--base", default=None, help="base IRI of the resources (default https://w3id.org/kg/id/)")
+    b.add_argument("--strict", action="store_true", help="stop at the first file that cannot be read")
+    b.add_argument("--no-html", action="store_true", help="skip the HTML pages")
+    b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    b.set_defaults(func=_build)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
+    """Subcommands that live beside their stage: each module adds its own parser."""
+    found = []
+    for module, attr in (
+        ("kg.evaluate", "add_parser"),
+        ("kg.train", "add_parser"),
+        ("kg.validate", "add_parser"),
+        ("kg.query", "add_parser"),
+        ("kg.store", "add_parser"),
+    ):
+        try:
+            mod = __import__(module, fromlist=[attr])
+        except ModuleNotFoundError as err:
+            if err.name == module:
+                continue
+            raise
+        if hasattr(mod, attr):
+            found.append(getattr(mod, attr))
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KGError as err:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        for line in str(err).splitlines() or [type(err).__name__]:
+            print(f"kg: error: {line}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("kg: interrupted; the previous output is unchanged.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Corpus reader: documents, their articles and sentences, with offsets into the text as read.
+
+A newspaper page holds several articles: a headline block (headline, kicker, subtitle), a byline
+(通讯员 X, 本报(通讯员 X)), body paragraphs, and photo captions that end in a credit (X 摄).
+Page lines often break inside a sentence, even inside a name (红心物\\n\\n业); `NerView` joins those
+breaks for the NER and maps every offset back into the original text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kg.errors import InputError
+
+# A paragraph of these lengths or longer that ends without terminal punctuation was cut by the page.
+_PAGE_LINE_MIN = 26
+_TERMINAL = set("。！？!?；;：:…”’」』)）》")
+_CREDIT = re.compile(r"(?:(?:本报|全媒体|特约)*(?:通讯员|记者|摄影|见习记者)[ \u3000]*)?[^\s。,，]{1,12}(?:[ \u3000]+[^\s。,，]{1,6})*[ \u3000]*摄$")
+_BYLINE = re.compile(r"^(?:本报|全媒体|特约|见习|实习|首席)*(?:记者|通讯员)[ \u3000]*[\u4e00-\u9fff·]{2,4}(?:[ \u3000、]+(?:(?:本报|全媒体)?(?:记者|通讯员)[ \u3000]*)?[\u4e00-\u9fff·]{2,4})*$")
+_DATELINE = re.compile(r"^本报讯?[(（]|^本报讯")
+_DATELINE_ONLY = re.compile(r"^本报讯?[(（][^()（）\n]{2,40}[)）]$")
+_TRAILING_CREDIT = re.compile(r"(?:本报|全媒体)*(?:通讯员|记者)[ \u3000]*[\u4e00-\u9fff·]{2,4}(?:[ \u3000]+[\u4e00-\u9fff·]{2,4})*[ \u3000]*摄$")
+_SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』]?|\n{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article of a page: character ranges into the document text."""
+
+    index: int
+    start: int
+    end: int
+    headline: tuple[int, int] | None  # the headline block (headline, kicker, subtitle lines)
+    byline: tuple[int, int] | None  # a byline or credit line, when the article has one
+
+    def title(self, text: str) -> str:
+        """The headline as one line, or the first words of the body for a caption."""
+        if self.headline:
+            return " ".join(line for line in text[self.headline[0] : self.headline[1]].split("\n") if line)
+        first = text[self.start : self.end].strip().split("\n")[0]
+        return first[:30] + ("…" if len(first) > 30 else "")
+
+
+@dataclass(slots=True)
+class Document:
+    """A file as read: its decoded text, how it was decoded, and its articles."""
+
+    doc_id: str
+    path: Path
+    text: str
+    encoding: str
+    articles: list[Article] = field(default_factory=list)
+
+    def article_at(self, offset: int) -> Article:
+        """The article holding a character offset (the last one for offsets past the end)."""
+        for article in self.articles:
+            if offset < article.end:
+                return article
+        return self.articles[-1]
+
+
+class NerView:
+    """The text the NER reads: mid-sentence line breaks removed, offsets kept.
+
+    >>> v = NerView("铁东区按照常态长效的要求,打造红心物\\n\\n业示范小区。\\n\\n新段落")
+    >>> v.text
+    '铁东区按照常态长效的要求,打造红心物业示范小区。\\n\\n新段落'
+    >>> v.span(15, 19)
+    (15, 21)
+    """
+
+    __slots__ = ("text", "_view_starts", "_shifts")
+
+    def __init__(self, original: str) -> None:
+        pieces: list[str] = []
+        self._view_starts: list[int] = [0]
+        self._shifts: list[int] = [0]
+        pos = 0
+        removed = 0
+        for brk in _inner_breaks(original):
+            pieces.append(original[pos : brk[0]])
+            removed += brk[1] - brk[0]
+            pos = brk[1]
+            self._view_starts.append(brk[0] - (removed - (brk[1] - brk[0])))
+            self._shifts.append(removed)
+        pieces.append(original[pos:])
+        self.text = "".join(pieces)
+
+    def offset(self, view_offset: int) -> int:
+        """The original offset of a character of the view."""
+        return view_offset + self._shifts[bisect_right(self._view_starts, view_offset) - 1]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The original range of a view range; a break inside it stays inside it."""
+        return self.offset(start), self.offset(end - 1) + 1
+
+
+def _inner_breaks(text: str) -> Iterator[tuple[int, int]]:
+    """Ranges of line breaks that cut a sentence: a long line that ends without punctuation."""
+    for match in re.finditer(r"[ \t\u3000]*\r?\n(?:[ \t\u3000]*\r?\n)*", text):
+        line_start = text.rfind("\n", 0, match.start()) + 1
+        line = text[line_start : match.start()].strip()
+        following = text[match.end() : match.end() + 1]
+        if not line or not following or following.isspace():
+            continue
+        if line[-1] in _TERMINAL or _CREDIT.search(line) or _BYLINE.match(line):
+            continue
+        if len(line) >= _PAGE_LINE_MIN or (len(line) >= 12 and re.search(r"[,，、。]", line)):
+            yield match.start(), match.end()
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence ranges of a text, as NER view ranges mapped back into the original."""
+    view = NerView(text)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(view.text):
+        end = match.end() if not match.group().startswith("\n") else match.start()
+        if end > start and view.text[start:end].strip():
+            spans.append(_strip(view.text, start, end))
+        start = match.end()
+    if view.text[start:].strip():
+        spans.append(_strip(view.text, start, len(view.text)))
+    return [view.span(s, e) for s, e in spans]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int, int]]:
+    """(start, end, line breaks before) of each non-empty line."""
+    prev_end = 0
+    for match in re.finditer(r"[^\r\n]*\S[^\r\n]*", text):
+        s, e = _strip(text, match.start(), match.end())
+        yield s, e, text.count("\n", prev_end, s)
+        prev_end = e
+
+
+def _kind(line: str) -> str:
+    if _CREDIT.search(line) and len(line) <= 40:
+        return "credit"
+    if _BYLINE.match(line) or _DATELINE_ONLY.match(line):
+        return "byline"
+    if len(line) <= 40 and line[-1] not in "。！？!?；;：:…" and not re.search(r"[。；;]", line):
+        return "heading"
+    return "body"
+
+
+def split_articles(text: str) -> list[Article]:
+    """Split a page into articles by its headline blocks, bylines, datelines and photo credits."""
+    paras = [(s, e, blank, _kind(text[s:e])) for s, e, blank in _paragraphs(text)]
+    if not paras:
+        return [Article(0, 0, len(text), None, None)]
+    starts: list[int] = [0]
+    for i, (s, _, blank, kind) in enumerate(paras):
+        if i == 0:
+            continue
+        prev_kind = paras[i - 1][3]
+        next_kind = paras[i + 1][3] if i + 1 < len(paras) else ""
+        next_text = text[paras[i + 1][0] : paras[i + 1][1]] if i + 1 < len(paras) else ""
+        opens_block = kind == "heading" and prev_kind in ("body", "credit") and (
+            next_kind in ("heading", "byline") or _DATELINE.match(next_text)
+        )
+        after_credit = prev_kind == "credit" and kind != "credit"
+        wide_gap = blank >= 4 and prev_kind in ("body", "credit") and kind in ("body", "heading")
+        dateline = kind == "body" and _DATELINE.match(text[s:]) and prev_kind in ("body", "credit")
+        if opens_block or after_credit or wide_gap or dateline:
+            starts.append(i)
+    articles: list[Article] = []
+    for n, first in enumerate(starts):
+        last = (starts[n + 1] if n + 1 < len(starts) else len(paras)) - 1
+        block = paras[first : last + 1]
+        start = 0 if n == 0 else block[0][0]
+        end = len(text) if n + 1 == len(starts) else paras[starts[n + 1]][0]
+        heads = []
+        for s, e, _, kind in block:
+            if kind != "heading":
+                break
+            heads.append((s, e))
+        headline = (heads[0][0], heads[-1][1]) if heads and len(heads) < len(block) else None
+        byline = next(((s, e) for s, e, _, kind in block if kind in ("byline", "credit")), None)
+        if byline is None and block[-1][3] == "body":
+            credit = _TRAILING_CREDIT.search(text, block[-1][0], block[-1][1])
+            byline = credit.span() if credit else None
+        if byline is None:
+            body = [(s, e) for s, e, _, kind in block if kind == "body"]
+            if body and _DATELINE.match(text[body[0][0] :]):
+                s = body[0][0]
+                close = text.find(")", s, s + 40)
+                close = close if close != -1 else text.find("）", s, s + 40)
+                byline = (s, close + 1) if close != -1 else None
+        articles.append(Article(n, start, end, headline, byline))
+    return articles
+
+
+def decode(raw: bytes, path: Path) -> tuple[str, str]:
+    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030.
+
+    Raises InputError for bytes that are binary or decode in none of them.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        candidates = ["utf-8-sig"]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = ["utf-16"]
+    elif len(raw) >= 4 and raw.count(0) * 3 >= len(raw) and raw.count(0) * 2 <= len(raw) + 1:
+        # UTF-16 without a BOM: every other byte of CJK and ASCII text is often 0
+        candidates = ["utf-16-le" if raw[1::2].count(0) > raw[0::2].count(0) else "utf-16-be"]
+    else:
+        candidates = ["utf-8", "gb18030"]
+    for encoding in candidates:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_binary(text):
+            raise InputError(f"{path}: looks like a binary file, not text; skipped.")
+        return text, encoding
+    raise InputError(f"{path}: decodes as none of UTF-8, UTF-16 or GB18030; re-save it as UTF-8.")
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:65536]
+    if "\x00" in sample:
+        return True
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f\v")
+    return controls > max(8, len(sample) // 50)
+
+
+def read_document(path: Path) -> Document:
+    """Read one file once; the text is kept exactly as decoded, CRLF included."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror}).") from err
+    text, encoding = decode(raw, path)
+    return Document(path.stem, path, text, encoding, split_articles(text))
+
+
+def list_inputs(directory: Path, pattern: str = "*.txt") -> list[Path]:
+    """The input files of a folder, sorted by name so that every run sees them in one order."""
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a folder; give the folder that holds the .txt files.")
+    return sorted(p for p in directory.rglob(pattern) if p.is_file())
+
+
+def doc_ids(paths: Iterable[Path], root: Path) -> dict[Path, str]:
+    """A unique document ID per file: its stem, or its relative path where stems repeat."""
+    paths = list(paths)
+    stems: dict[str, int] = {}
+    for p in paths:
+        stems[p.stem] = stems.get(p.stem, 0) + 1
+    out = {}
+    for p in paths:
+        if stems[p.stem] == 1:
+            out[p] = p.stem
+        else:
+            out[p] = str(p.relative_to(root).with_suffix("")).replace("\\", "/")
+    return out

@@ -1,0 +1,248 @@
+"""The linker: every NER span of a document becomes a Mention of one ontology node.
+
+A reader resolves names by the article they are in. So does the linker:
+
+1. The article's scope: the places its headline, byline and first sentences name (铁西区), then the
+   document's, then the home region of the ontology (the place most concepts lie in).
+2. Exact names: a span whose text is a label or alias of nodes of its type picks, among homonyms,
+   the node whose places agree with the scope (东煤社区 in 铁西区, not another 东煤社区).
+3. Relative names: a definite short form with a level prefix (区委, 县政协, 区委社工部, 市委, 省民政厅)
+   or a bare body (政协, 政府) is read against the scope place of that level (铁西区 → 铁西区委社工部).
+4. Chains: adjacent places (铁西区站前街道东煤社区) resolve left to right, each inside the one before.
+5. Short forms of a name given earlier in the article (法律援助中心 after 铁东区法律援助中心).
+6. Anything else is a new node, whose IRI hashes its type, scope and normalised name: the same input
+   gives the same IRI whatever the order of files, and one new thing in one scope is one node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kg.corpus import Document, sentences
+from kg.mention import Mention, Span
+from kg.ontology import KGR, Concept, Ontology
+
+# The levels a relative prefix names, by the last character of a division's official name.
+_LEVEL_PREFIX = {"省": ("省",), "市": ("市",), "区": ("区",), "县": ("县", "旗"), "乡": ("乡",), "镇": ("镇",)}
+_SCOPED_LABELS = ("ORG", "PLACE")  # types whose new nodes are scoped by place; others are corpus-wide
+
+
+def normalise(name: str) -> str:
+    """A name as compared: whitespace and line breaks inside it dropped."""
+    return re.sub(r"\s+", "", name)
+
+
+@dataclass(slots=True)
+class Scope:
+    """The places an article is about, most specific first, and the region above them."""
+
+    places: list[str]  # place IRIs, ordered by salience in the article
+
+    def place_of_level(self, suffixes: tuple[str, ...], onto: Ontology) -> Concept | None:
+        """The salient place whose official name ends with one of the suffixes (区, 县 …)."""
+        for iri in self.places:
+            chain = [iri, *onto.ancestors(iri)]
+            for a in chain:
+                c = onto.concepts.get(a)
+                if c is not None and c.label == "PLACE" and c.pref.endswith(suffixes):
+                    return c
+        return None
+
+    def key(self, onto: Ontology) -> str:
+        """The scope of new nodes: the county-level (or finer) place the article is about."""
+        return self.places[0] if self.places else ""
+
+
+class Linker:
+    """Resolves the spans of one document at a time against an ontology."""
+
+    def __init__(self, onto: Ontology) -> None:
+        self.onto = onto
+        self.home = _home_region(onto)
+
+    # -- candidates -------------------------------------------------------------------------
+    def _rank(self, candidates: Sequence[Concept], scope: Scope, *, inside: str | None = None) -> Concept | None:
+        """The candidate whose places best agree with the scope (ties: home region, then IRI)."""
+        if not candidates:
+            return None
+        if inside is not None:
+            within = [c for c in candidates if inside in self.onto.ancestors(c.iri)]
+            if within:
+                candidates = within
+
+        def score(c: Concept) -> tuple:
+            up = set(self.onto.ancestors(c.iri)) | {c.iri, c.serves or ""}
+            hits = [rank for rank, p in enumerate(scope.places) if p in up]
+            near = -min(hits) if hits else -99
+            home = sum(1 for h in self.home if h in up)
+            level = -(c.level or 9)  # a coarser division is the likelier reading of a bare name
+            return (bool(hits), home, near, len(hits), level, c.iri)
+
+        best = max(candidates, key=score)
+        return best
+
+    def exact(self, name: str, label: str, scope: Scope, *, inside: str | None = None) -> Concept | None:
+        return self._rank(self.onto.lookup(name, label), scope, inside=inside)
+
+    def relative(self, name: str, label: str, scope: Scope) -> Concept | None:
+        """区委 → 铁西区委, 县政协 → 梨树县政协, 政协 → 梨树县政协: read against the scope."""
+        if label not in ("ORG", "PLACE") or len(name) > 12:
+            return None
+        tries: list[tuple[Concept, str]] = []
+        lead = name[0]
+        if lead in _LEVEL_PREFIX and len(name) >= 2:
+            place = scope.place_of_level(_LEVEL_PREFIX[lead], self.onto)
+            if place is not None:
+                tries.append((place, name[1:]))
+        elif label == "ORG":
+            for iri in scope.places[:2]:
+                place = self.onto.concepts.get(iri)
+                if place is not None:
+                    tries.append((place, name))
+        for place, rest in tries:
+            for prefix in place.names:
+                found = self.exact(prefix + rest, label, scope)
+                if found is None and not prefix.endswith(lead) and lead in _LEVEL_PREFIX:
+                    found = self.exact(prefix + lead + rest, label, scope)
+                if found is not None:
+                    return found
+        return None
+
+    # -- scope ------------------------------------------------------------------------------
+    def scope_of(self, doc: Document, spans: Sequence[Span]) -> dict[int, Scope]:
+        """Each article's scope: the places it names, weighted to its headline and opening."""
+        by_article: dict[int, Counter] = {a.index: Counter() for a in doc.articles}
+        doc_places: Counter = Counter()
+        base = Scope(list(self.home))
+        for span in spans:
+            if span.label not in ("PLACE", "ORG"):
+                continue
+            art = doc.article_at(span.start)
+            c = self.exact(normalise(doc.text[span.start : span.end]), span.label, base)
+            if c is None:
+                continue
+            place = c.iri if c.label == "PLACE" else (c.serves or c.place)
+            if place is None:
+                continue
+            target = self._county_or_finer(place)
+            weight = 1.0
+            if art.headline and art.headline[0] <= span.start < art.headline[1]:
+                weight = 3.0
+            elif span.start < art.start + (art.end - art.start) // 4:
+                weight = 1.5
+            by_article[art.index][target] += weight
+            doc_places[target] += weight
+        scopes = {}
+        doc_order = [p for p, _ in sorted(doc_places.items(), key=lambda kv: (-kv[1], kv[0]))]
+        for index, counts in by_article.items():
+            own = [p for p, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+            places = own + [p for p in doc_order if p not in own] + [h for h in self.home if h not in own]
+            scopes[index] = Scope(places)
+        return scopes
+
+    def _county_or_finer(self, iri: str) -> str:
+        """A township or village counts for its county too, but the scope keeps the finer place."""
+        return iri
+
+    # -- linking ----------------------------------------------------------------------------
+    def link(self, doc: Document, spans: Sequence[Span]) -> list[Mention]:
+        """Mentions for a document's spans, each with its node IRI, article and sentence."""
+        scopes = self.scope_of(doc, spans)
+        sents = sentences(doc.text)
+        mentions: list[Mention] = []
+        previous: Mention | None = None
+        seen: dict[int, list[tuple[str, str, str]]] = {}  # article → (label, name, iri) so far
+        for span in sorted(spans, key=lambda s: (s.start, s.end)):
+            text = doc.text[span.start : span.end]
+            name = normalise(text)
+            article = doc.article_at(span.start)
+            scope = scopes[article.index]
+            inside = None
+            if (
+                previous is not None
+                and span.label == "PLACE"
+                and previous.label == "PLACE"
+                and not previous.new
+                and doc.text[previous.end : span.start].strip() == ""
+            ):
+                inside = previous.iri
+            concept = self.exact(name, span.label, scope, inside=inside)
+            if concept is None:
+                concept = self.relative(name, span.label, scope)
+            iri = concept.iri if concept is not None else None
+            if iri is None:
+                iri = _earlier_form(name, span.label, seen.get(article.index, []))
+            new = iri is None
+            if iri is None:
+                iri = self.new_iri(name, span.label, scope, inside=inside)
+            mention = Mention(
+                doc_id=doc.doc_id,
+                start=span.start,
+                end=span.end,
+                text=text,
+                label=span.label,
+                iri=iri,
+                article=article.index,
+                sentence=_sentence_of(span.start, span.end, sents),
+                new=new,
+            )
+            seen.setdefault(article.index, []).append((span.label, name, iri))
+            mentions.append(mention)
+            previous = mention
+        return mentions
+
+    def new_iri(self, name: str, label: str, scope: Scope, *, inside: str | None = None) -> str:
+        """A stable IRI for a name the ontology does not know, unique within its scope."""
+        key = ""
+        if label in _SCOPED_LABELS:
+            key = inside or self._prefix_place(name, label) or scope.key(self.onto)
+        digest = hashlib.sha1(f"{label}|{key}|{name}".encode()).hexdigest()[:16]
+        return f"{KGR}new/{label.lower()}/{digest}"
+
+    def _prefix_place(self, name: str, label: str) -> str | None:
+        """The place a name starts with (铁西区环卫处 → 铁西区), which scopes the new node."""
+        for end in range(min(len(name) - 1, 12), 1, -1):
+            found = self.onto.lookup(name[:end], "PLACE")
+            if found:
+                return self._rank(found, Scope(list(self.home))).iri
+        return None
+
+
+def _earlier_form(name: str, label: str, earlier: list[tuple[str, str, str]]) -> str | None:
+    """A short form that points back to a longer name given earlier in the article."""
+    for other_label, other_name, iri in reversed(earlier):
+        if other_label != label or len(other_name) <= len(name) or len(name) < 3:
+            continue
+        if other_name.endswith(name) or (_is_subsequence(name, other_name) and other_name[-3:] == name[-3:]):
+            return iri
+    return None
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def _sentence_of(start: int, end: int, sents: list[tuple[int, int]]) -> tuple[int, int]:
+    for s, e in sents:
+        if s <= start < e:
+            return (s, max(e, end))
+    return (start, end)
+
+
+def _home_region(onto: Ontology) -> list[str]:
+    """The places most curated bodies serve: the region this ontology is about, finest first."""
+    counts: Counter = Counter()
+    for c in onto.concepts.values():
+        if c.label == "ORG" and c.serves:
+            for p in [c.serves, *onto.ancestors(c.serves)]:
+                counts[p] += 1
+    if not counts:
+        return []
+    top = max(counts.values())
+    region = [p for p, n in counts.items() if n * 4 >= top]
+    return sorted(region, key=lambda p: -(onto.concepts[p].level or 0) if p in onto.concepts else 0)

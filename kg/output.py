@@ -1,0 +1,87 @@
+"""Atomic output folders: a build writes beside `--out` and swaps the result in only when complete.
+
+Interrupting a build (SIGINT, SIGTERM, a crash) leaves the previous output as it was; two builds
+into one folder at once are refused by a lock with a clear message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from kg.errors import OutputError
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2); False where the system cannot."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OutputError(f"{b}: cannot swap in the new output ({os.strerror(ctypes.get_errno())}).")
+
+
+@contextmanager
+def atomic_output(out: Path, *, keep: tuple[str, ...] = ("README.md", ".gitignore", "screenshots")) -> Iterator[Path]:
+    """Yield a fresh folder beside `out`; on success it replaces `out` in one step.
+
+    Files named in `keep` (the output README kept in git, screenshots of the browser tests) are
+    carried over from the previous output.
+    """
+    out = out.resolve()
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; choose another --out.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = out.parent / f".{out.name}.lock"
+    lock = open(lock_path, "w")  # noqa: SIM115 - held for the whole build
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as err:
+        lock.close()
+        raise OutputError(f"{out}: another kg build is writing this folder; wait for it or choose another --out.") from err
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        yield tmp
+        for name in keep:
+            src = out / name
+            if src.exists() and not (tmp / name).exists():
+                if src.is_dir():
+                    shutil.copytree(src, tmp / name)
+                else:
+                    shutil.copy2(src, tmp / name)
+        os.chmod(tmp, 0o755)
+        if out.exists():
+            if _exchange(tmp, out):
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                old = out.parent / f".{out.name}.old-{os.getpid()}"
+                os.replace(out, old)
+                os.replace(tmp, out)
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()

@@ -1,0 +1,79 @@
+"""Progress of a build: one live line on a terminal, plain lines otherwise.
+
+Shows files, articles and mentions done, the rate in characters per second and an estimate of
+the time left, from bytes read against the total size of the inputs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Counts what a build has done and reports it to a stream."""
+
+    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None, every: float = 2.0) -> None:
+        self.stream = stream
+        self.live = stream is not None and (stream.isatty() if live is None else live)
+        self.every = every
+        self.files = self.articles = self.mentions = 0
+        self.total_files = self.total_bytes = self.done_bytes = 0
+        self._t0 = self._last = 0.0
+
+    @classmethod
+    def quiet(cls) -> Progress:
+        return cls(None)
+
+    def start(self, *, total_files: int, total_bytes: int) -> None:
+        self.total_files, self.total_bytes = total_files, total_bytes
+        self._t0 = self._last = time.perf_counter()
+
+    def advance(self, *, bytes_: int, articles: int = 0, mentions: int = 0) -> None:
+        self.files += 1
+        self.articles += articles
+        self.mentions += mentions
+        self.done_bytes += bytes_
+        now = time.perf_counter()
+        if self.stream is None:
+            return
+        if self.live or now - self._last >= self.every or self.files == self.total_files:
+            self._last = now
+            self._emit(now)
+
+    def line(self, now: float | None = None) -> str:
+        """`files 3/5 · articles 21 · mentions 310 · 41k chars/s · 0:02 left`."""
+        elapsed = max((now or time.perf_counter()) - self._t0, 1e-9)
+        rate = self.done_bytes / 3 / elapsed  # UTF-8 Chinese is about three bytes a character
+        left = (self.total_bytes - self.done_bytes) / max(self.done_bytes, 1) * elapsed
+        return (
+            f"files {self.files}/{self.total_files} · articles {self.articles} · mentions {self.mentions}"
+            f" · {_si(rate)} chars/s · {int(left // 60)}:{int(left % 60):02d} left"
+        )
+
+    def _emit(self, now: float) -> None:
+        if self.stream is None:
+            return
+        if self.live:
+            self.stream.write("\r\x1b[2K" + self.line(now))
+        else:
+            self.stream.write(self.line(now) + "\n")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.stream is not None and self.live:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _si(x: float) -> str:
+    if x >= 1e6:
+        return f"{x / 1e6:.1f}M"
+    if x >= 1e3:
+        return f"{x / 1e3:.0f}k"
+    return f"{x:.0f}"
+
+
+def stderr_progress() -> Progress:
+    return Progress(sys.stderr)

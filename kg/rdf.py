@@ -1,0 +1,278 @@
+"""The RDF stage: Turtle, TriG and JSON-LD from the graph, written by pyoxigraph.
+
+- `kg.ttl`: entities (typed, labelled, aliased), articles and documents, the stated relations as
+  plain triples, and each relation once more as a `kgo:Statement` (RDF reification) with its
+  confidence, count and evidence: NIF strings `<doc#char=s,e>` that name the document and the
+  character range of the sentence, with the sentence text.
+- `mentions.trig`: one named graph per article holding its mentions as NIF phrases with offsets,
+  the entity they denote (`itsrdf:taIdentRef`) and their class (`itsrdf:taClassRef`).
+- `kg.jsonld`: the content of kg.ttl as JSON-LD with a context.
+
+Triples are emitted sorted and without blank nodes, so the same graph gives the same bytes.
+This module never imports spaCy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import networkx as nx
+import pyoxigraph as ox
+
+from kg.graph import ARTICLE, DocInfo
+from kg.mention import Mention
+from kg.ontology import KGO, KGR, ORG, PROV, RDFS, SCHEMA, SKOS
+from kg.relations import ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, article_iri
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+NIF = "http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#"
+ITSRDF = "http://www.w3.org/2005/11/its/rdf#"
+DCT = "http://purl.org/dc/terms/"
+
+PREFIXES = {
+    "kgo": KGO,
+    "kgr": KGR,
+    "rdf": RDF,
+    "rdfs": RDFS,
+    "xsd": XSD,
+    "skos": SKOS,
+    "schema": SCHEMA,
+    "org": ORG,
+    "prov": PROV,
+    "nif": NIF,
+    "itsrdf": ITSRDF,
+    "dct": DCT,
+}
+
+PREDICATE_IRI = {
+    AUTHOR: SCHEMA + "author",
+    MENTIONS: SCHEMA + "mentions",
+    WITHIN: SCHEMA + "containedInPlace",
+    PART_OF: ORG + "subOrganizationOf",
+    SERVES: KGO + "servesPlace",
+    RUNS: KGO + "runsProgramme",
+    ISSUED: KGO + "issuedPolicy",
+    ACTS_WITH: KGO + "actsWith",
+    COOCCURS: KGO + "cooccursWith",
+}
+
+CLASS_OF = {
+    "PERSON": KGO + "Person",
+    "ORG": KGO + "Organisation",
+    "PLACE": KGO + "Place",
+    "PROGRAMME": KGO + "Programme",
+    "POLICY": KGO + "Policy",
+    ARTICLE: KGO + "Article",
+}
+
+_Term = ox.NamedNode | ox.Literal
+
+
+def _n(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
+def _zh(text: str) -> ox.Literal:
+    return ox.Literal(_clean(text), language="zh")
+
+
+def _int(value: int) -> ox.Literal:
+    return ox.Literal(str(value), datatype=_n(XSD + "integer"))
+
+
+def _clean(text: str) -> str:
+    """Text as a literal: control characters other than tab and newline cannot go into RDF safely."""
+    return "".join(ch if ch in "\t\n" or ord(ch) >= 32 and ch != "\x7f" else " " for ch in text)
+
+
+def doc_iri(doc_id: str) -> str:
+    return f"{KGR}doc/{doc_id}"
+
+
+def range_iri(doc_id: str, start: int, end: int) -> str:
+    """A NIF/RFC 5147 IRI for a character range of a document."""
+    return f"{doc_iri(doc_id)}#char={start},{end}"
+
+
+class Rebase:
+    """Rewrites the resource namespace to a user's base IRI (the ontology's terms keep theirs)."""
+
+    def __init__(self, base: str | None) -> None:
+        self.base = base if base and base != KGR else None
+
+    def __call__(self, iri: str) -> str:
+        if self.base and iri.startswith(KGR):
+            return self.base + iri[len(KGR) :]
+        return iri
+
+
+def graph_triples(g: nx.MultiDiGraph, docs: Sequence[DocInfo], *, base: str | None = None) -> list[ox.Triple]:
+    """The triples of kg.ttl, sorted."""
+    rb = Rebase(base)
+    out: set[ox.Triple] = set()
+    add = lambda s, p, o: out.add(ox.Triple(_n(rb(s)), _n(p), o))  # noqa: E731
+    texts = {d.doc_id: d.text for d in docs}
+    for d in docs:
+        add(doc_iri(d.doc_id), RDF + "type", _n(KGO + "Document"))
+        add(doc_iri(d.doc_id), SCHEMA + "identifier", ox.Literal(d.doc_id))
+        add(doc_iri(d.doc_id), SCHEMA + "encodingFormat", ox.Literal(d.encoding))
+        add(doc_iri(d.doc_id), KGO + "characters", _int(len(d.text)))
+    for node, data in g.nodes(data=True):
+        kind = data["type"]
+        add(node, RDF + "type", _n(data.get("cls") or CLASS_OF[kind]))
+        if kind == ARTICLE:
+            add(node, SCHEMA + "headline", _zh(data["label"]))
+            add(node, SCHEMA + "isPartOf", _n(rb(doc_iri(data["doc"]))))
+            add(node, NIF + "beginIndex", _int(data["start"]))
+            add(node, NIF + "endIndex", _int(data["end"]))
+            continue
+        add(node, SKOS + "prefLabel", _zh(data["label"]))
+        add(node, RDFS + "label", _zh(data["label"]))
+        for alias in data.get("aliases", ()):
+            add(node, SKOS + "altLabel", _zh(alias))
+        if data.get("new"):
+            add(node, KGO + "isNew", ox.Literal("true", datatype=_n(XSD + "boolean")))
+        if data.get("mentions"):
+            add(node, KGO + "mentionCount", _int(data["mentions"]))
+        if data.get("level") is not None:
+            add(node, KGO + "adminLevel", _int(data["level"]))
+        if data.get("code"):
+            add(node, KGO + "divisionCode", ox.Literal(data["code"]))
+        if data.get("full_name"):
+            add(node, KGO + "fullName", _zh(data["full_name"]))
+    for s, o, key, data in g.edges(keys=True, data=True):
+        predicate = PREDICATE_IRI[key]
+        out.add(ox.Triple(_n(rb(s)), _n(predicate), _n(rb(o))))
+        if data.get("source") != "text" or key == MENTIONS:
+            continue
+        stmt = rb(f"{KGR}statement/{_hash(s, key, o)}")
+        add(stmt, RDF + "type", _n(KGO + "Statement"))
+        add(stmt, RDF + "subject", _n(rb(s)))
+        add(stmt, RDF + "predicate", _n(predicate))
+        add(stmt, RDF + "object", _n(rb(o)))
+        add(stmt, KGO + "confidence", ox.Literal(f"{data['confidence']:.3f}", datatype=_n(XSD + "decimal")))
+        add(stmt, KGO + "count", _int(data["count"]))
+        for cue in data.get("cues", ()):
+            add(stmt, KGO + "cue", _zh(cue))
+        for doc_id, start, end in data["evidence"]:
+            ev = rb(range_iri(doc_id, start, end))
+            add(stmt, KGO + "evidence", _n(ev))
+            add(stmt, PROV + "wasDerivedFrom", _n(rb(doc_iri(doc_id))))
+            _string(add, ev, doc_id, start, end, texts, rb)
+    return sorted(out, key=_triple_key)
+
+
+def _string(add, ev: str, doc_id: str, start: int, end: int, texts: dict[str, str], rb: Rebase) -> None:
+    add(ev, RDF + "type", _n(NIF + "String"))
+    add(ev, NIF + "beginIndex", _int(start))
+    add(ev, NIF + "endIndex", _int(end))
+    add(ev, NIF + "referenceContext", _n(rb(doc_iri(doc_id))))
+    if doc_id in texts:
+        add(ev, NIF + "anchorOf", ox.Literal(_clean(texts[doc_id][start:end])))
+
+
+def mention_quads(mentions: Iterable[Mention], docs: Sequence[DocInfo], *, base: str | None = None) -> list[ox.Quad]:
+    """The quads of mentions.trig: one named graph per article, NIF phrases inside."""
+    rb = Rebase(base)
+    out: set[ox.Quad] = set()
+    texts = {d.doc_id: d.text for d in docs}
+    for m in mentions:
+        graph = _n(rb(article_iri(m.doc_id, m.article)))
+        node = rb(range_iri(m.doc_id, m.start, m.end))
+
+        def add(s: str, p: str, o: _Term) -> None:
+            out.add(ox.Quad(_n(s), _n(p), o, graph))
+
+        add(node, RDF + "type", _n(NIF + "Phrase"))
+        add(node, RDF + "type", _n(KGO + "Mention"))
+        add(node, NIF + "beginIndex", _int(m.start))
+        add(node, NIF + "endIndex", _int(m.end))
+        add(node, NIF + "anchorOf", ox.Literal(_clean(m.text)))
+        add(node, NIF + "referenceContext", _n(rb(doc_iri(m.doc_id))))
+        add(node, ITSRDF + "taIdentRef", _n(rb(m.iri)))
+        add(node, ITSRDF + "taClassRef", _n(CLASS_OF[m.label]))
+        add(node, KGO + "nerLabel", ox.Literal(m.label))
+        add(node, KGO + "sentence", _n(rb(range_iri(m.doc_id, *m.sentence))))
+        sentence = rb(range_iri(m.doc_id, *m.sentence))
+        add(sentence, RDF + "type", _n(NIF + "Sentence"))
+        add(sentence, NIF + "beginIndex", _int(m.sentence[0]))
+        add(sentence, NIF + "endIndex", _int(m.sentence[1]))
+        add(sentence, NIF + "anchorOf", ox.Literal(_clean(texts.get(m.doc_id, "")[m.sentence[0] : m.sentence[1]])))
+    for d in docs:
+        context = rb(doc_iri(d.doc_id))
+        graph = _n(context)
+        out.add(ox.Quad(_n(context), _n(RDF + "type"), _n(NIF + "Context"), graph))
+        out.add(ox.Quad(_n(context), _n(NIF + "beginIndex"), _int(0), graph))
+        out.add(ox.Quad(_n(context), _n(NIF + "endIndex"), _int(len(d.text)), graph))
+        out.add(ox.Quad(_n(context), _n(NIF + "isString"), ox.Literal(_clean(d.text)), graph))
+    return sorted(out, key=lambda q: (q.graph_name.value, *_triple_key(q.triple)))
+
+
+def _triple_key(t: ox.Triple) -> tuple:
+    o = t.object
+    return (t.subject.value, t.predicate.value, o.value, getattr(o, "language", None) or "", str(getattr(o, "datatype", "")))
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
+def prefixes(base: str | None = None) -> dict[str, str]:
+    """Prefixes for the exports, with the resource namespace at the user's base IRI."""
+    out = dict(PREFIXES)
+    if base:
+        out["kgr"] = base
+    return out
+
+
+def write_turtle(triples: Iterable[ox.Triple], path: Path, *, base: str | None = None) -> None:
+    """Turtle with prefixes declared, through pyoxigraph's streaming writer."""
+    ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes(base))
+
+
+def write_trig(quads: Iterable[ox.Quad], path: Path, *, base: str | None = None) -> None:
+    ox.serialize(quads, str(path), ox.RdfFormat.TRIG, prefixes=prefixes(base))
+
+
+def write_jsonld(triples: Sequence[ox.Triple], path: Path, *, base: str | None = None) -> None:
+    """JSON-LD with a context: one object per subject, sorted, keys compacted by the prefixes."""
+    ctx = prefixes(base)
+    nodes: dict[str, dict] = {}
+
+    def compact(iri: str) -> str:
+        for p, ns in sorted(ctx.items(), key=lambda kv: -len(kv[1])):
+            if iri.startswith(ns):
+                return f"{p}:{iri[len(ns):]}"
+        return iri
+
+    for t in triples:
+        node = nodes.setdefault(t.subject.value, {"@id": compact(t.subject.value)})
+        key = "@type" if t.predicate.value == RDF + "type" else compact(t.predicate.value)
+        o = t.object
+        if key == "@type":
+            value: object = compact(o.value)
+        elif isinstance(o, ox.NamedNode):
+            value = {"@id": compact(o.value)}
+        elif o.language:
+            value = {"@value": o.value, "@language": o.language}
+        elif o.datatype.value in (XSD + "integer",):
+            value = int(o.value)
+        elif o.datatype.value == XSD + "boolean":
+            value = o.value == "true"
+        elif o.datatype.value == XSD + "decimal":
+            value = {"@value": o.value, "@type": "xsd:decimal"}
+        else:
+            value = o.value
+        node.setdefault(key, []).append(value)
+    doc = {"@context": ctx, "@graph": [nodes[k] for k in sorted(nodes)]}
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def iter_ntriples(triples: Iterable[ox.Triple]) -> Iterator[bytes]:
+    """Canonical N-Triples lines, for stores and diffs."""
+    for t in triples:
+        yield ox.serialize([t], format=ox.RdfFormat.N_TRIPLES)
