@@ -175,7 +175,15 @@ def split_articles(text: str) -> list[Article]:
         after_credit = prev_kind == "credit" and kind != "credit"
         wide_gap = blank >= 4 and prev_kind in ("body", "credit") and kind in ("body", "heading")
         dateline = kind == "body" and _DATELINE.match(text[s:]) and prev_kind in ("body", "credit")
-        if opens_block or after_credit or wide_gap or dateline:
+        # a photo caption at the end of an article that has its own byline: body + credit line
+        own = paras[starts[-1] : i]
+        caption = (
+            kind == "body"
+            and next_kind == "credit"
+            and prev_kind == "body"
+            and any(k == "byline" or (k == "body" and _DATELINE.match(text[ps:])) for ps, _, _, k in own)
+        )
+        if opens_block or after_credit or wide_gap or dateline or caption:
             starts.append(i)
     articles: list[Article] = []
     for n, first in enumerate(starts):
@@ -189,44 +197,76 @@ def split_articles(text: str) -> list[Article]:
                 break
             heads.append((s, e))
         headline = (heads[0][0], heads[-1][1]) if heads and len(heads) < len(block) else None
-        byline = next(((s, e) for s, e, _, kind in block if kind in ("byline", "credit")), None)
+        byline = next(((s, e) for s, e, _, kind in block if kind == "byline"), None)
+        body = [(s, e) for s, e, _, kind in block if kind == "body"]
+        if byline is None and body and _DATELINE.match(text[body[0][0] :]):
+            close = re.search(r"[)）]", text[body[0][0] : body[0][0] + 40])
+            byline = (body[0][0], body[0][0] + close.end()) if close else None
+        if byline is None:
+            byline = next(((s, e) for s, e, _, kind in block if kind == "credit"), None)
         if byline is None and block[-1][3] == "body":
             credit = _TRAILING_CREDIT.search(text, block[-1][0], block[-1][1])
             byline = credit.span() if credit else None
-        if byline is None:
-            body = [(s, e) for s, e, _, kind in block if kind == "body"]
-            if body and _DATELINE.match(text[body[0][0] :]):
-                s = body[0][0]
-                close = text.find(")", s, s + 40)
-                close = close if close != -1 else text.find("）", s, s + 40)
-                byline = (s, close + 1) if close != -1 else None
         articles.append(Article(n, start, end, headline, byline))
     return articles
 
 
 def decode(raw: bytes, path: Path) -> tuple[str, str]:
-    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030.
+    """Decode a file's bytes: UTF-8 (with or without BOM), UTF-16 (with or without BOM) or GB18030.
 
-    Raises InputError for bytes that are binary or decode in none of them.
+    Without a BOM, the candidate whose text looks most like Chinese prose wins. Raises InputError
+    for binary data and for bytes that decode in none of them.
     """
     if raw.startswith(codecs.BOM_UTF8):
-        candidates = ["utf-8-sig"]
+        order = ["utf-8-sig"]
     elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        candidates = ["utf-16"]
-    elif len(raw) >= 4 and raw.count(0) * 3 >= len(raw) and raw.count(0) * 2 <= len(raw) + 1:
-        # UTF-16 without a BOM: every other byte of CJK and ASCII text is often 0
-        candidates = ["utf-16-le" if raw[1::2].count(0) > raw[0::2].count(0) else "utf-16-be"]
+        order = ["utf-16"]
     else:
-        candidates = ["utf-8", "gb18030"]
-    for encoding in candidates:
+        order = ["utf-8", "utf-16-le", "utf-16-be", "gb18030"]
+    best: tuple[float, str, str] | None = None
+    for encoding in order:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-        if _looks_binary(text):
+        score = _plausibility(text)
+        if encoding in ("utf-8", "utf-8-sig", "utf-16") and score >= 0.5:
+            best = (score, encoding, text)
+            break
+        if best is None or score > best[0]:
+            best = (score, encoding, text)
+    if best is None or best[0] < 0.5:
+        if b"\x00" in raw[:65536] or (best is not None and _looks_binary(best[2])):
             raise InputError(f"{path}: looks like a binary file, not text; skipped.")
-        return text, encoding
-    raise InputError(f"{path}: decodes as none of UTF-8, UTF-16 or GB18030; re-save it as UTF-8.")
+        raise InputError(f"{path}: decodes as none of UTF-8, UTF-16 or GB18030; re-save it as UTF-8.")
+    if _looks_binary(best[2]):
+        raise InputError(f"{path}: looks like a binary file, not text; skipped.")
+    return best[2], best[1]
+
+
+def _plausibility(text: str) -> float:
+    """Share of characters that ordinary text is made of: ASCII, punctuation, common hanzi.
+
+    A common hanzi is one of GB2312's first level (the 3,755 most used characters), so a wrong
+    decoding, which yields rare characters, scores low.
+    """
+    sample = text[:4096]
+    if not sample:
+        return 1.0
+    good = 0
+    for ch in sample:
+        if ch.isascii():
+            good += ch.isprintable() or ch in "\r\n\t"
+        elif "\u3000" <= ch <= "\u303f" or "\uff00" <= ch <= "\uffef" or ch in "“”‘’…—·":
+            good += 1
+        elif "\u4e00" <= ch <= "\u9fff":
+            try:
+                good += 0xB0 <= ch.encode("gb2312")[0] <= 0xD7
+            except UnicodeEncodeError:
+                good += 0.3  # a Traditional or rare character: possible, not typical
+        elif ch.isprintable() and ch != "\ufffd":
+            good += 0.5
+    return good / len(sample)
 
 
 def _looks_binary(text: str) -> bool:

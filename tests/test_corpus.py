@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from kg.corpus import NerView, decode, read_document, sentences, split_articles
+from kg.errors import InputError
+
+from .conftest import SEEDS
+
+PAGE = (
+    "\n\n守护一方平安 服务群众生活\n\n——梨树县喇嘛甸镇推进平安建设记事\n\n本报通讯员 刘洋\n\n"
+    "喇嘛甸镇坚持党建引领,深入开展“平安村屯”创建活动,各村党支部书记带头走访群众,收集问题建议三十余条并逐一\n\n"
+    "解决。\n\n"
+    "聚焦民生 办好实事\n\n双辽市王奔镇开展冬季送温暖活动\n\n本报讯(通讯员 赵明 钱亮)近日,王奔镇组织志愿者走访慰问困难群众。\n\n"
+    "近日,伊通满族自治县景台镇举办农民丰收节文艺演出,群众载歌载舞庆丰收。\n\n本报通讯员 孙立 摄"
+)
+
+
+def test_split_articles_finds_headlines_bylines_and_captions():
+    arts = split_articles(PAGE)
+    assert [a.title(PAGE) for a in arts][:2] == [
+        "守护一方平安 服务群众生活 ——梨树县喇嘛甸镇推进平安建设记事",
+        "聚焦民生 办好实事 双辽市王奔镇开展冬季送温暖活动",
+    ]
+    bylines = [PAGE[a.byline[0] : a.byline[1]] for a in arts]
+    assert bylines == ["本报通讯员 刘洋", "本报讯(通讯员 赵明 钱亮)", "本报通讯员 孙立 摄"]
+    assert arts[0].start == 0 and arts[-1].end == len(PAGE)
+    assert all(a.end == b.start for a, b in zip(arts, arts[1:]))
+
+
+def test_ner_view_joins_a_break_inside_a_sentence_and_maps_back():
+    view = NerView(PAGE)
+    assert "逐一解决" in view.text
+    i = view.text.index("逐一解决")
+    start, end = view.span(i, i + 4)
+    assert PAGE[start:end] == "逐一\n\n解决"
+
+
+def test_ner_view_keeps_breaks_after_headlines_and_sentences():
+    view = NerView(PAGE)
+    assert "服务群众生活\n\n——梨树县" in view.text
+    assert "解决。\n\n聚焦民生" in view.text
+
+
+def test_sentences_cover_a_sentence_cut_by_a_page_line():
+    spans = sentences(PAGE)
+    texts = [PAGE[s:e] for s, e in spans]
+    assert any(t.startswith("喇嘛甸镇坚持党建引领") and t.endswith("解决。") for t in texts)
+
+
+def test_seed_articles_have_bylines():
+    doc = read_document(SEEDS / "000_dda3cfb5fbd78439.txt")
+    bylines = [doc.text[a.byline[0] : a.byline[1]] for a in doc.articles if a.byline]
+    assert "通讯员 孙晓楠" in bylines and "本报(通讯员 于德涛)" in bylines
+    assert len(doc.articles) == 7
+
+
+@pytest.mark.parametrize(
+    "raw, encoding",
+    [
+        ("铁西区".encode(), "utf-8"),
+        (codecs.BOM_UTF8 + "铁西区".encode(), "utf-8-sig"),
+        ("铁西区".encode("gb18030"), "gb18030"),
+        ("铁西区".encode("utf-16"), "utf-16"),
+        ("铁西区社区".encode("utf-16-le"), "utf-16-le"),
+    ],
+)
+def test_decode_reads_common_chinese_encodings(raw, encoding, tmp_path):
+    text, used = decode(raw, tmp_path / "x.txt")
+    assert text.lstrip("\ufeff") in ("铁西区", "铁西区社区") and used == encoding
+
+
+def test_decode_refuses_binary_with_the_file_name(tmp_path):
+    with pytest.raises(InputError, match="bin.txt.*binary"):
+        decode(bytes(range(256)) * 4, tmp_path / "bin.txt")
