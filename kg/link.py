@@ -103,6 +103,13 @@ class Linker:
                 place = self.onto.concepts.get(iri)
                 if place is not None:
                     tries.append((place, name))
+        # a short place name in front of a body (伊通气象局, 梨树卫生健康局): try the place's other names
+        for end in range(min(len(name) - 2, 8), 1, -1):
+            places = self.onto.lookup(name[:end], "PLACE")
+            if places:
+                ranked = sorted(places, key=lambda c: c.iri != (self._rank(places, scope) or c).iri)
+                tries.extend((p, name[end:]) for p in ranked[:3])
+                break
         for place, rest in tries:
             for prefix in place.names:
                 found = self.exact(prefix + rest, label, scope)
@@ -128,7 +135,7 @@ class Linker:
             place = c.iri if c.label == "PLACE" else (c.serves or c.place)
             if place is None:
                 continue
-            target = self._county_or_finer(place)
+            target = place
             weight = 1.0
             if art.headline and art.headline[0] <= span.start < art.headline[1]:
                 weight = 3.0
@@ -143,10 +150,6 @@ class Linker:
             places = own + [p for p in doc_order if p not in own] + [h for h in self.home if h not in own]
             scopes[index] = Scope(places)
         return scopes
-
-    def _county_or_finer(self, iri: str) -> str:
-        """A township or village counts for its county too, but the scope keeps the finer place."""
-        return iri
 
     # -- linking ----------------------------------------------------------------------------
     def link(self, doc: Document, spans: Sequence[Span]) -> list[Mention]:
@@ -176,7 +179,9 @@ class Linker:
             iri = concept.iri if concept is not None else None
             if iri is None:
                 iri = _earlier_form(name, span.label, seen.get(article.index, []))
-            new = iri is None
+            if iri is None and span.label in _SCOPED_LABELS:
+                iri = next((i for lab, n, i in seen.get(article.index, []) if lab == span.label and n == name), None)
+            new = iri is None or (concept is None and iri.startswith(f"{KGR}new/"))
             if iri is None:
                 iri = self.new_iri(name, span.label, scope, inside=inside)
             mention = Mention(
@@ -199,9 +204,17 @@ class Linker:
         """A stable IRI for a name the ontology does not know, unique within its scope."""
         key = ""
         if label in _SCOPED_LABELS:
-            key = inside or self._prefix_place(name, label) or scope.key(self.onto)
+            key = self._county(inside or self._prefix_place(name, label) or scope.key(self.onto))
         digest = hashlib.sha1(f"{label}|{key}|{name}".encode()).hexdigest()[:16]
         return f"{KGR}new/{label.lower()}/{digest}"
+
+    def _county(self, iri: str) -> str:
+        """The county-level division at or above a place: the scope in which names are unique."""
+        for a in [iri, *self.onto.ancestors(iri)]:
+            c = self.onto.concepts.get(a)
+            if c is not None and c.level is not None and c.level <= 3:
+                return a
+        return iri
 
     def _prefix_place(self, name: str, label: str) -> str | None:
         """The place a name starts with (铁西区环卫处 → 铁西区), which scopes the new node."""
