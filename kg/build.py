@@ -6,10 +6,16 @@ Everything is written into a folder beside `--out` and swapped in only when comp
 
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
+import os
+import pickle
+import shutil
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +27,7 @@ from kg.mention import Mention, Relation
 from kg.ontology import Ontology, load_ontology
 from kg.output import atomic_output
 from kg.progress import Progress
-from kg.relations import relations
+from kg.relations import CUES, relations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -48,6 +54,7 @@ class BuildReport:
     counts: dict[str, Counter] = field(default_factory=dict)
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    cache_hits: int = 0
 
 
 class Extractor:
@@ -68,6 +75,89 @@ class Extractor:
         return DocResult(DocInfo.of(doc), mentions, relations(doc, mentions, self.onto))
 
 
+# One extractor per worker process, made on first use (the pipeline takes a second to load).
+_WORKER: dict[tuple, Extractor] = {}
+
+
+def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None) -> DocResult | tuple[str, str]:
+    """Extract one file in this process: a DocResult, or (path, reason) for a file skipped."""
+    key = (str(ontology), str(config))
+    if key not in _WORKER:
+        _WORKER.clear()
+        _WORKER[key] = Extractor(load_ontology(ontology), config=config)
+    try:
+        doc = read_document(path)
+    except InputError as err:
+        return (str(path), str(err))
+    doc.doc_id = doc_id
+    return _WORKER[key](doc)
+
+
+def pipeline_version(ontology: Path, config: Path | None) -> str:
+    """A hash of everything extraction depends on: code, config, model, ontology, cue words."""
+    from kg import __version__
+    from kg.ner import DEFAULT_CONFIG
+
+    h = hashlib.sha256(__version__.encode())
+    here = Path(__file__).resolve().parent
+    sources = sorted([*here.glob("ner/**/*"), *(here / n for n in ("corpus.py", "link.py", "relations.py", "mention.py"))])
+    for f in [*sources, *sorted(ontology.glob("*.ttl")), Path(config or DEFAULT_CONFIG), CUES]:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    models = ROOT / "models"
+    for f in sorted(models.rglob("*")) if models.is_dir() else ():
+        if f.is_file():
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class Cache:
+    """Per-document extraction results by content hash and pipeline version."""
+
+    def __init__(self, directory: Path | None, version: str) -> None:
+        self.dir = directory / version if directory else None
+        self.hits = self.misses = 0
+
+    def key(self, path: Path, doc_id: str) -> str:
+        h = hashlib.sha256(doc_id.encode() + b"\0")
+        h.update(path.read_bytes())
+        return h.hexdigest()[:32]
+
+    def get(self, key: str) -> DocResult | None:
+        if self.dir is None:
+            return None
+        f = self.dir / f"{key}.pickle"
+        try:
+            with f.open("rb") as fh:
+                result = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return result
+
+    def put(self, key: str, result: DocResult) -> None:
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f".{key}.{os.getpid()}.tmp"
+        with tmp.open("wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(self.dir / f"{key}.pickle")
+
+    def prune(self, keep: set[str]) -> None:
+        """Drop the results of files that are gone or changed, and of older pipeline versions."""
+        if self.dir is None:
+            return
+        for f in self.dir.glob("*.pickle"):
+            if f.stem not in keep:
+                f.unlink(missing_ok=True)
+        for old in self.dir.parent.iterdir():
+            if old.is_dir() and old != self.dir:
+                shutil.rmtree(old, ignore_errors=True)
+
+
 def build(
     inputs: Path,
     out: Path,
@@ -77,45 +167,83 @@ def build(
     strict: bool = False,
     base: str | None = None,
     html: bool = True,
+    jobs: int = 1,
+    dask: str | None = None,
+    cache: Path | None | bool = True,
     progress: Progress | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> BuildReport:
-    """Build the graph of every .txt file under `inputs` into `out`; return what was done."""
+    """Build the graph of every .txt file under `inputs` into `out`; return what was done.
+
+    `jobs` > 1 extracts in that many processes, `dask` on a Dask scheduler; the output is the same
+    byte for byte. Extraction results are cached (default: a folder beside `out`), so a rebuild
+    redoes only the files that were added or changed.
+    """
     progress = progress or Progress.quiet()
     report = BuildReport(out=out)
     t0 = time.perf_counter()
     onto = load_ontology(ontology)
     paths = list_inputs(inputs)
     ids = doc_ids(paths, inputs)
-    extractor = Extractor(onto, config=config)
+    cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
+    store = Cache(cache_dir, pipeline_version(ontology, config))
     report.seconds["load"] = time.perf_counter() - t0
     progress.start(total_files=len(paths), total_bytes=sum(p.stat().st_size for p in paths))
 
-    results: list[DocResult] = []
     t1 = time.perf_counter()
-    for path in paths:
-        try:
-            doc = read_document(path)
-        except InputError as err:
+    keys = {p: store.key(p, ids[p]) for p in paths}
+    results: dict[Path, DocResult] = {}
+    todo = []
+    for p in paths:
+        hit = store.get(keys[p])
+        if hit is not None:
+            results[p] = hit
+            progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
+        else:
+            todo.append(p)
+    for p, result in _extract(todo, ids, ontology, config, jobs=jobs, dask=dask):
+        if isinstance(result, tuple):
             if strict:
-                raise
-            report.skipped.append((str(path), str(err)))
+                raise InputError(result[1])
+            report.skipped.append(result)
             if on_skip:
-                on_skip(str(path), str(err))
-            progress.advance(bytes_=path.stat().st_size)
+                on_skip(*result)
+            progress.advance(bytes_=p.stat().st_size)
             continue
-        doc.doc_id = ids[path]
-        result = extractor(doc)
-        results.append(result)
-        report.files += 1
-        report.articles += len(doc.articles)
-        report.characters += len(doc.text)
-        progress.advance(bytes_=path.stat().st_size, articles=len(doc.articles), mentions=len(result.mentions))
+        store.put(keys[p], result)
+        results[p] = result
+        progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
     progress.finish()
+    store.prune({keys[p] for p in results})
+    report.cache_hits = store.hits
+    ordered = [results[p] for p in paths if p in results]
+    report.files = len(ordered)
+    report.articles = sum(len(r.doc.articles) for r in ordered)
+    report.characters = sum(len(r.doc.text) for r in ordered)
     report.seconds["extract"] = time.perf_counter() - t1
-    report.outputs = export(results, onto, out, base=base, html=html, report=report)
+    report.outputs = export(ordered, onto, out, base=base, html=html, report=report)
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _extract(
+    paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None
+) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
+    """Extraction results in the order of `paths`, in this process, a pool, or a Dask cluster."""
+    if not paths:
+        return
+    args = [(p, ids[p], ontology, config) for p in paths]
+    if dask:
+        from kg.cluster import dask_map
+
+        yield from zip(paths, dask_map(extract_file, args, scheduler=dask))
+    elif jobs > 1 and len(paths) > 1:
+        ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+        with ctx.Pool(min(jobs, len(paths))) as pool:
+            yield from zip(paths, pool.starmap(extract_file, args, chunksize=max(1, len(args) // (jobs * 8))))
+    else:
+        for a in args:
+            yield a[0], extract_file(*a)
 
 
 def export(

@@ -35,14 +35,17 @@ def _build(args: argparse.Namespace) -> int:
         strict=args.strict,
         base=args.base,
         html=not args.no_html,
+        jobs=args.jobs,
+        dask=args.dask,
+        cache=False if args.no_cache else True,
         progress=Progress(sys.stderr),
         on_skip=on_skip,
     )
     skipped = report.skipped
     counts = report.counts
     labels = ("PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY")
-    print(f"built {report.out}: {report.files} files, {report.articles} articles, {report.characters} characters "
-          f"in {report.seconds['total']:.1f} s")
+    print(f"built {report.out}: {report.files} files ({report.cache_hits} from cache), {report.articles} articles, "
+          f"{report.characters} characters in {report.seconds['total']:.1f} s")
     print("  mentions:  " + ", ".join(f"{lab} {counts['mentions'].get(lab, 0)}" for lab in labels))
     print("  nodes:     " + ", ".join(f"{lab} {counts['nodes'].get(lab, 0)}" for lab in labels)
           + f", articles {counts['nodes'].get('ARTICLE', 0)}")
@@ -74,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--base", default=None, help="base IRI of the resources (default https://w3id.org/kg/id/)")
     b.add_argument("--strict", action="store_true", help="stop at the first file that cannot be read")
     b.add_argument("--no-html", action="store_true", help="skip the HTML pages")
+    b.add_argument("--jobs", "-j", type=int, default=1, help="extraction processes (same output for any N)")
+    b.add_argument("--dask", metavar="SCHEDULER", default=None, help="run extraction on a Dask scheduler (tcp://host:8786)")
+    b.add_argument("--no-cache", action="store_true", help="redo every file's extraction (no per-file cache)")
     b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.set_defaults(func=_build)
 
