@@ -1,0 +1,45 @@
+"""Candidates: labelled character ranges proposed by the gazetteer and the rules, before resolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A labelled range of `doc.text` that some component proposes, with the evidence it saw."""
+
+    start: int
+    end: int
+    label: str
+    source: str  # gazetteer, place, org, person:byline, quote, policy, …
+    kb_id: str = ""
+    info: dict = field(default_factory=dict)  # evidence read by the classifier (head, cue, quote …)
+    score: float = 0.0  # probability that the range is a mention with this label
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return self.start, self.end, self.label
+
+
+def register_extensions() -> None:
+    """`doc._.kg_candidates` (all proposals) and `doc._.kg_spans` (the chosen mentions)."""
+    for name in ("kg_candidates", "kg_spans"):
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=None)
+
+
+def add_candidates(doc: Doc, found: list[Candidate]) -> None:
+    """Append candidates to the doc, keeping one per (start, end, label, source)."""
+    have = doc._.kg_candidates
+    if have is None:
+        have = []
+        doc._.kg_candidates = have
+    seen = {(c.start, c.end, c.label, c.source) for c in have}
+    for c in found:
+        k = (c.start, c.end, c.label, c.source)
+        if k not in seen:
+            seen.add(k)
+            have.append(c)

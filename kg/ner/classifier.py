@@ -1,0 +1,316 @@
+"""The learned part of the NER: a logistic-regression span classifier over rule candidates.
+
+Each candidate (a range, a label and the rule that proposed it) is described by sparse string
+features: its label and source, head and first characters, length, the characters and dictionary
+words around it, quote and title-bracket status, gazetteer hits, and how it sits among the other
+candidates (inside a longer organisation, starting at a place …). The model gives the probability
+that the candidate is a gold mention with that label. It is trained on the gold seeds (`kg train`)
+with a fixed seed; weights are a small JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kg.errors import ConfigError
+from kg.ner.candidates import Candidate
+from kg.ner.rules import PUNCT, Rules, is_cjk
+
+MODEL_FORMAT = "kg.span_classifier.v1"
+
+
+def char_class(ch: str) -> str:
+    if not ch:
+        return "BOS"
+    if ch in "\n":
+        return "NL"
+    if ch.isspace():
+        return "SP"
+    if ch in "“‘「『":
+        return "OQ"
+    if ch in "”’」』":
+        return "CQ"
+    if ch in "《":
+        return "OB"
+    if ch in "》":
+        return "CB"
+    if ch in "、":
+        return "DUN"
+    if ch in PUNCT:
+        return "P"
+    if ch.isdigit():
+        return "D"
+    if is_cjk(ch):
+        return "C"
+    return "O"
+
+
+def _len_bucket(n: int) -> str:
+    return str(n) if n <= 8 else ("9-12" if n <= 12 else ("13-20" if n <= 20 else "21+"))
+
+
+class Context:
+    """What the features of one document need: its text, candidates indexed by position, words."""
+
+    def __init__(self, text: str, cands: Sequence[Candidate], rules: Rules) -> None:
+        self.text = text
+        self.rules = rules
+        self.by_start: dict[int, list[Candidate]] = defaultdict(list)
+        self.by_end: dict[int, list[Candidate]] = defaultdict(list)
+        self.gaz: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for c in cands:
+            self.by_start[c.start].append(c)
+            self.by_end[c.end].append(c)
+            if c.source == "gazetteer":
+                self.gaz[(c.start, c.end)].add(c.label)
+        # long candidates, for "inside a longer X" features
+        self.spans = sorted({(c.start, c.end, c.label) for c in cands if c.source != "gazetteer" or True})
+        self.starts = [s for s, _, _ in self.spans]
+
+    def containing(self, c: Candidate) -> set[str]:
+        """Labels of other candidates that strictly contain c (cheap scan over a window)."""
+        out = set()
+        i = bisect_left(self.starts, c.start - 30)
+        while i < len(self.spans) and self.spans[i][0] <= c.start:
+            s, e, lab = self.spans[i]
+            if e >= c.end and (s, e) != (c.start, c.end):
+                out.add(lab)
+            i += 1
+        return out
+
+
+def features(c: Candidate, ctx: Context) -> list[str]:
+    """Sparse features of one candidate, each a string; the label is part of most of them."""
+    t = ctx.text
+    s, e, lab = c.start, c.end, c.label
+    span = t[s:e]
+    src = c.source.split(":")[0]
+    L = lab + "|"
+    left1 = t[s - 1] if s > 0 else ""
+    left2 = t[max(0, s - 2) : s]
+    right1 = t[e] if e < len(t) else ""
+    right2 = t[e : e + 2]
+    f = [
+        "bias",
+        L + "bias",
+        L + "src=" + c.source,
+        L + "len=" + _len_bucket(e - s),
+        L + "src=" + src + "|len=" + _len_bucket(e - s),
+        L + "last=" + span[-1:],
+        L + "last2=" + span[-2:],
+        L + "first=" + span[:1],
+        L + "first2=" + span[:2],
+        L + "l1=" + left1,
+        L + "l2=" + left2,
+        L + "r1=" + right1,
+        L + "r2=" + right2,
+        L + "lc=" + char_class(left1),
+        L + "rc=" + char_class(right1),
+        L + "lc|rc=" + char_class(left1) + char_class(right1),
+        L + "src=" + src + "|lc=" + char_class(left1),
+        L + "src=" + src + "|rc=" + char_class(right1),
+    ]
+    rules = ctx.rules
+    lw = rules.word_ending_at(t, s)
+    f.append(L + "lw=" + lw)
+    f.append(L + "lwtag=" + rules.words.get(lw, "?"))
+    fw = rules.longest_word(t, s) if s < len(t) else ""
+    f.append(L + "fwtag=" + rules.words.get(fw, "?"))
+    f.append(L + "fw_in=" + str(len(fw) <= e - s))  # the first word ends inside the span
+    rw = rules.longest_word(t, e) if e < len(t) else ""
+    f.append(L + "rw=" + rw)
+    f.append(L + "rwtag=" + rules.words.get(rw, "?"))
+    # the word that crosses the right edge (…区民 in 铁西区民政局): a sign the span ends mid-word
+    f.append(L + "cross_r=" + str(any(t[i:e + 2] in rules.words or t[i:e + 1] in rules.words for i in range(max(s, e - 2), e))))
+    f.append(L + "cross_l=" + str(any(t[s - 1 : s + k] in rules.words for k in (1, 2, 3)) if s > 0 else False))
+    ws = c.info.get("ws")
+    if ws is not None:
+        f.append(L + "ws=" + str(ws))
+    if "\n" in span:
+        f.append(L + "break")
+    # gazetteer agreement
+    gaz = ctx.gaz.get((s, e), set())
+    f.append(L + "gaz=" + ("same" if lab in gaz else ("other" if gaz else "none")))
+    if c.source == "gazetteer":
+        f.append(L + "gaz_level=" + str(c.info.get("level", 0)))
+        f.append(L + "gaz_id=" + str(bool(c.kb_id)))
+    # neighbours: a place ends where this starts, a place starts here, another candidate contains it
+    before = {x.label for x in ctx.by_end.get(s, ()) if x.source in ("gazetteer", "place")}
+    f.append(L + "after_place=" + str("PLACE" in before))
+    starts_here = {x.label + ("G" if x.source == "gazetteer" else "") for x in ctx.by_start.get(s, ()) if x.end < e}
+    for x in sorted(starts_here):
+        f.append(L + "prefix=" + x)
+    ends_here = {x.label for x in ctx.by_end.get(e, ()) if x.start > s and x.source in ("gazetteer", "place")}
+    for x in sorted(ends_here):
+        f.append(L + "suffix_is=" + x)
+    for x in sorted(ctx.containing(c)):
+        f.append(L + "inside=" + x)
+    follows = {x.label for x in ctx.by_start.get(e, ()) if x.source in ("gazetteer", "place", "org")}
+    for x in sorted(follows):
+        f.append(L + "next=" + x)
+    # family-specific evidence
+    info = c.info
+    if lab == "PLACE":
+        if "suffix" in info:
+            f.append(L + "suffix=" + info["suffix"])
+            f.append(L + "suffix=" + info["suffix"] + "|len=" + str(e - s))
+            f.append(L + "suffix=" + info["suffix"] + "|lc=" + char_class(left1))
+        nm = span[: -len(info["suffix"])] if "suffix" in info else span
+        f.append(L + "name_in_dict=" + str(nm in rules.words))
+        f.append(L + "name_tag=" + rules.words.get(nm, "?"))
+    elif lab == "ORG":
+        head = info.get("head", "")
+        if head:
+            f.append(L + "head=" + head)
+            f.append(L + "head=" + head + "|lc=" + char_class(left1))
+        if info.get("alone"):
+            f.append(L + "alone=" + head)
+        f.append(L + "level_start=" + str(span[:1] in rules.level_chars))
+        if span[:1] in rules.level_chars:
+            f.append(L + "level_start|len=" + str(e - s))
+        for r in (t[e : e + 2], t[e : e + 3]):
+            if r in rules.role_after:
+                f.append(L + "role_after")
+        f.append(L + "head_in_right_word=" + str(len(rw) > 1 and rw in rules.org_heads))
+    elif lab == "PERSON":
+        f.append(L + "surname=" + str(rules.is_surname_start(span)))
+        f.append(L + "surname2=" + str(span[:2] in rules.surnames2))
+        f.append(L + "name_in_dict=" + str(span in rules.words))
+        f.append(L + "name_tag=" + rules.words.get(span, "?"))
+        if "cue" in info:
+            f.append(L + "cue=" + info["cue"])
+        if "items" in info:
+            f.append(L + "items=" + str(min(info["items"], 4)))
+        if "token" in info:
+            f.append(L + "token=" + str(info["token"]) + "|len=" + str(e - s))
+        for w in rules.person_after:
+            if t.startswith(w, e):
+                f.append(L + "after_word")
+                break
+    if lab in ("PROGRAMME", "ORG") and info.get("quoted"):
+        after = info.get("after", "")
+        before = info.get("before", "")
+        f.append(L + "quoted")
+        f.append(L + "q_after_prog=" + str(any(after.startswith(h) for h in rules.prog_after)))
+        f.append(L + "q_after_not=" + str(any(after.startswith(h) for h in rules.prog_not_after)))
+        f.append(L + "q_after_org=" + str(any(after.startswith(h) for h in rules.org_heads if len(h) >= 2)))
+        f.append(L + "q_after1=" + after[:1])
+        f.append(L + "q_after2=" + after[:2])
+        f.append(L + "q_before1=" + before[-1:])
+        f.append(L + "q_before2=" + before[-2:])
+        f.append(L + "q_head=" + str(any(span.endswith(h) for h in rules.prog_heads)))
+        f.append(L + "q_role=" + str(span[-1:] in rules.role_endings))
+        f.append(L + "q_num=" + str(span[:1] in rules.numerals or span[:1].isdigit()))
+        f.append(L + "q_digits=" + str(any(ch.isdigit() for ch in span)))
+        f.append(L + "q_plus=" + str("+" in span))
+        seps = sum(span.count(x) for x in "、,， ")
+        f.append(L + "q_seps=" + str(min(seps, 3)))
+        f.append(L + "q_len=" + _len_bucket(e - s))
+        f.append(L + "q_dict=" + str(span in rules.words))
+        f.append(L + "q_tag=" + rules.words.get(span, "?"))
+        if seps:
+            parts = [p for p in _split_parts(span) if p]
+            f.append(L + "q_parts_eq=" + str(len({len(p) for p in parts}) == 1))
+            f.append(L + "q_parts_num=" + str(sum(p[:1] in rules.numerals for p in parts) == len(parts)))
+        if len(span) == 4 and span[0] == span[2]:
+            f.append(L + "q_abab")
+        f.append(L + "q_first_num_head=" + str(span[:1] in rules.numerals and len(span) <= 8))
+    if lab == "PROGRAMME" and not info.get("quoted"):
+        if "head" in info:
+            f.append(L + "uhead=" + info["head"])
+        if info.get("alone"):
+            f.append(L + "ualone")
+    if lab == "POLICY":
+        f.append(L + "p_head=" + str(any(span.endswith(h) for h in rules.policy_heads)))
+        f.append(L + "p_open=" + str(any(span.startswith(h) for h in rules.policy_openings)))
+        f.append(L + "p_booked=" + str(bool(info.get("booked"))))
+    return f
+
+
+def _split_parts(span: str) -> list[str]:
+    out, cur = [], ""
+    for ch in span:
+        if ch in "、,， ":
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+class SpanClassifier:
+    """Binary logistic regression over candidate features (weights in a dict)."""
+
+    def __init__(self, weights: dict[str, float] | None = None, *, threshold: float = 0.5) -> None:
+        self.weights = weights or {}
+        self.threshold = threshold
+
+    def __bool__(self) -> bool:
+        return bool(self.weights)
+
+    def prob(self, feats: Iterable[str]) -> float:
+        w = self.weights
+        z = sum(w.get(x, 0.0) for x in feats)
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        ez = math.exp(z)
+        return ez / (1.0 + ez)
+
+    def fit(
+        self,
+        data: Sequence[tuple[list[str], int]],
+        *,
+        seed: int = 0,
+        epochs: int = 30,
+        lr: float = 0.2,
+        l2: float = 1e-4,
+    ) -> SpanClassifier:
+        """Plain SGD with L2 and a decaying rate; the shuffle is seeded, so training is reproducible."""
+        rng = random.Random(seed)
+        w: dict[str, float] = defaultdict(float)
+        order = list(range(len(data)))
+        step = 0
+        n = max(1, len(data))
+        pos = sum(y for _, y in data)
+        # weigh the rare positives up so that recall is not starved by the many rule candidates
+        pos_weight = min(4.0, max(1.0, (n - pos) / max(1, pos) / 2))
+        for ep in range(epochs):
+            rng.shuffle(order)
+            rate = lr / (1 + ep * 0.3)
+            for i in order:
+                feats, y = data[i]
+                z = sum(w[x] for x in feats)
+                p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+                g = (p - y) * (pos_weight if y else 1.0)
+                for x in feats:
+                    w[x] -= rate * (g + l2 * w[x] * n / 1000)
+                step += 1
+        self.weights = {k: round(v, 5) for k, v in sorted(w.items()) if abs(v) >= 1e-4}
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"format": MODEL_FORMAT, "threshold": self.threshold, "weights": self.weights},
+            ensure_ascii=False,
+            sort_keys=True,
+            indent=0,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> SpanClassifier:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot read the NER model ({err.strerror}); run `kg train`.") from err
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path}: the NER model is not valid JSON ({err.msg}); run `kg train`.") from err
+        if data.get("format") != MODEL_FORMAT:
+            raise ConfigError(f"{path}: not a {MODEL_FORMAT} model; run `kg train` to make one.")
+        return cls(data["weights"], threshold=float(data.get("threshold", 0.5)))

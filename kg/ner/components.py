@@ -1,0 +1,308 @@
+"""The spaCy components of the NER, as registered factories.
+
+    kg_gazetteer        ontology names → doc._.kg_candidates
+    kg_rules            suffix, head, cue, quote and title rules → doc._.kg_candidates
+    kg_span_classifier  scores every candidate (the learned part) → Candidate.score
+    kg_resolver         non-overlapping mentions → doc.ents, doc._.kg_spans
+
+Settings come from `configs/ner.cfg`; data (patterns, lexicon, surnames, weights) arrives in
+`initialize()` and is saved by `to_disk()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import ensure_path, filter_spans
+
+from kg.errors import ConfigError
+from kg.mention import Span as KGSpan
+from kg.ner.candidates import Candidate, add_candidates, register_extensions
+from kg.ner.classifier import Context, SpanClassifier, features
+from kg.ner.gazetteer import Gazetteer
+from kg.ner.lexicon import DEFAULT_LEXICON, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
+from kg.ner.resolve import propagate, select
+from kg.ner.rules import Rules
+
+register_extensions()
+
+
+# ---------------------------------------------------------------------------------------- gazetteer
+@Language.factory(
+    "kg_gazetteer",
+    requires=[],
+    assigns=["doc._.kg_candidates"],
+    default_config={},
+)
+def make_gazetteer(nlp: Language, name: str) -> GazetteerComponent:
+    return GazetteerComponent(name)
+
+
+class GazetteerComponent:
+    """Exact matches of ontology names (labels and aliases); the IRI rides along as kb_id."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.gazetteer = Gazetteer()
+
+    def initialize(self, get_examples: Callable | None = None, *, nlp: Language | None = None, patterns: Iterable[dict] = ()) -> None:
+        self.gazetteer = Gazetteer(patterns)
+
+    def add_patterns(self, patterns: Iterable[dict]) -> None:
+        self.gazetteer.add(patterns)
+
+    def __call__(self, doc: Doc) -> Doc:
+        found = [
+            Candidate(s, e, label, "gazetteer", iri, {"level": level})
+            for s, e, label, iri, level in self.gazetteer.matches(doc.text)
+        ]
+        add_candidates(doc, found)
+        return doc
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_jsonl(path / "patterns.jsonl", self.gazetteer.to_patterns())
+
+    def from_disk(self, path, *, exclude=()) -> GazetteerComponent:
+        self.gazetteer = Gazetteer(srsly.read_jsonl(ensure_path(path) / "patterns.jsonl"))
+        return self
+
+
+# -------------------------------------------------------------------------------------------- rules
+@Language.factory(
+    "kg_rules",
+    requires=["doc._.kg_candidates"],
+    assigns=["doc._.kg_candidates"],
+    default_config={"families": ["place", "org", "person", "quote", "policy", "programme"]},
+)
+def make_rules(nlp: Language, name: str, families: list[str]) -> RulesComponent:
+    valid = {"place", "org", "person", "quote", "policy", "programme"}
+    bad = sorted(set(families) - valid)
+    if bad:
+        raise ConfigError(f"kg_rules: unknown rule families {bad}; valid ones: {', '.join(sorted(valid))}.")
+    return RulesComponent(name, families=families)
+
+
+class RulesComponent:
+    """Rule families over the characters of the text; see kg.ner.rules."""
+
+    def __init__(self, name: str, *, families: list[str]) -> None:
+        self.name = name
+        self.families = list(families)
+        self.lexicon: dict = {}
+        self.surnames: list[str] = []
+        self.rules: Rules | None = None
+
+    def initialize(
+        self,
+        get_examples: Callable | None = None,
+        *,
+        nlp: Language | None = None,
+        lexicon: dict | None = None,
+        surnames: list[str] | None = None,
+    ) -> None:
+        self.lexicon = lexicon or load_lexicon(DEFAULT_LEXICON)
+        self.surnames = sorted(surnames) if surnames else default_surnames()
+        self._build()
+
+    def _build(self) -> None:
+        self.rules = Rules(self.lexicon, self.surnames, word_tags())
+
+    def __call__(self, doc: Doc) -> Doc:
+        if self.rules is None:
+            raise ConfigError(f"{self.name}: the rules are not initialized; call nlp.initialize() first.")
+        text = doc.text
+        r = self.rules
+        starts = word_starts(text)
+        have = doc._.kg_candidates or []
+        found: list[Candidate] = []
+        fam = self.families
+        if "place" in fam:
+            found += r.places(text, starts)
+        place_starts = {c.start for c in have if c.label == "PLACE"} | {c.start for c in found}
+        place_ends = {c.end for c in have if c.label == "PLACE"} | {c.end for c in found}
+        if "org" in fam:
+            found += r.orgs(text, starts | place_starts, place_ends)
+        if "person" in fam:
+            found += r.persons(text)
+        if "quote" in fam:
+            found += r.quotes(text)
+        if "policy" in fam:
+            found += r.policies(text)
+        if "programme" in fam:
+            found += r.unquoted_programmes(text, starts | place_starts)
+        for c in found:
+            c.info["ws"] = c.start in starts
+        for c in have:
+            c.info["ws"] = c.start in starts
+        add_candidates(doc, found)
+        return doc
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / "lexicon.json", self.lexicon)
+        srsly.write_json(path / "surnames.json", self.surnames)
+
+    def from_disk(self, path, *, exclude=()) -> RulesComponent:
+        path = ensure_path(path)
+        self.lexicon = srsly.read_json(path / "lexicon.json")
+        self.surnames = srsly.read_json(path / "surnames.json")
+        self._build()
+        return self
+
+
+def word_starts(text: str) -> set[int]:
+    """Offsets where a dictionary word starts (jieba, no HMM): boundaries a name is likely to take."""
+    return {start for _, start, _ in jieba_tokenizer().tokenize(text, HMM=False)}
+
+
+# --------------------------------------------------------------------------------------- classifier
+@Language.factory(
+    "kg_span_classifier",
+    requires=["doc._.kg_candidates"],
+    assigns=["doc._.kg_candidates"],
+    default_config={"threshold": 0.5},
+)
+def make_classifier(nlp: Language, name: str, threshold: float) -> ClassifierComponent:
+    return ClassifierComponent(name, nlp=nlp, threshold=threshold)
+
+
+class ClassifierComponent:
+    """Scores candidates with the trained span classifier, or with rule priors when it has no weights."""
+
+    def __init__(self, name: str, *, nlp: Language, threshold: float) -> None:
+        self.name = name
+        self.nlp = nlp
+        self.threshold = threshold
+        self.model = SpanClassifier(threshold=threshold)
+
+    def initialize(self, get_examples: Callable | None = None, *, nlp: Language | None = None, model: str | None = None) -> None:
+        if model:
+            self.model = SpanClassifier.load(Path(model))
+            self.model.threshold = self.threshold
+
+    def _rules(self) -> Rules:
+        for _, proc in self.nlp.pipeline:
+            if isinstance(proc, RulesComponent) and proc.rules is not None:
+                return proc.rules
+        raise ConfigError(f"{self.name}: needs a kg_rules component before it in the pipeline.")
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands = doc._.kg_candidates or []
+        if not cands:
+            return doc
+        if self.model:
+            ctx = Context(doc.text, cands, self._rules())
+            for c in cands:
+                c.score = self.model.prob(features(c, ctx))
+        else:
+            for c in cands:
+                c.score = prior(c)
+        return doc
+
+    def to_disk(self, path, *, exclude=()) -> None:
+        path = ensure_path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "model.json").write_text(self.model.to_json(), encoding="utf-8")
+
+    def from_disk(self, path, *, exclude=()) -> ClassifierComponent:
+        data = json.loads((ensure_path(path) / "model.json").read_text(encoding="utf-8"))
+        self.model = SpanClassifier(data["weights"], threshold=self.threshold)
+        return self
+
+
+_PRIORS = {
+    "gazetteer": 0.9,
+    "person:byline": 0.95,
+    "person:credit": 0.9,
+    "person:role": 0.55,
+    "person:list": 0.55,
+    "policy": 0.9,
+    "quote": 0.6,
+    "quote:inner": 0.55,
+}
+
+
+def prior(c: Candidate) -> float:
+    """A rough score for a candidate when no trained weights are loaded."""
+    if c.source in _PRIORS:
+        p = _PRIORS[c.source]
+        if c.source == "quote" and c.label == "ORG":
+            p = 0.4
+        return p
+    if c.source == "place":
+        return 0.6 if c.info.get("ws") else 0.3
+    if c.source == "org":
+        return 0.62 if c.info.get("ws") else 0.3
+    return 0.3
+
+
+# ----------------------------------------------------------------------------------------- resolver
+@Language.factory(
+    "kg_resolver",
+    requires=["doc._.kg_candidates"],
+    assigns=["doc.ents", "doc._.kg_spans"],
+    default_config={"threshold": 0.5, "propagate": True},
+)
+def make_resolver(nlp: Language, name: str, threshold: float, propagate: bool) -> Resolver:
+    return Resolver(name, threshold=threshold, propagate=propagate)
+
+
+class Resolver:
+    """Keeps the best non-overlapping candidates, spreads accepted names over the document."""
+
+    def __init__(self, name: str, *, threshold: float, propagate: bool) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.propagate = propagate
+
+    def __call__(self, doc: Doc) -> Doc:
+        cands = doc._.kg_candidates or []
+        chosen = select(cands, self.threshold)
+        if self.propagate and chosen:
+            prefixes = _place_prefixes(cands, chosen, self.threshold)
+            extra = propagate(doc.text, chosen, prefixes)
+            taken = [(c.start, c.end) for c in chosen]
+            extra = [x for x in extra if not any(x.start < e and s < x.end for s, e in taken)]
+            if extra:
+                chosen = select(chosen + extra, self.threshold)
+        ids = {}
+        for c in cands:
+            if c.source == "gazetteer" and c.kb_id:
+                ids.setdefault((c.start, c.end, c.label), c.kb_id)
+        spans = [
+            KGSpan(c.start, c.end, c.label, c.source, c.kb_id or ids.get((c.start, c.end, c.label), ""))
+            for c in chosen
+        ]
+        doc._.kg_spans = spans
+        ents = []
+        for s in spans:
+            ent = doc.char_span(s.start, s.end, label=s.label, kb_id=s.kb_id, alignment_mode="expand")
+            if ent is not None and len(ent):
+                ents.append(ent)
+        doc.ents = filter_spans(ents)
+        return doc
+
+
+def _place_prefixes(cands, chosen, threshold) -> dict[tuple[int, int], int]:
+    """For each chosen ORG/PLACE, where the place prefix it starts with ends (if it has one)."""
+    places: dict[int, int] = {}
+    for c in cands:
+        if c.label == "PLACE" and c.source in ("gazetteer", "place"):
+            places[c.start] = max(places.get(c.start, 0), c.end)
+    out = {}
+    for c in chosen:
+        end = places.get(c.start)
+        # follow a chain of places: 铁西区西园社区综治中心 → cut after 西园社区
+        while end is not None and end < c.end and places.get(end) is not None and places[end] < c.end:
+            end = places[end]
+        if end is not None and end < c.end:
+            out[(c.start, c.end)] = end
+    return out

@@ -1,0 +1,97 @@
+"""Data the rules read at initialize: the grammar lexicon, a real surname list, a word dictionary.
+
+Nothing here names a concept. The surname list is the 百家姓 shipped by jionlp; the word
+dictionary (words with part-of-speech tags) is jieba's; the grammar is `lexicon.toml`.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import logging
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from spacy.util import registry
+
+from kg.errors import ConfigError
+
+DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
+
+
+@registry.misc("kg.lexicon.v1")
+def grammar_lexicon(path: Path | str | None = None) -> dict:
+    """The grammar lexicon (suffixes, heads, cues) as a plain dict."""
+    return load_lexicon(Path(path) if path else DEFAULT_LEXICON)
+
+
+def load_lexicon(path: Path) -> dict:
+    try:
+        with Path(path).open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the NER lexicon ({err.strerror}).") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: malformed TOML in the NER lexicon: {err}.") from err
+
+
+@registry.misc("kg.surnames.v1")
+def surnames(source: str = "jionlp") -> list[str]:
+    """Chinese surnames, single and double, from a list shipped by a package (sorted)."""
+    if source != "jionlp":
+        raise ConfigError(f"surname source {source!r} is unknown; valid sources: jionlp.")
+    return sorted(_jionlp_surnames())
+
+
+@lru_cache(maxsize=1)
+def _jionlp_surnames() -> frozenset[str]:
+    # jionlp's rule_pattern.py assigns SINGLE_CHINESE_FAMILY_NAME twice: the 百家姓, then a
+    # subset without ambiguous characters. We want the full list, so we read the module's source
+    # instead of importing it (an import also prints a banner and loads much more).
+    spec = importlib.util.find_spec("jionlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the surname list needs the package jionlp; install it with `pip install jionlp`.")
+    source = Path(next(iter(spec.submodule_search_locations))) / "rule" / "rule_pattern.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    single: set[str] = set()
+    double: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name = node.targets[0].id
+            if name in ("SINGLE_CHINESE_FAMILY_NAME", "TWO_CHAR_CHINESE_FAMILY_NAME"):
+                value = ast.literal_eval(node.value)
+                if name.startswith("SINGLE"):
+                    single.update(value)
+                else:
+                    double.update(v for v in value.split("|") if v)
+    if len(single) < 100:
+        raise ConfigError(f"{source}: found only {len(single)} surnames; the jionlp version is not supported.")
+    return frozenset(single | double)
+
+
+@lru_cache(maxsize=1)
+def word_tags() -> dict[str, str]:
+    """jieba's dictionary: word → part-of-speech tag (n, v, ns, nr, nt …)."""
+    spec = importlib.util.find_spec("jieba")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the NER needs the package jieba; install it with `pip install jieba`.")
+    path = Path(next(iter(spec.submodule_search_locations))) / "dict.txt"
+    tags: dict[str, str] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 3:
+                tags[parts[0]] = parts[2]
+    return tags
+
+
+@lru_cache(maxsize=1)
+def jieba_tokenizer():
+    """A jieba tokenizer of its own (not the global one), with jieba's logging kept quiet."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tok = jieba.Tokenizer()
+    tok.initialize()
+    return tok

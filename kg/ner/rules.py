@@ -1,0 +1,280 @@
+"""Rules that propose mentions from the grammar of Chinese names (suffixes, heads, cues, quotes).
+
+The rules over-generate on purpose: an organisation head proposes every plausible left boundary,
+a place suffix every name length. The classifier (kg.ner.classifier) scores the candidates and the
+resolver keeps the best non-overlapping ones. Every word list comes from `lexicon.toml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from kg.ner.candidates import Candidate
+from kg.ner.gazetteer import Gazetteer
+
+LABELS = ("PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY")
+PUNCT = set("，,。.！!？?；;：:、（）()《》〈〉“”‘’\"'「」『』【】[]—-…·/ \u3000\t\r\n")
+SENTENCE_END = set("。！？!?；;\n")
+
+
+def is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff" or ch == "〇"
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
+
+
+class Rules:
+    """Candidate generators, one per rule family, built from the lexicon, surnames and the gazetteer."""
+
+    def __init__(self, lexicon: dict, surnames: Iterable[str], words: dict[str, str]) -> None:
+        self.lex = lexicon
+        self.words = words
+        names = set(surnames)
+        self.surnames1 = {s for s in names if len(s) == 1}
+        self.surnames2 = {s for s in names if len(s) == 2}
+        place, org, person, prog, policy = (lexicon[k] for k in ("place", "org", "person", "programme", "policy"))
+        self.admin_suffixes = list(place["admin_suffixes"])
+        self.site_suffixes = list(place["site_suffixes"])
+        self.place_generic = set(place["generic"])
+        self.min_name, self.max_name = int(place["min_name"]), int(place["max_name"])
+        self.level_chars = set(place["level_chars"])
+        self.place_re = re.compile(_alternation(self.admin_suffixes + self.site_suffixes))
+        self.org_heads = set(org["heads"])
+        self.org_short = set(org["short_heads"])
+        self.role_after = set(org["role_after"])
+        self.org_generic = set(org["generic"])
+        self.org_max = int(org["max_len"])
+        self.national = list(org["national"])
+        self.org_re = re.compile(_alternation(self.org_heads))
+        self.national_re = re.compile(_alternation(self.national)) if self.national else None
+        self.role_cues = set(person["role_cues"])
+        self.person_after = set(person["after"])
+        self.kin = set(person["kin"])
+        self.role_re = re.compile(_alternation(self.role_cues))
+        cues = _alternation(person["byline_cues"])
+        self.byline_re = re.compile(rf"(?:本报|全媒体|特约|见习|实习|首席)*(?:{cues})[ \u3000]*")
+        self.cue_strip = re.compile(rf"^(?:本报|全媒体|特约|见习|实习|首席)*(?:{cues})")
+        self.credit = person["credit_mark"]
+        self.prog_heads = list(prog["heads"])
+        self.prog_after = list(prog["after_quote"])
+        self.prog_not_after = list(prog["not_after_quote"])
+        self.role_endings = set(prog["role_endings"])
+        self.numerals = set(prog["numerals"])
+        self.prog_unquoted_re = re.compile(_alternation(prog["unquoted_heads"]))
+        self.policy_heads = list(policy["heads"])
+        self.policy_openings = list(policy["openings"])
+        self.quote_re = re.compile(r"“([^“”\n]{1,60}?)”|“([^“”\n]*“[^“”\n]{1,8}”[^“”\n]*)”")
+        self.book_re = re.compile(r"《([^《》\n]{1,120})》")
+        self.inner_quote_re = re.compile(r"[\u4e00-\u9fff]{1,3}“[^“”\n]{1,3}”[\u4e00-\u9fff]{1,4}")
+
+    # ------------------------------------------------------------------ helpers
+    def is_surname_start(self, s: str) -> bool:
+        return bool(s) and (s[:2] in self.surnames2 or s[0] in self.surnames1)
+
+    def longest_word(self, text: str, i: int, longest: int = 6) -> str:
+        """The longest dictionary word starting at i (at least the character itself)."""
+        for n in range(min(longest, len(text) - i), 1, -1):
+            if text[i : i + n] in self.words:
+                return text[i : i + n]
+        return text[i : i + 1]
+
+    def word_ending_at(self, text: str, j: int, longest: int = 4) -> str:
+        """The longest dictionary word ending at j (exclusive), or the character before j."""
+        for n in range(min(longest, j), 1, -1):
+            if text[j - n : j] in self.words:
+                return text[j - n : j]
+        return text[j - 1 : j] if j > 0 else ""
+
+    def split_names(self, token: str) -> list[tuple[int, int]]:
+        """Split names written together (荆瀛王斌) into (offset, length) pairs, by the surname list."""
+        n = len(token)
+        if n <= 3 or (n == 4 and token[:2] in self.surnames2):
+            return [(0, n)]
+        best: list[tuple[int, int]] | None = None
+        for first in (3, 2):
+            rest = token[first:]
+            if len(rest) >= 2 and self.is_surname_start(rest):
+                tail = self.split_names(rest)
+                if all(self.is_surname_start(rest[o:]) for o, _ in tail):
+                    best = [(0, first)] + [(o + first, ln) for o, ln in tail]
+                    if first == 2 and n == 5:
+                        continue  # a 2+3 split of five characters is weaker than 3+2; keep looking
+                    break
+        return best or [(0, n)]
+
+    # ------------------------------------------------------------------ families
+    def all(self, text: str, gaz: Gazetteer, jieba_starts: set[int]) -> list[Candidate]:
+        out: list[Candidate] = []
+        out += self.gazetteer(text, gaz)
+        places = self.places(text, jieba_starts)
+        out += places
+        place_starts = {c.start for c in out if c.label == "PLACE"}
+        place_ends = {c.end for c in out if c.label == "PLACE"}
+        out += self.orgs(text, jieba_starts | place_starts, place_ends)
+        out += self.persons(text)
+        out += self.quotes(text)
+        out += self.policies(text)
+        out += self.unquoted_programmes(text, jieba_starts | place_starts)
+        return out
+
+    def gazetteer(self, text: str, gaz: Gazetteer) -> list[Candidate]:
+        return [
+            Candidate(s, e, label, "gazetteer", iri, {"level": level})
+            for s, e, label, iri, level in gaz.matches(text)
+        ]
+
+    def places(self, text: str, starts: set[int]) -> list[Candidate]:
+        out = []
+        sites = set(self.site_suffixes)
+        for m in self.place_re.finditer(text):
+            a, b = m.span()
+            suffix = m.group()
+            if b < len(text) and is_cjk(text[b]):
+                word = self.longest_word(text, a)
+                if len(word) > len(suffix) and word not in self.place_generic:
+                    continue  # 区域, 市场, 村民 …: the suffix starts a longer word
+            for k in range(self.min_name, self.max_name + 1):
+                s = a - k
+                if s < 0:
+                    break
+                name = text[s:a]
+                if not all(is_cjk(ch) for ch in name) or "的" in name:
+                    break
+                if text[s:b] in self.place_generic:
+                    continue
+                out.append(Candidate(s, b, "PLACE", "place", info={"suffix": suffix, "site": suffix in sites}))
+        return out
+
+    def orgs(self, text: str, starts: set[int], place_ends: set[int]) -> list[Candidate]:
+        out = []
+        for m in self.org_re.finditer(text):
+            a, b = m.span()
+            head = m.group()
+            word = self.longest_word(text, a)
+            if len(word) > len(head) and word not in self.org_heads and not any(
+                word == head + r for r in self.role_after
+            ):
+                continue  # 部署, 局面, 所有, 中心工作: the head starts a longer word
+            info = {"head": head}
+            # a head alone can be a definite short form (政协, 妇联) when it has two characters
+            if len(head) >= 2 and head not in ("委员会", "部门"):
+                out.append(Candidate(a, b, "ORG", "org", info={**info, "alone": True}))
+            lo = max(0, b - self.org_max)
+            for s in range(a - 1, lo - 1, -1):
+                ch = text[s]
+                if not (is_cjk(ch) or ch.isdigit() or ch in "()（）") or ch == "的":
+                    break
+                if s not in starts and text[s] not in self.level_chars:
+                    continue
+                if text[s:b] in self.org_generic:
+                    continue
+                out.append(Candidate(s, b, "ORG", "org", info=info))
+        if self.national_re is not None:
+            for m in self.national_re.finditer(text):
+                out.append(Candidate(m.start(), m.end(), "ORG", "org", info={"head": m.group(), "national": True}))
+        return out
+
+    def persons(self, text: str) -> list[Candidate]:
+        out: list[Candidate] = []
+        # bylines and credits: names after a cue, up to the end of the bracket or line
+        for m in self.byline_re.finditer(text):
+            pos = m.end()
+            stop = pos
+            while stop < len(text) and text[stop] not in "()（）\n。,，;；:：":
+                stop += 1
+            out += self._names_in(text, pos, stop, "person:byline")
+        # credits without a cue: "X Y 摄" closing a line
+        for m in re.finditer(rf"[ \u3000]*{re.escape(self.credit)}[ \u3000]*(?=\n|$)", text):
+            line_start = max(text.rfind("\n", 0, m.start()) + 1, max(text.rfind(ch, 0, m.start()) for ch in "。！？") + 1)
+            seg = text[line_start : m.start()]
+            if 2 <= len(seg.strip()) <= 24:
+                out += self._names_in(text, line_start, m.start(), "person:credit")
+        # role cues: 书记王某某, 村民李某
+        for m in self.role_re.finditer(text):
+            a = m.end()
+            for n in (2, 3):
+                name = text[a : a + n]
+                if len(name) == n and all(is_cjk(c) for c in name) and self.is_surname_start(name):
+                    if name[1:] in self.kin or name[1:3] in self.kin:
+                        continue
+                    out.append(Candidate(a, a + n, "PERSON", "person:role", info={"cue": m.group()}))
+        # lists of names: 李某、王某某、张某等
+        for m in re.finditer(r"[\u4e00-\u9fff]{2,3}(?:、[\u4e00-\u9fff]{2,3}){1,}(?=等|、|,|，|。)", text):
+            items = m.group().split("、")
+            pos = m.start()
+            spans = []
+            for item in items:
+                spans.append((pos, pos + len(item)))
+                pos += len(item) + 1
+            if sum(self.is_surname_start(text[s:e]) for s, e in spans[1:]) < len(spans) - 1:
+                continue
+            for i, (s, e) in enumerate(spans):
+                if i == 0:
+                    for n in (3, 2):
+                        if e - n >= s and self.is_surname_start(text[e - n : e]):
+                            out.append(Candidate(e - n, e, "PERSON", "person:list", info={"items": len(spans)}))
+                else:
+                    out.append(Candidate(s, e, "PERSON", "person:list", info={"items": len(spans)}))
+        return out
+
+    def _names_in(self, text: str, start: int, stop: int, source: str) -> list[Candidate]:
+        out = []
+        for tok in re.finditer(r"[^\s\u3000]+", text[start:stop]):
+            s = start + tok.start()
+            word = tok.group()
+            cue = self.cue_strip.match(word)
+            if cue:
+                s += cue.end()
+                word = word[cue.end() :]
+            if word.endswith(self.credit):
+                word = word[: -len(self.credit)]
+            if not (2 <= len(word) <= 8) or not all(is_cjk(c) or c == "·" for c in word):
+                continue
+            for o, n in self.split_names(word):
+                out.append(Candidate(s + o, s + o + n, "PERSON", source, info={"token": len(word)}))
+        return out
+
+    def quotes(self, text: str) -> list[Candidate]:
+        out = []
+        for m in self.quote_re.finditer(text):
+            g = 1 if m.group(1) is not None else 2
+            s, e = m.span(g)
+            inner = m.group(g)
+            if not inner.strip():
+                continue
+            after = text[m.end() : m.end() + 8]
+            before = text[max(0, m.start() - 6) : m.start()]
+            info = {"quoted": True, "after": after, "before": before}
+            out.append(Candidate(s, e, "PROGRAMME", "quote", info=info))
+            if self.org_re.search(inner[-5:]) or any(after.startswith(h) for h in self.org_heads if len(h) >= 2):
+                out.append(Candidate(s, e, "ORG", "quote", info=info))
+        for m in self.inner_quote_re.finditer(text):
+            s, e = m.span()
+            for h in self.prog_heads:
+                if text[s:e].endswith(h):
+                    out.append(Candidate(s, e, "PROGRAMME", "quote:inner", info={"quoted": False}))
+                    break
+        return out
+
+    def policies(self, text: str) -> list[Candidate]:
+        out = []
+        for m in self.book_re.finditer(text):
+            s, e = m.span(1)
+            out.append(Candidate(s, e, "POLICY", "policy", info={"booked": True}))
+        return out
+
+    def unquoted_programmes(self, text: str, starts: set[int]) -> list[Candidate]:
+        out = []
+        for m in self.prog_unquoted_re.finditer(text):
+            a, b = m.span()
+            out.append(Candidate(a, b, "PROGRAMME", "programme", info={"head": m.group(), "alone": True}))
+            for s in range(a - 1, max(-1, a - 20), -1):
+                ch = text[s]
+                if not is_cjk(ch) or ch == "的":
+                    break
+                if s in starts:
+                    out.append(Candidate(s, b, "PROGRAMME", "programme", info={"head": m.group()}))
+        return out
