@@ -14,6 +14,7 @@ import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from kg.errors import InputError
@@ -65,8 +66,33 @@ class Document:
         return self.articles[-1]
 
 
+@cache
+def _t2s_table() -> dict[int, str]:
+    """Traditional → Simplified, character for character (OpenCC's table), so offsets hold."""
+    import opencc
+
+    path = Path(opencc.__file__).parent / "dictionary" / "TSCharacters.txt"
+    table: dict[int, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        trad, _, simp = line.partition("\t")
+        first = simp.split(" ")[0] if simp else ""
+        if len(trad) == 1 and len(first) == 1 and trad != first:
+            table[ord(trad)] = first
+    return table
+
+
+def to_simplified(text: str) -> str:
+    """The text with Traditional characters mapped to Simplified ones; the length never changes.
+
+    >>> to_simplified("鐵西區東煤社區")
+    '铁西区东煤社区'
+    """
+    return text.translate(_t2s_table())
+
+
 class NerView:
-    """The text the NER reads: mid-sentence line breaks removed, offsets kept.
+    """The text the NER reads: mid-sentence line breaks removed, Traditional characters read as
+    Simplified (one for one), offsets kept.
 
     >>> v = NerView("铁东区按照常态长效的要求,打造红心物\\n\\n业示范小区。\\n\\n新段落")
     >>> v.text
@@ -90,7 +116,7 @@ class NerView:
             self._view_starts.append(brk[0] - (removed - (brk[1] - brk[0])))
             self._shifts.append(removed)
         pieces.append(original[pos:])
-        self.text = "".join(pieces)
+        self.text = to_simplified("".join(pieces))
 
     def offset(self, view_offset: int) -> int:
         """The original offset of a character of the view."""

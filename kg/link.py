@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kg.corpus import Document, sentences
+from kg.corpus import Document, sentences, to_simplified
 from kg.mention import Mention, Span
 from kg.ontology import KGR, Concept, Ontology
 
@@ -32,8 +32,8 @@ _SCOPED_LABELS = ("ORG", "PLACE")  # types whose new nodes are scoped by place; 
 
 
 def normalise(name: str) -> str:
-    """A name as compared: whitespace and line breaks inside it dropped."""
-    return re.sub(r"\s+", "", name)
+    """A name as compared: whitespace and line breaks inside it dropped, Simplified characters."""
+    return to_simplified(re.sub(r"\s+", "", name))
 
 
 @dataclass(slots=True)

@@ -75,3 +75,17 @@ def test_decode_reads_common_chinese_encodings(raw, encoding, tmp_path):
 def test_decode_refuses_binary_with_the_file_name(tmp_path):
     with pytest.raises(InputError, match="bin.txt.*binary"):
         decode(bytes(range(256)) * 4, tmp_path / "bin.txt")
+
+
+def test_corpus_doctests_hold():
+    import doctest
+
+    import kg.corpus
+
+    assert doctest.testmod(kg.corpus).failed == 0
+
+
+def test_ner_view_reads_traditional_as_simplified_with_offsets_kept():
+    text = "鐵西區站前街道東煤社區開展活動。"
+    view = NerView(text)
+    assert view.text == "铁西区站前街道东煤社区开展活动。" and len(view.text) == len(text)
