@@ -1,0 +1,111 @@
+"""`kg train`: the NER's span classifier, trained from gold documents with a fixed seed.
+
+The rules propose candidates over each gold text; a candidate is a positive example when its range
+and label are a gold mention. The classifier learns which candidates to keep. Same data and seed,
+byte-identical weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from kg.corpus import NerView
+from kg.ontology import Ontology, load_ontology
+
+CANDIDATE_PIPES = ("gazetteer", "rules")
+
+
+def candidate_docs(nlp, texts: Sequence[str]):
+    """(view, doc) per text with candidates proposed by the gazetteer and the rules only."""
+    pipes = [nlp.get_pipe(n) for n in CANDIDATE_PIPES if n in nlp.pipe_names]
+    for text in texts:
+        view = NerView(text)
+        doc = nlp.make_doc(view.text)
+        for pipe in pipes:
+            doc = pipe(doc)
+        yield view, doc
+
+
+def training_examples(gold_docs, nlp) -> tuple[list[tuple[list[str], int]], dict]:
+    """Feature lists with 0/1 targets, and how many gold mentions the candidates cover."""
+    from kg.ner.classifier import Context, features
+
+    rules = nlp.get_pipe("rules").rules
+    data: list[tuple[list[str], int]] = []
+    covered = total = 0
+    missing: list[str] = []
+    for g, (view, doc) in zip(gold_docs, candidate_docs(nlp, [g.text for g in gold_docs]), strict=True):
+        gold = {(e.start, e.end, e.label) for e in g.entities}
+        cands = doc._.kg_candidates or []
+        ctx = Context(doc.text, cands, rules)
+        seen = set()
+        for c in cands:
+            s, e = view.span(c.start, c.end)
+            y = int((s, e, c.label) in gold)
+            seen.add((s, e, c.label))
+            data.append((features(c, ctx), y))
+        total += len(gold)
+        covered += len(gold & seen)
+        missing += [f"{lab} {g.text[s:e]!r}" for s, e, lab in sorted(gold - seen)]
+    return data, {"gold": total, "covered": covered, "missing": missing}
+
+
+def train_classifier(
+    gold_docs,
+    *,
+    ontology: Ontology | Path,
+    config: Path | None = None,
+    seed: int = 0,
+    overrides: dict | None = None,
+):
+    """A SpanClassifier fitted on the candidates of these gold documents."""
+    from kg.ner import DEFAULT_CONFIG, load_nlp
+    from kg.ner.classifier import SpanClassifier
+
+    nlp = load_nlp(config or DEFAULT_CONFIG, ontology=ontology, overrides={**(overrides or {}), "paths.model": None})
+    data, _ = training_examples(gold_docs, nlp)
+    threshold = nlp.get_pipe("classifier").threshold
+    return SpanClassifier(threshold=threshold).fit(data, seed=seed)
+
+
+def train(gold: Path, out: Path, *, seed: int = 0, ontology: Path = Path("ontology"), config: Path | None = None) -> Path:
+    """Train the span classifier on a gold JSONL and write its weights (JSON) to `out`."""
+    from kg.evaluate import read_gold
+
+    docs = read_gold(gold)
+    model = train_classifier(docs, ontology=load_ontology(Path(ontology)), config=config, seed=seed)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(model.to_json() + "\n", encoding="utf-8")
+    return out
+
+
+def add_train_parser(subparsers) -> argparse.ArgumentParser:
+    """`kg train --gold FILE.jsonl [--out models/ner-classifier.json] [--seed 0]`."""
+    p = subparsers.add_parser("train", help="train the NER span classifier from a gold JSONL file")
+    p.add_argument("--gold", type=Path, default=Path("tests/data/gold_seeds.jsonl"))
+    p.add_argument("--out", type=Path, default=Path("models/ner-classifier.json"))
+    p.add_argument("--ontology", type=Path, default=Path("ontology"))
+    p.add_argument("--config", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=main_train)
+    return p
+
+
+def main_train(args: argparse.Namespace) -> int:
+    out = train(args.gold, args.out, seed=args.seed, ontology=args.ontology, config=args.config)
+    print(f"wrote {out} ({out.stat().st_size // 1024} KiB)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kg")
+    add_train_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
