@@ -1,0 +1,778 @@
+"""The interactive pages: an overview with search, one page per article, one page per entity.
+
+Every page opens from disk without network: vis-network (shipped inside pyvis) and our own script
+and stylesheet are copied once to `assets/`. pyvis holds each network's nodes and edges; positions
+come from a layout computed here with a fixed seed and vis-network draws them with physics off, so
+a page shows thousands of nodes in about a second and the same graph always gives the same bytes.
+All corpus text reaches the page escaped: by Jinja in HTML, and as JSON with `<`, `>`, `&`,
+U+2028 and U+2029 escaped inside `<script type="application/json">`, read with `JSON.parse`.
+Tooltips are plain strings, which vis-network shows as text. This module never imports spaCy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from bisect import bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import networkx as nx
+import pyvis
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+from pyvis.network import Network
+from pypinyin import Style, lazy_pinyin
+
+from kg.graph import ARTICLE, DocInfo
+from kg.mention import Mention
+from kg.relations import (
+    ACTS_WITH,
+    AUTHOR,
+    COOCCURS,
+    ISSUED,
+    MENTIONS,
+    PART_OF,
+    RUNS,
+    SERVES,
+    WITHIN,
+    article_iri,
+)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+ASSETS = HERE / "html_assets"
+VIS = Path(pyvis.__file__).resolve().parent / "templates" / "lib" / "vis-9.1.2"
+
+# Measured in headless Chromium (tests/test_html_browser.py, benchmark in the report of issue 6):
+# with physics off a 2,000-node overview draws in about 0.6 s, but past about 1,500 nodes the
+# Python layout grows to seconds and the labels cover each other at any zoom that shows the whole.
+MAX_OVERVIEW_NODES = 1500
+MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists show them all)
+SEED = 7
+SPACING = 110  # pixels between a node and its nearest neighbour in the layouts
+FONT = 'system-ui, "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", sans-serif'
+
+
+@dataclass(frozen=True, slots=True)
+class TypeStyle:
+    zh: str
+    en: str
+    colour: str
+    shape: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelStyle:
+    zh: str
+    en: str
+    colour: str
+    dashes: bool
+    arrow: bool
+
+
+TYPES: dict[str, TypeStyle] = {
+    "PERSON": TypeStyle("人物", "Person", "#e15759", "dot"),
+    "ORG": TypeStyle("机构", "Organisation", "#4e79a7", "square"),
+    "PLACE": TypeStyle("地点", "Place", "#59a14f", "triangle"),
+    "PROGRAMME": TypeStyle("项目", "Programme", "#f28e2b", "star"),
+    "POLICY": TypeStyle("政策", "Policy", "#b07aa1", "diamond"),
+    ARTICLE: TypeStyle("文章", "Article", "#9c755f", "hexagon"),
+}
+OTHER_TYPE = TypeStyle("其他", "Other", "#9a9a9a", "dot")
+
+RELATIONS: dict[str, RelStyle] = {
+    WITHIN: RelStyle("位于", "within", "#59a14f", False, True),
+    PART_OF: RelStyle("隶属", "part of", "#4e79a7", False, True),
+    SERVES: RelStyle("主管", "serves", "#76b7b2", True, True),
+    RUNS: RelStyle("开展", "runs", "#f28e2b", False, True),
+    ISSUED: RelStyle("印发", "issued", "#b07aa1", False, True),
+    ACTS_WITH: RelStyle("协同", "acts with", "#7f6a5a", False, False),
+    AUTHOR: RelStyle("作者", "author", "#e15759", True, True),
+    MENTIONS: RelStyle("提及", "mentions", "#c9c9c9", True, True),
+    COOCCURS: RelStyle("同句", "same sentence", "#c4c4c4", True, False),
+}
+OTHER_REL = RelStyle("关系", "related", "#888888", False, True)
+# relations drawn but switched off at first in the overview: they outnumber the stated facts
+OVERVIEW_HIDDEN = frozenset({COOCCURS})
+# how strongly a relation pulls its ends together in the layouts
+LAYOUT_WEIGHT = {COOCCURS: 0.3}
+
+
+def type_style(t: str) -> TypeStyle:
+    return TYPES.get(t, OTHER_TYPE)
+
+
+def rel_style(p: str) -> RelStyle:
+    return RELATIONS.get(p, OTHER_REL)
+
+
+# ---------------------------------------------------------------------------------------------
+# names, search keys, escaping
+
+
+@lru_cache(maxsize=None)
+def pinyin(text: str) -> tuple[str, str]:
+    """Pinyin of a name without tones, and its initials, lower case.
+
+    >>> pinyin("四平市")
+    ('sipingshi', 'sps')
+    """
+    syllables = [s for s in lazy_pinyin(text, style=Style.NORMAL, errors="default") if s.strip()]
+    full = "".join(syllables).lower()
+    initials = "".join(s[0] for s in syllables if s[0].isalnum()).lower()
+    return re.sub(r"\s+", "", full), initials
+
+
+def search_key(label: str, aliases: Iterable[str] = ()) -> str:
+    """What the search boxes match against: names, their pinyin and pinyin initials, lower case."""
+    parts = []
+    for name in [label, *aliases]:
+        full, initials = pinyin(name)
+        parts += [name.lower(), full, initials]
+    return "|".join(dict.fromkeys(p for p in parts if p))
+
+
+def slug(text: str, *, limit: int = 40) -> str:
+    """An ASCII file-name part from a name: its pinyin, letters and digits only.
+
+    >>> slug("铁西区民政局")
+    'tie-xi-qu-min-zheng-ju'
+    >>> slug("../<img src=x>")
+    'img-src-x'
+    """
+    words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
+    s = re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-")
+    return s[:limit].rstrip("-")
+
+
+def page_names(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A safe, unique file name for each (IRI, label): the label's slug and a hash of the IRI.
+
+    Names are lower-case ASCII, at most 52 characters plus `.html`, and cannot leave their
+    directory; when two short hashes collide the later IRI (in sorted order) gets the full hash.
+    """
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    for iri, label in sorted(items):
+        digest = hashlib.sha1(iri.encode("utf-8")).hexdigest()
+        stem = slug(label)
+        name = f"{stem}-{digest[:10]}" if stem else digest[:10]
+        if name in taken:
+            name = f"{stem}-{digest}" if stem else digest
+        taken.add(name)
+        names[iri] = f"{name}.html"
+    return names
+
+
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(data: object) -> Markup:
+    """JSON safe inside `<script type="application/json">`: no `</script>`, `<!--` or line separators.
+
+    >>> str(script_json({"a": "</script><!--\u2028"}))
+    '{"a":"\\\\u003c/script\\\\u003e\\\\u003c!--\\\\u2028"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return Markup(re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text))
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# layouts: computed here, drawn with physics off
+
+
+def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, float]], *, seed: int = SEED) -> dict[str, tuple[int, int]]:
+    """Pixel positions: each connected component by a seeded spring layout, packed in rows."""
+    h = nx.Graph()
+    h.add_nodes_from(sorted(nodes))
+    for u, v, w in sorted(edges):
+        if u != v and u in h and v in h:
+            h.add_edge(u, v, weight=max(w, h.get_edge_data(u, v, {}).get("weight", 0.0)))
+    comps = sorted((sorted(c) for c in nx.connected_components(h)), key=lambda c: (-len(c), c[0]))
+    boxes = []
+    for comp in comps:
+        if len(comp) == 1:
+            pos = {comp[0]: (0.0, 0.0)}
+        else:
+            raw = nx.spring_layout(h.subgraph(comp), seed=seed, weight="weight", method="force", iterations=60)
+            pos = _spread({n: (float(x), float(y)) for n, (x, y) in raw.items()})
+        xs = [p[0] for p in pos.values()]
+        ys = [p[1] for p in pos.values()]
+        boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+    margin = SPACING
+    area = sum((w + margin) * (hh + margin) for _, _, _, w, hh in boxes)
+    row_width = max([math.sqrt(area) * 1.3] + [w for *_, w, _ in boxes])
+    out: dict[str, tuple[float, float]] = {}
+    x = y = row_height = 0.0
+    for pos, x0, y0, w, hh in boxes:
+        if x > 0 and x + w > row_width:
+            x, y, row_height = 0.0, y + row_height + margin, 0.0
+        for n, (px, py) in pos.items():
+            out[n] = (px - x0 + x, py - y0 + y)
+        x += w + margin
+        row_height = max(row_height, hh)
+    if not out:
+        return {}
+    cx = (min(p[0] for p in out.values()) + max(p[0] for p in out.values())) / 2
+    cy = (min(p[1] for p in out.values()) + max(p[1] for p in out.values())) / 2
+    return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
+
+
+def _spread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Scale a layout so that the typical node has its nearest neighbour `SPACING` pixels away."""
+    import numpy as np
+
+    xy = np.array(list(pos.values()))
+    nearest = []
+    for i in range(0, len(xy), 512):  # in blocks: the full distance matrix of 20,000 nodes is 3 GB
+        d = np.hypot(*(xy[i : i + 512, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        d[np.arange(len(d)), np.arange(i, i + len(d))] = np.inf
+        nearest.append(d.min(axis=1))
+    typical = float(np.median(np.concatenate(nearest)))
+    scale = SPACING / typical if typical > 1e-9 else SPACING
+    return {n: (x * scale, y * scale) for n, (x, y) in pos.items()}
+
+
+def _radial_layout(center: str, others: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The entity in the middle, its neighbours on rings around it in the given order."""
+    pos = {center: (0, 0)}
+    i, ring = 0, 1
+    while i < len(others):
+        radius = 170 * ring
+        chunk = others[i : i + max(8, int(2 * math.pi * radius / SPACING))]
+        turn = 0.5 * (ring - 1) / max(len(chunk), 1)
+        for j, n in enumerate(chunk):
+            a = 2 * math.pi * (j / len(chunk) + turn) - math.pi / 2
+            pos[n] = (round(radius * math.cos(a)), round(radius * math.sin(a)))
+        i += len(chunk)
+        ring += 1
+    return pos
+
+
+# ---------------------------------------------------------------------------------------------
+# the corpus as the pages need it
+
+
+@dataclass(slots=True)
+class _Site:
+    g: nx.MultiDiGraph
+    docs: dict[str, DocInfo]
+    entity: dict[str, str]  # IRI -> file name under entities/
+    article: dict[str, str]  # IRI -> file name under articles/
+    article_of: dict[tuple[str, int], str]  # (doc, index) -> article IRI
+    starts: dict[str, list[tuple[int, int, str]]]  # doc -> sorted (start, end, article IRI)
+    mentions_of: dict[str, list[Mention]]  # entity IRI -> its mentions, sorted
+    mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
+    importance: dict[str, int]
+
+    def href(self, iri: str, root: str) -> str | None:
+        if iri in self.entity:
+            return f"{root}entities/{self.entity[iri]}"
+        if iri in self.article:
+            return f"{root}articles/{self.article[iri]}"
+        return None
+
+    def article_at(self, doc_id: str, offset: int) -> str | None:
+        rows = self.starts.get(doc_id, [])
+        i = bisect_right(rows, (offset, math.inf, "")) - 1
+        if i >= 0 and rows[i][0] <= offset < max(rows[i][1], rows[i][0] + 1):
+            return rows[i][2]
+        return None
+
+    def evidence_link(self, ev: Sequence, root: str) -> tuple[str, str] | None:
+        """(href, sentence) for an evidence range, anchored on the article page."""
+        doc_id, start, end = ev[0], ev[1], ev[2]
+        a = self.article_at(doc_id, start)
+        doc = self.docs.get(doc_id)
+        if a is None or doc is None:
+            return None
+        return f"{root}articles/{self.article[a]}#s-{start}", _clip(doc.text[start:end], 160)
+
+    def label(self, iri: str) -> str:
+        return str(self.g.nodes[iri].get("label") or iri)
+
+    def type(self, iri: str) -> str:
+        return str(self.g.nodes[iri].get("type", ""))
+
+
+def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
+    docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
+    article_of: dict[tuple[str, int], str] = {}
+    starts: dict[str, list[tuple[int, int, str]]] = {}
+    titles: list[tuple[str, str]] = []
+    for d in docs_by_id.values():
+        rows = []
+        for index, start, end, _title, _byline in d.articles:
+            iri = article_iri(d.doc_id, index)
+            article_of[(d.doc_id, index)] = iri
+            rows.append((start, end, iri))
+            titles.append((iri, f"{d.doc_id}-{index}"))
+        starts[d.doc_id] = sorted(rows)
+    entities = [n for n, t in g.nodes(data="type") if t != ARTICLE and n not in article_of.values()]
+    mentions_of: dict[str, list[Mention]] = defaultdict(list)
+    mentions_in: dict[str, list[Mention]] = defaultdict(list)
+    for m in sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end, m.iri)):
+        if m.iri in g:
+            mentions_of[m.iri].append(m)
+        a = article_of.get((m.doc_id, m.article))
+        if a is not None:
+            mentions_in[a].append(m)
+    importance: dict[str, int] = {}
+    for n in entities:
+        degree = sum(1 for _, v in g.out_edges(n) if g.nodes[v].get("type") != ARTICLE)
+        degree += sum(1 for u, _ in g.in_edges(n) if g.nodes[u].get("type") != ARTICLE)
+        importance[n] = int(g.nodes[n].get("mentions") or 0) + degree
+    return _Site(
+        g=g,
+        docs=docs_by_id,
+        entity=page_names((n, str(g.nodes[n].get("label") or "")) for n in entities),
+        article=page_names(titles),
+        article_of=article_of,
+        starts=starts,
+        mentions_of=dict(mentions_of),
+        mentions_in=dict(mentions_in),
+        importance=importance,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# networks
+
+
+def _tooltip(site: _Site, iri: str) -> str:
+    a = site.g.nodes[iri]
+    st = type_style(str(a.get("type", "")))
+    lines = [str(a.get("label") or iri), f"{st.zh} {st.en}"]
+    if a.get("aliases"):
+        lines.append("别名 aliases: " + "、".join(a["aliases"][:8]) + ("…" if len(a["aliases"]) > 8 else ""))
+    if a.get("type") != ARTICLE:
+        lines.append(f"提及 mentions: {int(a.get('mentions') or 0)}" + (" · 新 new" if a.get("new") else ""))
+    sentence = a.get("sentence") or ""
+    if sentence:
+        lines.append("“" + _clip(sentence, 140) + "”")
+    return "\n".join(lines)
+
+
+def _edge_tooltip(site: _Site, u: str, v: str, key: str, data: dict) -> str:
+    st = rel_style(key)
+    lines = [f"{site.label(u)} —{st.zh} {st.en}→ {site.label(v)}"]
+    if data.get("source") == "ontology":
+        lines.append("本体 from the ontology")
+    else:
+        lines.append(f"证据 evidence: {int(data.get('count') or 0)} · 置信度 confidence {data.get('confidence', '')}")
+    ev = data.get("evidence") or []
+    if ev:
+        doc = site.docs.get(ev[0][0])
+        if doc is not None:
+            lines.append("“" + _clip(doc.text[ev[0][1] : ev[0][2]], 140) + "”")
+    return "\n".join(lines)
+
+
+def _network(
+    site: _Site,
+    nodes: Sequence[str],
+    edges: Sequence[tuple[str, str, str, dict]],
+    pos: dict[str, tuple[int, int]],
+    *,
+    root: str,
+    hidden_relations: frozenset[str] = frozenset(),
+    edge_labels: bool,
+    focus: str | None = None,
+) -> dict:
+    """The vis-network data of one network: pyvis nodes and edges with fixed positions, and options."""
+    net = Network(directed=True, cdn_resources="remote")
+    for n in nodes:
+        a = site.g.nodes[n]
+        t = str(a.get("type", ""))
+        st = type_style(t)
+        extra = {}
+        if a.get("new"):
+            extra["shapeProperties"] = {"borderDashes": [4, 3]}
+            extra["borderWidth"] = 2
+        if n == focus:
+            extra["borderWidth"] = 4
+            extra["font"] = {"size": 18, "bold": True}
+        x, y = pos[n]
+        value = site.importance.get(n, 0) + 1
+        if n == focus:
+            value = max([value, *(site.importance.get(m, 0) + 1 for m in nodes)])
+        net.add_node(
+            n,
+            label=str(a.get("label") or n),
+            shape=st.shape,
+            color={"background": st.colour, "border": "#333333" if a.get("new") or n == focus else st.colour},
+            value=value,
+            title=_tooltip(site, n),
+            x=x,
+            y=y,
+            type=t,
+            href=site.href(n, root) or "",
+            key=search_key(str(a.get("label") or ""), a.get("aliases") or ()),
+            **extra,
+        )
+    # vis-network draws parallel edges on top of each other: bend the second and later ones
+    seen: Counter = Counter()
+    for i, (u, v, key, data) in enumerate(edges):
+        st = rel_style(key)
+        pair = tuple(sorted((u, v)))
+        bend = seen[pair]
+        seen[pair] += 1
+        e = {
+            "id": f"e{i}",
+            "rel": key,
+            "color": {"color": st.colour, "highlight": "#222222", "hover": "#222222"},
+            "dashes": st.dashes or data.get("source") == "ontology" and key not in (WITHIN, PART_OF),
+            "width": round(1 + min(3.0, math.log2(1 + int(data.get("count") or 0))), 2),
+            "title": _edge_tooltip(site, u, v, key, data),
+            "arrows": "to" if st.arrow else "",
+        }
+        if edge_labels:
+            e["label"] = st.zh
+        if key in hidden_relations:
+            e["hidden"] = True
+        if bend:
+            e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
+        net.add_edge(u, v, **e)
+    big = len(nodes) > 300
+    options = {
+        "autoResize": True,
+        "physics": {"enabled": False},
+        "layout": {"randomSeed": SEED, "improvedLayout": False},
+        "interaction": {
+            "hover": True,
+            "tooltipDelay": 120,
+            "hideEdgesOnDrag": big,
+            "hideEdgesOnZoom": big,
+            "multiselect": False,
+            "navigationButtons": False,
+        },
+        "nodes": {
+            "font": {"face": FONT, "size": 14, "strokeWidth": 3, "strokeColor": "#ffffff"},
+            "scaling": {"min": 8, "max": 36, "label": {"enabled": True, "min": 12, "max": 20, "drawThreshold": 6}},
+            "borderWidth": 1,
+        },
+        "edges": {
+            "smooth": False,
+            "font": {"face": FONT, "size": 11, "align": "middle", "strokeWidth": 3, "color": "#444444"},
+            "arrows": {"to": {"scaleFactor": 0.5}},
+            "selectionWidth": 2,
+        },
+    }
+    return {"nodes": net.nodes, "edges": net.edges, "options": options}
+
+
+def _edges_among(g: nx.MultiDiGraph, keep: set[str]) -> list[tuple[str, str, str, dict]]:
+    return sorted(
+        ((u, v, k, d) for u, v, k, d in g.edges(keys=True, data=True) if u in keep and v in keep and u != v),
+        key=lambda e: (e[0], e[1], e[2]),
+    )
+
+
+def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> dict:
+    return {
+        "types": [(t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]],
+        "relations": [(p, rel_style(p), relations[p], p not in hidden) for p in [*RELATIONS, *sorted(set(relations) - set(RELATIONS))] if relations[p]],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# text with mentions
+
+
+def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequence[Mention], anchors: Iterable[int], root: str) -> Markup:
+    """The text of an article with each mention a link to its entity, and empty anchors at evidence."""
+    text = doc.text
+    events: list[tuple[int, int, int, Mention | None]] = [(a, 0, a, None) for a in sorted(set(anchors)) if start <= a < end]
+    last = start
+    for m in mentions:
+        if m.start < last or m.end > end or m.start >= m.end:
+            continue  # overlapping or out of range: the first wins
+        events.append((m.start, 1, m.end, m))
+        last = m.end
+    events.sort(key=lambda e: (e[0], e[1]))
+    out: list[str] = []
+    pos = start
+    for at, kind, stop, m in events:
+        if at < pos:  # an anchor inside a mention moves to the mention's start
+            at = pos
+        out.append(str(escape(text[pos:at])))
+        if m is None:
+            out.append(f'<span class="anchor" id="s-{stop}"></span>')
+            pos = at
+            continue
+        href = site.href(m.iri, root)
+        st = type_style(m.label)
+        tip = f"{site.label(m.iri) if m.iri in site.g else m.text} · {st.zh} {st.en}"
+        tag = "a" if href else "span"
+        href_attr = f' href="{escape(href)}"' if href else ""
+        out.append(f'<{tag} class="m t-{escape(m.label)}" id="m-{m.start}-{m.end}"{href_attr} title="{escape(tip)}">{escape(text[m.start:m.end])}</{tag}>')
+        pos = stop
+    out.append(str(escape(text[pos:end])))
+    return Markup("".join(out))
+
+
+def _sentence(text: str, s: int, e: int, marks: Sequence[tuple[int, int]], href_of) -> Markup:
+    """A sentence on one line with the given ranges marked and linked."""
+    out: list[str] = []
+    pos = s
+    for a, b in sorted(marks):
+        if a < pos:
+            continue
+        out.append(str(escape(text[pos:a].replace("\n", ""))))
+        out.append(f'<a class="hit" href="{escape(href_of(a, b))}">{escape(text[a:b].replace(chr(10), ""))}</a>')
+        pos = b
+    out.append(str(escape(text[pos:e].replace("\n", ""))))
+    return Markup("".join(out).strip())
+
+
+# ---------------------------------------------------------------------------------------------
+# pages
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(type_style=type_style, rel_style=rel_style, TYPES=TYPES)
+    return env
+
+
+def _index(site: _Site, env: Environment, max_nodes: int) -> str:
+    g = site.g
+    entities = sorted(site.entity)
+    chosen = sorted(sorted(entities, key=lambda n: (-site.importance[n], n))[:max_nodes])
+    keep = set(chosen)
+    edges = _edges_among(g, keep)
+    pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
+    data = _network(site, chosen, edges, pos, root="", hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150)
+    all_types = Counter(site.type(n) for n in entities)
+    all_edges = Counter(k for u, v, k in g.edges(keys=True) if u in site.entity and v in site.entity)
+    rows = [
+        {
+            "href": site.href(n, ""),
+            "label": site.label(n),
+            "type": site.type(n),
+            "aliases": list(g.nodes[n].get("aliases") or []),
+            "mentions": int(g.nodes[n].get("mentions") or 0),
+            "key": search_key(site.label(n), g.nodes[n].get("aliases") or ()),
+        }
+        for n in sorted(entities, key=lambda n: (-site.importance[n], pinyin(site.label(n))[0], n))
+    ]
+    articles = []
+    for d in site.docs.values():
+        for index, _start, _end, title, _byline in d.articles:
+            iri = site.article_of[(d.doc_id, index)]
+            articles.append(
+                {"href": site.href(iri, ""), "title": title, "doc": d.doc_id, "index": index, "mentions": len(site.mentions_in.get(iri, [])), "key": search_key(title) + "|" + d.doc_id.lower()}
+            )
+    return env.get_template("index.html").render(
+        root="",
+        kind="index",
+        title="知识图谱 Knowledge graph",
+        graph=script_json(data),
+        node_count=len(chosen),
+        edge_count=len(edges),
+        total_entities=len(entities),
+        truncated=len(chosen) < len(entities),
+        max_nodes=max_nodes,
+        legend=_legend(Counter(site.type(n) for n in chosen), Counter(k for _, _, k, _ in edges), hidden=OVERVIEW_HIDDEN),
+        all_types=all_types,
+        all_edges=all_edges,
+        entities=rows,
+        articles=articles,
+        doc_count=len(site.docs),
+    )
+
+
+def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int, end: int, title: str, byline) -> str:
+    g = site.g
+    iri = site.article_of[(doc.doc_id, index)]
+    ms = [m for m in site.mentions_in.get(iri, []) if start <= m.start and m.end <= end]
+    present = sorted({m.iri for m in ms if m.iri in site.entity})
+    keep = set(present)
+
+    def here(d: dict) -> bool:
+        ev = d.get("evidence") or []
+        return d.get("source") == "ontology" or any(e[0] == doc.doc_id and start <= e[1] < end for e in ev)
+
+    edges = [e for e in _edges_among(g, keep) if here(e[3])]
+    pos = _components_layout(present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
+    data = _network(site, present, edges, pos, root="../", edge_labels=len(edges) <= 150)
+    anchors = {e[1] for _, _, _, d in edges for e in d.get("evidence") or [] if e[0] == doc.doc_id}
+    authors = sorted(v for _, v, k in g.out_edges(iri, keys=True) if k == AUTHOR and v in site.entity) if iri in g else []
+    for _, _, k, d in g.out_edges(iri, keys=True, data=True) if iri in g else []:
+        if k == AUTHOR:
+            anchors |= {e[1] for e in d.get("evidence") or [] if e[0] == doc.doc_id}
+    facts = [
+        {
+            "s": (site.label(u), site.href(u, "../"), site.type(u)),
+            "p": rel_style(k),
+            "key": k,
+            "o": (site.label(v), site.href(v, "../"), site.type(v)),
+            "source": d.get("source", ""),
+            "evidence": [f"#s-{e[1]}" for e in d.get("evidence") or [] if e[0] == doc.doc_id and start <= e[1] < end][:1],
+        }
+        for u, v, k, d in edges
+        if k != COOCCURS
+    ]
+    counts = Counter(m.label for m in ms)
+    names = sorted(
+        ((site.label(n), site.href(n, "../"), site.type(n), sum(1 for m in ms if m.iri == n)) for n in present),
+        key=lambda r: (-r[3], r[0]),
+    )
+    return env.get_template("article.html").render(
+        root="../",
+        kind="article",
+        title=title,
+        doc_id=doc.doc_id,
+        index=index,
+        byline=doc.text[byline[0] : byline[1]] if byline else "",
+        authors=[(site.label(a), site.href(a, "../")) for a in authors],
+        text=_highlighted(site, doc, start, end, ms, anchors, "../"),
+        graph=script_json(data),
+        node_count=len(present),
+        edge_count=len(edges),
+        legend=_legend(Counter(site.type(n) for n in present), Counter(k for _, _, k, _ in edges)),
+        counts=counts,
+        names=names,
+        facts=facts,
+        mention_count=len(ms),
+    )
+
+
+def _entity(site: _Site, env: Environment, iri: str) -> str:
+    g = site.g
+    a = g.nodes[iri]
+    rels: list[tuple[str, str, str, str, dict]] = []  # direction, other, key, (u, v), data
+    for u, v, k, d in g.out_edges(iri, keys=True, data=True):
+        if v in site.entity and v != iri:
+            rels.append(("out", v, k, d))
+    for u, v, k, d in g.in_edges(iri, keys=True, data=True):
+        if u in site.entity and u != iri:
+            rels.append(("in", u, k, d))
+    rels.sort(key=lambda r: (list(RELATIONS).index(r[2]) if r[2] in RELATIONS else len(RELATIONS), r[2], r[0], -site.importance[r[1]], r[1]))
+    neighbours = list(dict.fromkeys(other for _, other, _, _ in rels))
+    drawn = sorted(neighbours, key=lambda n: (-site.importance[n], n))[:MAX_NEIGHBOURS]
+    drawn_set = set(drawn)
+    # ring order: by relation group, then type and name, so that alike neighbours sit together
+    order = [n for n in neighbours if n in drawn_set]
+    keep = drawn_set | {iri}
+    edges = _edges_among(g, keep)
+    pos = _radial_layout(iri, order)
+    data = _network(site, [iri, *order], edges, pos, root="../", edge_labels=len(edges) <= 150, focus=iri)
+    # the sentences that mention it, grouped by article, each mention linked to its anchor
+    sentences: dict[tuple[str, int, int], list[tuple[int, int]]] = defaultdict(list)
+    for m in site.mentions_of.get(iri, []):
+        sentences[(m.doc_id, m.sentence[0], m.sentence[1])].append((m.start, m.end))
+    by_article: dict[str, list[Markup]] = defaultdict(list)
+    for (doc_id, s, e), marks in sorted(sentences.items()):
+        doc = site.docs.get(doc_id)
+        art = site.article_at(doc_id, marks[0][0])
+        if doc is None or art is None:
+            continue
+        page = site.article[art]
+        by_article[art].append(_sentence(doc.text, s, e, marks, lambda x, y, page=page: f"../articles/{page}#m-{x}-{y}"))
+    groups = [
+        {"title": site.label(art) if art in g else art, "href": site.href(art, "../"), "doc": site.g.nodes[art].get("doc", "") if art in g else "", "sentences": sents}
+        for art, sents in sorted(by_article.items(), key=lambda kv: kv[0])
+    ]
+    relations = []
+    for direction, other, k, d in rels:
+        links = [site.evidence_link(e, "../") for e in d.get("evidence") or []]
+        relations.append(
+            {
+                "direction": direction,
+                "p": rel_style(k),
+                "key": k,
+                "other": (site.label(other), site.href(other, "../"), site.type(other)),
+                "source": d.get("source", ""),
+                "count": int(d.get("count") or 0),
+                "confidence": d.get("confidence", ""),
+                "evidence": [x for x in links if x][:3],
+                "more": max(0, len([x for x in links if x]) - 3),
+            }
+        )
+    facts = {k: [r for r in relations if r["key"] == k] for k in dict.fromkeys(r["key"] for r in relations)}
+    details = [(name, a[attr]) for attr, name in (("code", "区划代码 code"), ("level", "行政级别 level"), ("full_name", "全称 full name")) if a.get(attr) not in (None, "")]
+    return env.get_template("entity.html").render(
+        root="../",
+        kind="entity",
+        title=site.label(iri),
+        iri=iri,
+        type=site.type(iri),
+        aliases=list(a.get("aliases") or []),
+        mentions=int(a.get("mentions") or 0),
+        new=bool(a.get("new")),
+        details=details,
+        pinyin=" ".join(lazy_pinyin(site.label(iri), style=Style.TONE, errors="default")),
+        graph=script_json(data),
+        node_count=1 + len(order),
+        edge_count=len(edges),
+        neighbour_count=len(neighbours),
+        truncated=len(order) < len(neighbours),
+        max_neighbours=MAX_NEIGHBOURS,
+        legend=_legend(Counter(site.type(n) for n in keep), Counter(k for _, _, k, _ in edges)),
+        groups=groups,
+        facts=facts,
+    )
+
+
+def _write(path: Path, content: str | bytes, written: list[Path]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    written.append(path)
+
+
+def write_pages(
+    g: nx.MultiDiGraph,
+    docs: Sequence[DocInfo],
+    mentions: Sequence[Mention],
+    out: Path,
+    *,
+    max_overview_nodes: int = MAX_OVERVIEW_NODES,
+) -> list[Path]:
+    """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
+
+    The scripts and stylesheets go to `assets/`; pages of an earlier build that this graph no
+    longer has are removed from `articles/` and `entities/`. Returns the paths written, sorted.
+    """
+    out = Path(out)
+    site = _site(g, docs, mentions)
+    env = _env()
+    written: list[Path] = []
+    for name, src in (("vis-network.min.js", VIS / "vis-network.min.js"), ("vis-network.css", VIS / "vis-network.css")):
+        _write(out / "assets" / name, src.read_bytes(), written)
+    for src in sorted(ASSETS.iterdir()):
+        if src.suffix in (".js", ".css"):
+            _write(out / "assets" / src.name, src.read_bytes(), written)
+    _write(out / "index.html", _index(site, env, max_overview_nodes), written)
+    for d in site.docs.values():
+        for index, start, end, title, byline in d.articles:
+            name = site.article[site.article_of[(d.doc_id, index)]]
+            _write(out / "articles" / name, _article(site, env, d, index, start, end, title, byline), written)
+    for iri, name in sorted(site.entity.items()):
+        _write(out / "entities" / name, _entity(site, env, iri), written)
+    keep = set(written)
+    for sub in ("articles", "entities"):
+        for stale in sorted((out / sub).glob("*.html")):
+            if stale not in keep:
+                stale.unlink()
+    return sorted(written)

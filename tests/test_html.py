@@ -1,0 +1,397 @@
+"""The pages of kg.html, read as files: complete, offline, escaped, linked, byte-identical.
+
+The browser half is in test_html_browser.py; both use the small corpus built here.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kg.graph import ARTICLE, DocInfo, build_graph
+from kg.html import page_names, pinyin, script_json, search_key, slug, write_pages
+from kg.mention import Evidence, Mention, Relation
+from kg.ontology import KGR, Concept, Ontology
+from kg.relations import article_iri
+
+XSS = "<img src=x onerror=alert(1)>"
+SCRIPT = "<script>alert(1)</script>"
+# a name that would end a script element, open an HTML comment and break a JS string literal
+SNEAKY = "</script><!--\u2028x"
+
+PLACE = "https://w3id.org/kg/ontology#AdminDivision"
+ORG = "https://w3id.org/kg/ontology#Organisation"
+PROG = "https://w3id.org/kg/ontology#Programme"
+POL = "https://w3id.org/kg/ontology#Policy"
+
+IRI = {
+    "四平市": KGR + "place/220300",
+    "铁西区": KGR + "place/220302",
+    "站前街道": KGR + "place/220302-t01",
+    "铁西区委组织部": KGR + "org/tiexi-zuzhibu",
+    "四平市民政局": KGR + "org/siping-minzhengju",
+    "双报到": KGR + "programme/shuangbaodao",
+    "红心物业": KGR + "programme/hongxin-wuye",
+    "社区治理办法": KGR + "new/POLICY/0123456789abcdef",
+    "张三": KGR + "new/PERSON/1111111111111111",
+    "李四": KGR + "new/PERSON/2222222222222222",
+    "东煤社区": KGR + "new/PLACE/3333333333333333",
+    XSS: KGR + "new/ORG/4444444444444444",
+}
+TYPES = {
+    "四平市": "PLACE", "铁西区": "PLACE", "站前街道": "PLACE", "东煤社区": "PLACE",
+    "铁西区委组织部": "ORG", "四平市民政局": "ORG", XSS: "ORG",
+    "双报到": "PROGRAMME", "红心物业": "PROGRAMME", "社区治理办法": "POLICY", "张三": "PERSON", "李四": "PERSON",
+}
+
+# (doc id, [(title, byline, body)]): the headline is the article's first line
+DOCS = {
+    "doc_a": [
+        ("四平市铁西区开展双报到", "本报记者 张三", "铁西区委组织部在站前街道开展“双报到”工作。四平市民政局印发《社区治理办法》，铁西区参加。"),
+        ("红心物业进社区", None, f"李四在东煤社区推进红心\n\n物业。有人写下{SCRIPT}这样的字。"),
+    ],
+    "doc_b": [
+        ("共建", None, f"{XSS}与铁西区委组织部共同开展双报到。{XSS}又来了{SNEAKY}。"),
+    ],
+}
+# surface form -> node name, where they differ
+SURFACE = {"红心\n\n物业": "红心物业", "双报到": "双报到"}
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    out, s = [], start
+    for m in re.finditer(r"。|(?<!\n)\n(?!\n)", text[start:end]):
+        e = start + m.end()
+        if text[s:e].strip():
+            out.append((s, e))
+        s = e
+    if s < end:
+        out.append((s, end))
+    return out
+
+
+def fixture_corpus() -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
+    """Two documents, three articles, twelve entities of five types, and an XSS probe."""
+    onto = Ontology(
+        {
+            IRI["四平市"]: Concept(IRI["四平市"], PLACE, "PLACE", "四平市", ("四平",), level=2, code="220300"),
+            IRI["铁西区"]: Concept(IRI["铁西区"], PLACE, "PLACE", "铁西区", (), place=IRI["四平市"], level=3, code="220302"),
+            IRI["站前街道"]: Concept(IRI["站前街道"], PLACE, "PLACE", "站前街道", ("站前",), place=IRI["铁西区"], level=4),
+            IRI["铁西区委组织部"]: Concept(IRI["铁西区委组织部"], ORG, "ORG", "中共四平市铁西区委员会组织部", ("铁西区委组织部",), serves=IRI["铁西区"]),
+            IRI["四平市民政局"]: Concept(IRI["四平市民政局"], ORG, "ORG", "四平市民政局", (), serves=IRI["四平市"]),
+            IRI["双报到"]: Concept(IRI["双报到"], PROG, "PROGRAMME", "双报到", ("“双报到”",)),
+            IRI["红心物业"]: Concept(IRI["红心物业"], PROG, "PROGRAMME", "红心物业", ()),
+        },
+        {PLACE: "PLACE", ORG: "ORG", PROG: "PROGRAMME", POL: "POLICY"},
+    )
+    docs: list[DocInfo] = []
+    mentions: list[Mention] = []
+    relations: list[Relation] = []
+    for doc_id, articles in DOCS.items():
+        text, spans = "", []
+        for title, byline, body in articles:
+            start = len(text)
+            text += title + "\n"
+            b = None
+            if byline:
+                b = (len(text), len(text) + len(byline))
+                text += byline + "\n"
+            text += body + "\n\n"
+            spans.append((start, len(text), title, b))
+        info = DocInfo(doc_id, text, "utf-8", [(i, s, e, t, b) for i, (s, e, t, b) in enumerate(spans)])
+        docs.append(info)
+        for index, (start, end, _title, byline) in enumerate(spans):
+            art = article_iri(doc_id, index)
+            sents = _sentences(text, start, end)
+            found: list[Mention] = []
+            for surface in sorted({*IRI, *SURFACE}, key=len, reverse=True):
+                name = SURFACE.get(surface, surface)
+                at = start
+                while (at := text.find(surface, at, end)) >= 0:
+                    stop = at + len(surface)
+                    if not any(m.start < stop and at < m.end for m in found):
+                        sent = next(s for s in sents if s[0] <= at < s[1])
+                        found.append(
+                            Mention(doc_id, at, stop, surface, TYPES[name], IRI[name], index, sent, new="/new/" in IRI[name])
+                        )
+                    at = stop
+            found.sort(key=lambda m: m.start)
+            mentions += found
+            for m in found:
+                relations.append(Relation(art, "mentions", m.iri, Evidence(doc_id, *m.sentence), 1.0))
+            for a in found:
+                for b in found:
+                    if a.sentence == b.sentence and a.iri < b.iri:
+                        relations.append(Relation(a.iri, "cooccursWith", b.iri, Evidence(doc_id, *a.sentence), 0.5))
+            if byline:
+                relations.append(Relation(art, "author", IRI["张三"], Evidence(doc_id, *byline), 0.9, "记者"))
+
+    def ev(doc_id: str, needle: str) -> Evidence:
+        text = next(d.text for d in docs if d.doc_id == doc_id)
+        at = text.index(needle)
+        return Evidence(doc_id, at, at + len(needle))
+
+    relations += [
+        Relation(IRI["铁西区委组织部"], "runsProgramme", IRI["双报到"], ev("doc_a", "铁西区委组织部在站前街道开展“双报到”工作。"), 0.9, "开展"),
+        Relation(IRI["四平市民政局"], "issuedPolicy", IRI["社区治理办法"], ev("doc_a", "四平市民政局印发《社区治理办法》，"), 0.9, "印发"),
+        Relation(IRI["李四"], "runsProgramme", IRI["红心物业"], ev("doc_a", "李四在东煤社区推进红心\n\n物业。"), 0.7, "推进"),
+        Relation(IRI["东煤社区"], "containedInPlace", IRI["站前街道"], ev("doc_a", "李四在东煤社区推进"), 0.6),
+        Relation(IRI[XSS], "actsWith", IRI["铁西区委组织部"], ev("doc_b", "与铁西区委组织部共同开展双报到。"), 0.8, "与"),
+        Relation(IRI[XSS], "runsProgramme", IRI["双报到"], ev("doc_b", "与铁西区委组织部共同开展双报到。"), 0.8, "开展"),
+    ]
+    g = build_graph(docs, mentions, relations, onto)
+    g.nodes[IRI[XSS]]["aliases"] = sorted({*g.nodes[IRI[XSS]]["aliases"], SNEAKY})
+    return g, docs, mentions
+
+
+def big_graph(n: int, *, seed: int = 1) -> nx.MultiDiGraph:
+    """A random graph of `n` entities with a long-tailed degree, like a large corpus."""
+    rnd = random.Random(seed)
+    g = nx.MultiDiGraph()
+    types = ["PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY"]
+    for i in range(n):
+        t = types[i % 5]
+        g.add_node(f"{KGR}new/{t}/{i:08d}", type=t, label=f"实体{i}号", aliases=[], mentions=rnd.randint(1, 5), new=True, sentence=f"第{i}句。")
+    ids = sorted(g.nodes)
+    for i, u in enumerate(ids):
+        for _ in range(2):
+            v = ids[min(int(rnd.paretovariate(1.2)) - 1, i)] if rnd.random() < 0.7 else rnd.choice(ids)
+            if u != v:
+                g.add_edge(u, v, key=rnd.choice(["cooccursWith", "actsWith", "runsProgramme", "containedInPlace"]), confidence=0.5, count=1, evidence=[], source="text")
+    return g
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return fixture_corpus()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, corpus) -> tuple[Path, list[Path]]:
+    out = tmp_path_factory.mktemp("pages")
+    return out, write_pages(*corpus, out)
+
+
+class _Tags(HTMLParser):
+    """The element names and event-handler attributes of a page, as a browser parses them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.handlers: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.names.add(tag)
+        self.handlers += [(tag, k) for k, _ in attrs if k.startswith("on")]
+
+
+def _pages(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.html"))
+
+
+def _graph_data(page: Path) -> dict:
+    m = re.search(r'<script type="application/json" id="kg-graph">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)
+    assert m, page
+    return json.loads(m.group(1))
+
+
+def _entity_page(out: Path, corpus, name: str) -> Path:
+    g = corpus[0]
+    want = html.escape(g.nodes[IRI[name]]["label"], quote=False)
+    return next(p for p in (out / "entities").glob("*.html") if f"<h1>{want} " in p.read_text(encoding="utf-8"))
+
+
+def test_write_pages_writes_index_article_and_entity_pages(site, corpus):
+    out, written = site
+    g, docs, _ = corpus
+    entities = [n for n, t in g.nodes(data="type") if t != ARTICLE]
+    assert written == sorted(written)
+    assert set(written) == {p for p in out.rglob("*") if p.is_file()}
+    assert (out / "index.html") in written
+    assert len(list((out / "articles").glob("*.html"))) == sum(len(d.articles) for d in docs) == 3
+    assert len(list((out / "entities").glob("*.html"))) == len(entities) == 12
+    assert {p.name for p in (out / "assets").iterdir()} == {"kg.css", "kg.js", "vis-network.css", "vis-network.min.js"}
+
+
+def test_write_pages_same_graph_same_bytes(tmp_path, corpus):
+    a = write_pages(*corpus, tmp_path / "a")
+    b = write_pages(*fixture_corpus(), tmp_path / "b")
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    for x, y in zip(a, b):
+        assert x.read_bytes() == y.read_bytes(), x.name
+
+
+def test_pages_load_nothing_from_the_network(site):
+    out, _ = site
+    for page in _pages(out):
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.I), page
+        assert "@import" not in text and "url(http" not in text
+
+
+def test_pages_local_links_and_anchors_resolve(site):
+    out, _ = site
+    ids: dict[Path, set[str]] = {p: set(re.findall(r'\sid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in _pages(out)}
+    checked = 0
+    for page in _pages(out):
+        for ref in re.findall(r'(?:src|href)="([^"]+)"', page.read_text(encoding="utf-8")):
+            path, _, anchor = html.unescape(ref).partition("#")
+            target = (page.parent / path).resolve() if path else page
+            assert target.is_file(), (page, ref)
+            if anchor:
+                assert anchor in ids[target], (page, ref)
+            checked += 1
+    assert checked > 100
+
+
+def test_pages_escape_corpus_text(site):
+    out, _ = site
+    for page in _pages(out):
+        text = page.read_text(encoding="utf-8")
+        assert XSS not in text and SCRIPT not in text, page
+        for data in re.findall(r"<script[^>]*>(.*?)</script>", text, re.S):
+            assert not re.search("[<>\u2028\u2029]", data), page
+        tags = _Tags()
+        tags.feed(text)
+        assert "img" not in tags.names and not tags.handlers, page
+        # exactly our own script elements; the data element closes only where we close it
+        assert text.count("<script") == text.count("</script>") == (3 if "kg-graph" in text else 1), page
+    entity = (out / "index.html").read_text(encoding="utf-8")
+    assert html.escape(XSS, quote=False) in entity
+
+
+def test_pages_embed_graph_json_that_parses_back(site, corpus):
+    out, _ = site
+    g = corpus[0]
+    data = _graph_data(_entity_page(out, corpus, XSS))
+    node = next(n for n in data["nodes"] if n["id"] == IRI[XSS])
+    assert node["label"] == XSS
+    assert XSS in node["title"] and SNEAKY in node["title"]
+    assert node["x"] == 0 and node["y"] == 0
+    assert {n["id"] for n in data["nodes"]} == {IRI[XSS], *nx.all_neighbors(g, IRI[XSS])} - {
+        n for n in g if g.nodes[n]["type"] == ARTICLE
+    }
+    assert data["options"]["physics"] == {"enabled": False}
+
+
+def test_overview_draws_every_entity_when_small(site, corpus):
+    out, _ = site
+    g = corpus[0]
+    data = _graph_data(out / "index.html")
+    entities = {n for n, t in g.nodes(data="type") if t != ARTICLE}
+    assert {n["id"] for n in data["nodes"]} == entities
+    assert all(isinstance(n["x"], int) and isinstance(n["y"], int) for n in data["nodes"])
+    assert 'id="truncated"' not in (out / "index.html").read_text(encoding="utf-8")
+    rels = {e["rel"] for e in data["edges"]}
+    assert {"runsProgramme", "issuedPolicy", "containedInPlace", "actsWith", "servesPlace"} <= rels
+    assert all(e.get("hidden") for e in data["edges"] if e["rel"] == "cooccursWith")
+
+
+def test_overview_truncates_big_graph_and_says_so(tmp_path):
+    g = big_graph(400)
+    write_pages(g, [], [], tmp_path, max_overview_nodes=50)
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    data = _graph_data(tmp_path / "index.html")
+    assert len(data["nodes"]) == 50
+    assert 'data-node-count="50"' in index and 'id="truncated"' in index and "400" in index
+    drawn = {n["id"] for n in data["nodes"]}
+    score = {n: g.nodes[n]["mentions"] + g.degree(n) for n in g}
+    assert min(score[n] for n in drawn) >= max(score[n] for n in g if n not in drawn)
+    assert len(list((tmp_path / "entities").glob("*.html"))) == 400
+    assert index.count('<li data-key=') == 400
+
+
+def test_article_page_highlights_each_mention_with_a_link(site, corpus):
+    out, _ = site
+    g, docs, mentions = corpus
+    doc = docs[0]
+    index, start, end, title, _ = doc.articles[1]
+    page = next(p for p in (out / "articles").glob("*.html") if f"<h1>{title}</h1>" in p.read_text(encoding="utf-8"))
+    text = page.read_text(encoding="utf-8")
+    body = re.search(r'<article class="text" lang="zh-Hans">(.*?)</article>', text, re.S).group(1)
+    # the text, tags removed, is the article as read
+    assert html.unescape(re.sub(r"<[^>]+>", "", body)) == doc.text[start:end]
+    here = [m for m in mentions if m.doc_id == doc.doc_id and m.article == index]
+    assert len(here) == 4
+    for m in here:
+        link = re.search(rf'<a class="m t-{m.label}" id="m-{m.start}-{m.end}" href="\.\./entities/([^"]+)"[^>]*>(.*?)</a>', body, re.S)
+        assert link, m
+        assert html.unescape(link.group(2)) == m.text
+        assert g.nodes[m.iri]["label"] in (out / "entities" / link.group(1)).read_text(encoding="utf-8")
+    assert html.escape(SCRIPT, quote=False) in body
+
+
+def test_entity_page_lists_every_sentence_with_anchored_links(site, corpus):
+    out, _ = site
+    g, docs, mentions = corpus
+    page = _entity_page(out, corpus, "双报到")
+    text = page.read_text(encoding="utf-8")
+    ms = [m for m in mentions if m.iri == IRI["双报到"]]
+    assert len(ms) == 3
+    for m in ms:
+        assert f'#m-{m.start}-{m.end}"' in text
+    assert "“双报到”" in text  # an alias
+    assert "项目" in text and "Programme" in text
+    assert "shuāng bào dào" in text
+    # relations with their evidence sentence
+    assert "铁西区委组织部在站前街道开展“双报到”工作。" in text
+
+
+def test_entity_page_of_ontology_node_says_where_it_comes_from(site, corpus):
+    out, _ = site
+    text = _entity_page(out, corpus, "四平市").read_text(encoding="utf-8")
+    assert "220300" in text
+    assert "not mentioned in the corpus" not in text  # 四平市 is mentioned
+    assert "四平" in text
+
+
+def test_write_pages_removes_pages_of_an_earlier_graph(tmp_path, corpus):
+    write_pages(big_graph(30), [], [], tmp_path)
+    written = write_pages(*corpus, tmp_path)
+    assert sorted(tmp_path.rglob("*.html")) == sorted(p for p in written if p.suffix == ".html")
+
+
+@pytest.mark.parametrize(
+    "iri, label",
+    [
+        ("https://w3id.org/kg/id/x/../../etc/passwd", "../../etc/passwd"),
+        ("urn:a", XSS),
+        ("urn:b", "CON"),
+        ("urn:c", "四平市" * 50),
+        ("urn:d", ""),
+        ("urn:e", "\u2028\x00/\\:*?\"<>|"),
+    ],
+)
+def test_page_names_are_safe(iri, label):
+    name = page_names([(iri, label)])[iri]
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,50}\.html", name), name
+
+
+def test_page_names_never_collide():
+    items = [(f"urn:x:{i}", "铁西区") for i in range(500)] + [("urn:y", "tie-xi-qu")]
+    names = page_names(items)
+    assert len(set(names.values())) == len(items)
+    assert names == page_names(reversed(items))
+
+
+def test_slug_and_search_key_use_pinyin():
+    assert slug("四平市铁西区") == "si-ping-shi-tie-xi-qu"
+    assert pinyin("站前街道") == ("zhanqianjiedao", "zqjd")
+    key = search_key("四平市民政局", ["市民政局"])
+    assert {"四平市民政局", "sipingshiminzhengju", "spsmzj", "shiminzhengju"} <= set(key.split("|"))
+
+
+@given(st.recursive(st.text() | st.integers() | st.booleans(), lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=20))
+def test_script_json_parses_back_and_cannot_end_the_script(data):
+    text = str(script_json(data))
+    assert json.loads(text) == data
+    assert not re.search("[<>&\u2028\u2029]", text)
