@@ -1,0 +1,240 @@
+"""`kg validate`: a built graph checked against the SHACL shapes of `ontology/shapes.ttl`.
+
+kg.ttl and mentions.trig are read into one graph (a mention points to an entity of kg.ttl, so
+they are checked together), with the `rdfs:subClassOf` triples of the ontology added so that a
+shape for kgo:Place also reaches kgo:AdminDivision and kgo:Site: that small closure replaces
+RDFS inference, which would cost seconds on every build. pySHACL then runs the shapes.
+
+    >>> report = validate(Path("output"))  # doctest: +SKIP
+    >>> report.check()  # raises ValidationError listing the violations, if there are any
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.errors import ValidationError
+from kg.query import compact, data_files, default_output, to_rdflib
+
+ROOT = Path(__file__).resolve().parent.parent
+ONTOLOGY = ROOT / "ontology"
+SHAPES = ONTOLOGY / "shapes.ttl"
+SH = "http://www.w3.org/ns/shacl#"
+RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
+_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Result:
+    """One SHACL result: the node, the property path, what is wrong, and the offending value."""
+
+    severity: str  # Violation, Warning or Info
+    focus: str
+    path: str
+    message: str
+    value: str = ""
+    shape: str = ""
+
+    def __str__(self) -> str:
+        where = f"{compact(self.focus)} {self.path}".rstrip()
+        value = f" (value: {self.value})" if self.value and self.value != compact(self.focus) else ""
+        return f"{self.severity}: {where}: {self.message}{value}"
+
+
+@dataclass(slots=True)
+class Report:
+    """What `validate` found in a build folder."""
+
+    out: Path
+    shapes: Path
+    results: list[Result] = field(default_factory=list)
+    triples: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def violations(self) -> list[Result]:
+        return [r for r in self.results if r.severity == "Violation"]
+
+    @property
+    def warnings(self) -> list[Result]:
+        return [r for r in self.results if r.severity != "Violation"]
+
+    @property
+    def conforms(self) -> bool:
+        """True when no shape is violated (warnings allowed)."""
+        return not self.violations
+
+    def check(self, *, strict: bool = False) -> Report:
+        """The report itself when the graph conforms; else ValidationError with one line per violation."""
+        failing = self.results if strict else self.violations
+        if failing:
+            head = (
+                f"{self.out}: {len(failing)} result(s) against {self.shapes.name}"
+                f" ({len(self.violations)} violation(s), {len(self.warnings)} warning(s)); the output is not valid:"
+            )
+            raise ValidationError("\n".join([head, *map(str, failing)]))
+        return self
+
+
+def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> Report:
+    """Check a build folder (kg.ttl and mentions.trig) or one RDF file against the SHACL shapes.
+
+    Never raises for invalid data: call `.check()` on the report for that. Raises ValidationError
+    when the folder holds no graph or a file is not RDF.
+    """
+    from pyshacl import validate as shacl
+
+    out = Path(out) if out is not None else default_output()
+    report = Report(out=out, shapes=shapes)
+    t0 = time.perf_counter()
+    try:
+        files = data_files(out)
+    except Exception as err:  # QueryError from the shared reader: same problem, our family of error
+        raise ValidationError(str(err)) from err
+    data = _read_graph(files)
+    report.triples = len(data)
+    for triple in _subclass_triples(ontology):
+        data.add(triple)
+    report.seconds["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    _, results, _ = shacl(
+        data,
+        shacl_graph=_shapes(shapes, shapes.stat().st_mtime_ns),
+        inference="none",
+        advanced=True,  # SPARQL-based targets: one query for a rule across nodes
+        inplace=True,  # the graph is ours: no copy
+        allow_warnings=True,
+        abort_on_first=False,
+        meta_shacl=False,
+        iterate_rules=False,
+    )
+    report.seconds["shacl"] = time.perf_counter() - t1
+    report.results = _results(results)
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _read_graph(files: list[Path]):
+    """One rdflib Graph of every triple of the files (named graphs merged), parsed by pyoxigraph."""
+    from rdflib import Graph
+
+    g = Graph()
+    terms: dict = {}
+
+    def term(t):
+        # IRIs repeat a lot (every evidence names its document): convert each once
+        found = terms.get(t)
+        if found is None:
+            found = terms[t] = to_rdflib(t)
+        return found
+
+    for path in files:
+        try:
+            with path.open("rb") as fh:
+                for quad in ox.parse(fh, format=_FORMATS.get(path.suffix, ox.RdfFormat.TURTLE)):
+                    g.add((term(quad.subject), term(quad.predicate), term(quad.object)))
+        except SyntaxError as err:
+            raise ValidationError(f"{path}: not valid RDF: {err}") from err
+        except OSError as err:
+            raise ValidationError(f"{path}: cannot be read ({err}).") from err
+    return g
+
+
+@lru_cache(maxsize=4)
+def _shapes(path: Path, mtime: int):
+    """The shapes graph, parsed once per process (and again when the file changes)."""
+    from rdflib import Graph
+
+    if not path.is_file():
+        raise ValidationError(f"{path}: no such shapes file; the shapes live in ontology/shapes.ttl.")
+    try:
+        return Graph().parse(path, format="turtle")
+    except Exception as err:  # rdflib's Turtle parser raises several unrelated types
+        raise ValidationError(f"{path}: not valid Turtle: {err}") from err
+
+
+@lru_cache(maxsize=4)
+def _subclass_closure(directory: Path, stamp: tuple) -> tuple:
+    from kg.ontology import ontology_files
+
+    triples = []
+    for path in ontology_files(directory):
+        raw = path.read_bytes()
+        if b"subClassOf" not in raw:
+            continue  # the instance files (places, bodies …) are large and declare no classes
+        for quad in ox.parse(raw, format=ox.RdfFormat.TURTLE):
+            if quad.predicate.value == RDFS_SUBCLASS and isinstance(quad.object, ox.NamedNode):
+                triples.append((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
+    return tuple(sorted(triples))
+
+
+def _subclass_triples(directory: Path) -> tuple:
+    """The rdfs:subClassOf triples of the ontology folder (cached while its files are unchanged)."""
+    if not directory.is_dir():
+        return ()
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.ttl")))
+    return _subclass_closure(directory, stamp)
+
+
+def _results(g) -> list[Result]:
+    from rdflib import RDF, BNode, Literal, Namespace
+    from rdflib.collection import Collection
+
+    sh = Namespace(SH)
+
+    def path_text(node) -> str:
+        if node is None:
+            return ""
+        if isinstance(node, BNode):
+            inverse = g.value(node, sh.inversePath)
+            if inverse is not None:
+                return f"^{path_text(inverse)}"
+            if g.value(node, RDF.first) is not None:
+                return "/".join(path_text(x) for x in Collection(g, node))
+            return "(complex path)"
+        return compact(str(node))
+
+    out = []
+    for r in g.subjects(sh.resultSeverity, None):
+        value = g.value(r, sh.value)
+        out.append(
+            Result(
+                severity=str(g.value(r, sh.resultSeverity)).removeprefix(SH),
+                focus=str(g.value(r, sh.focusNode)),
+                path=path_text(g.value(r, sh.resultPath)),
+                message=str(g.value(r, sh.resultMessage) or "does not conform to the shape"),
+                value="" if value is None else (str(value) if isinstance(value, Literal) else compact(str(value))),
+                shape="" if isinstance(g.value(r, sh.sourceShape), BNode) else compact(str(g.value(r, sh.sourceShape))),
+            )
+        )
+    # violations first, then by node: the same graph gives the same listing
+    return sorted(set(out), key=lambda r: (r.severity != "Violation", r.focus, r.path, r.message, r.value))
+
+
+def _validate(args: argparse.Namespace) -> int:
+    report = validate(Path(args.out) if args.out else None, shapes=Path(args.shapes))
+    for warning in report.warnings:
+        print(f"kg: {warning}", file=sys.stderr)
+    report.check(strict=args.strict)
+    print(
+        f"{report.out}: conforms to {report.shapes.name} ({report.triples} triples, "
+        f"{len(report.warnings)} warning(s)) in {report.seconds['total']:.1f} s"
+    )
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `kg validate [OUT] [--shapes FILE] [--strict]`."""
+    v = subparsers.add_parser("validate", help="check a built graph against the SHACL shapes")
+    v.add_argument("out", nargs="?", default=None, help="build folder or RDF file (default: $KG_OUTPUT or output/)")
+    v.add_argument("--shapes", default=str(SHAPES), help="SHACL shapes file (default: ontology/shapes.ttl)")
+    v.add_argument("--strict", action="store_true", help="fail on warnings too")
+    v.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    v.set_defaults(func=_validate)
