@@ -16,6 +16,8 @@ bodies), programmes.ttl, policies.ttl and corpus-seeds.ttl (entities of the seed
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import importlib.util
 import itertools
 import os
 import re
@@ -175,9 +177,11 @@ class Division:
 
 
 def china_location_path() -> Path:
-    import jionlp
-
-    return Path(os.path.dirname(jionlp.__file__)) / "dictionary" / "china_location.zip"
+    """jionlp's division list, found without importing jionlp (its import prints banners)."""
+    spec = importlib.util.find_spec("jionlp")
+    if spec is None or spec.origin is None:
+        raise BuildError("jionlp is not installed; install it in the venv (pip install jionlp)")
+    return Path(os.path.dirname(spec.origin)) / "dictionary" / "china_location.zip"
 
 
 def read_divisions(path: Path) -> list[Division]:
@@ -669,9 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         aliases[local] |= set(split_labels(alts))
     assign_place_labels(upper + lower, aliases)
 
-    import jionlp
-
-    provenance = f"jionlp {jionlp.__version__}, dictionary/china_location.zip"
+    provenance = f"jionlp {importlib.metadata.version('jionlp')}, dictionary/china_location.zip"
     write_turtle(
         out / "places-china.ttl",
         {d.iri: place_node(d) for d in upper},
