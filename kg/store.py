@@ -179,21 +179,29 @@ def dump(store: ox.Store, path: Path) -> Path:
     return path
 
 
-def query_store(store: ox.Store, sparql: str, bindings: Mapping[str, object] | None = None, *, union: bool = False):
+def query_store(
+    store: ox.Store,
+    sparql: str,
+    bindings: Mapping[str, object] | None = None,
+    *,
+    union: bool = True,
+    prefixes: Mapping[str, str] | None = None,
+):
     """Run a SPARQL query on a store: QuerySolutions (SELECT), QueryBoolean (ASK) or QueryTriples.
 
     `bindings` pre-binds variables (by name, without `?`) to terms: pyoxigraph terms, rdflib terms
-    or plain Python values (a str becomes a plain literal, an int an xsd:integer …). `union` makes
-    the default graph the union of all graphs (kg.ttl and every article's mentions).
+    or plain Python values (a str becomes a plain literal, an int an xsd:integer …). As in `kg query`,
+    the default graph is the union of all graphs (kg.ttl and every article's mentions); with
+    `union=False` it is kg.ttl alone. `prefixes` are declared for the query (e.g. kg.rdf.PREFIXES).
     """
     substitutions = {ox.Variable(name.lstrip("?$")): _term(value) for name, value in (bindings or {}).items()}
     try:
         try:
-            return store.query(sparql, substitutions=substitutions or None, use_default_graph_as_union=union)
+            return store.query(sparql, substitutions=substitutions or None, use_default_graph_as_union=union, prefixes=prefixes)
         except RuntimeError:
             # Oxigraph substitutes (SEP-0007) only variables a SELECT projects; bind the others
             # the way rdflib's initBindings does, as a VALUES block opening the WHERE group.
-            return store.query(_with_values(sparql, substitutions), use_default_graph_as_union=union)
+            return store.query(_with_values(sparql, substitutions), use_default_graph_as_union=union, prefixes=prefixes)
     except (SyntaxError, RuntimeError) as err:
         raise QueryError(f"the query cannot be parsed or run: {err}") from err
     except OSError as err:

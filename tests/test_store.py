@@ -117,9 +117,11 @@ def test_dump_unknown_format(tiny_out, tmp_path):
 
 
 def test_query_store_select_with_bindings(tiny_out):
+    from kg.rdf import PREFIXES
+
     store = load_store(tiny_out)
-    q = "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> SELECT ?s WHERE { ?s skos:prefLabel ?name }"
-    rows = list(query_store(store, q, {"name": ox.Literal("铁西区", language="zh")}))
+    q = "SELECT ?s WHERE { ?s skos:prefLabel ?name }"
+    rows = list(query_store(store, q, {"name": ox.Literal("铁西区", language="zh")}, prefixes=PREFIXES))
     assert [r["s"].value for r in rows] == [f"{EX}place/220302"]
 
 
@@ -135,8 +137,8 @@ def test_query_store_rdflib_and_python_bindings(tiny_out):
 def test_query_store_union_sees_mentions(tiny_out):
     store = load_store(tiny_out)
     q = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
-    assert int(next(iter(query_store(store, q)))["n"].value) == 6
-    assert int(next(iter(query_store(store, q, union=True)))["n"].value) == 10
+    assert int(next(iter(query_store(store, q)))["n"].value) == 10
+    assert int(next(iter(query_store(store, q, union=False)))["n"].value) == 6
 
 
 def test_query_store_bad_query(tiny_out):

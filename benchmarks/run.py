@@ -1,0 +1,479 @@
+"""The kg benchmark: the seeds repeated x20 and x200, timed stage by stage and as a whole build.
+
+    .venv/bin/python benchmarks/run.py                 # `make bench`; writes benchmarks/results.md
+    .venv/bin/python benchmarks/run.py --sizes 2,20    # a quick look
+
+What it measures, on one machine, in one run:
+- each stage in this process on the largest corpus (read, NER, link, relations, graph, RDF, HTML),
+  in characters per second;
+- `kg build --jobs 2 --no-cache` of every corpus as a subprocess: wall time and peak memory (the
+  largest single process from getrusage, and the sum over the process tree sampled every 50 ms);
+- jieba.posseg on the same text, and the whole build's throughput as a multiple of it;
+- an incremental rebuild after adding one file to the largest corpus, as a share of the clean
+  build, checked byte for byte against a clean build of the same files;
+- writing 1 M synthetic triples with `kg.rdf.write_turtle` in a fresh process (time, peak memory).
+
+Targets are those of issue 7; the table says which are met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+RESULTS = ROOT / "benchmarks" / "results.md"
+sys.path.insert(0, str(ROOT))
+
+# Issue 7, acceptance.
+TARGET_SECONDS = 60.0
+TARGET_PEAK_MB = 2048.0
+TARGET_GROWTH = 11.0
+TARGET_INCREMENTAL = 0.15
+TARGET_TRIPLES_SECONDS = 5.0
+
+# Runs a command as its child and reports its wall time and peak memory. A fresh interpreter, so
+# RUSAGE_CHILDREN holds this command's processes only.
+_WRAPPER = r"""
+import json, resource, subprocess, sys, time
+try:
+    import psutil
+except ModuleNotFoundError:
+    psutil = None
+cmd = json.loads(sys.argv[1])
+t = time.perf_counter()
+proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+peak = 0
+if psutil is not None:
+    root = psutil.Process(proc.pid)
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.05)
+out, err = proc.communicate()
+seconds = time.perf_counter() - t
+print(json.dumps({
+    "rc": proc.returncode,
+    "seconds": seconds,
+    "max_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    "tree_mb": peak / 2**20 if psutil is not None else None,
+    "stdout": out.decode("utf-8", "replace")[-4000:],
+    "stderr": err.decode("utf-8", "replace")[-4000:],
+}))
+"""
+
+
+def measured(cmd: list[str]) -> dict:
+    """Run `cmd` under the wrapper in a fresh interpreter; its time and peak memory."""
+    done = subprocess.run([sys.executable, "-c", _WRAPPER, json.dumps(cmd)], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    if result["rc"] != 0:
+        raise SystemExit(f"benchmark: {' '.join(cmd)} failed ({result['rc']}):\n{result['stderr']}")
+    return result
+
+
+def kg_build(corpus: Path, out: Path, *, jobs: int, cache: bool, html: bool = True) -> dict:
+    cmd = [sys.executable, "-m", "kg.cli", "build", str(corpus), "--out", str(out), "--jobs", str(jobs)]
+    if not cache:
+        cmd.append("--no-cache")
+    if not html:
+        cmd.append("--no-html")
+    return measured(cmd)
+
+
+def make_corpus(directory: Path, times: int) -> Path:
+    """The seeds repeated `times` times, each copy a file of its own (distinct document IDs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for seed in sorted(SEEDS.glob("*.txt")):
+        for i in range(times):
+            shutil.copyfile(seed, directory / f"{seed.stem}_r{i:04d}.txt")
+    return directory
+
+
+def corpus_chars(corpus: Path) -> int:
+    from kg.corpus import read_document
+
+    return sum(len(read_document(p).text) for p in sorted(corpus.glob("*.txt")))
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages, in this process
+
+
+def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, int]], dict]:
+    """(stage, seconds, characters) for each stage over `corpus`, as `kg build` runs them."""
+    from kg.build import DEFAULT_ONTOLOGY, BuildReport, DocResult, export
+    from kg.corpus import doc_ids, list_inputs, read_document
+    from kg.graph import DocInfo, build_graph
+    from kg.link import Linker
+    from kg.ner import DEFAULT_CONFIG, extract_spans, load_nlp
+    from kg.ontology import load_ontology
+    from kg.relations import relations
+
+    rows: list[tuple[str, float, int]] = []
+    notes: dict = {}
+    t = time.perf_counter()
+    onto = load_ontology(DEFAULT_ONTOLOGY)
+    rows.append(("load ontology", time.perf_counter() - t, 0))
+    t = time.perf_counter()
+    nlp = load_nlp(DEFAULT_CONFIG, ontology=onto)
+    linker = Linker(onto)
+    rows.append(("load NER pipeline and linker", time.perf_counter() - t, 0))
+
+    paths = list_inputs(corpus)
+    ids = doc_ids(paths, corpus)
+    t = time.perf_counter()
+    docs = []
+    for p in paths:
+        d = read_document(p)
+        d.doc_id = ids[p]
+        docs.append(d)
+    chars = sum(len(d.text) for d in docs)
+    rows.append(("read (decode, articles)", time.perf_counter() - t, chars))
+
+    t = time.perf_counter()
+    spans = [extract_spans(nlp, d.text) for d in docs]
+    rows.append(("NER (extract_spans)", time.perf_counter() - t, chars))
+
+    t = time.perf_counter()
+    mentions = [linker.link(d, s) for d, s in zip(docs, spans, strict=True)]
+    rows.append(("link", time.perf_counter() - t, chars))
+
+    t = time.perf_counter()
+    rels = [relations(d, m, onto) for d, m in zip(docs, mentions, strict=True)]
+    rows.append(("relations", time.perf_counter() - t, chars))
+    notes["mentions"] = sum(map(len, mentions))
+    notes["relations"] = sum(map(len, rels))
+
+    results = [DocResult(DocInfo.of(d), m, r) for d, m, r in zip(docs, mentions, rels, strict=True)]
+    del spans, rels
+    report = BuildReport(out=work / "stages")
+    export(results, onto, work / "stages", base=None, html=False, report=report)
+    rows.append(("graph (networkx)", report.seconds["graph"], chars))
+    rows.append(("RDF (ttl, trig, jsonld, jsonl)", report.seconds["rdf"], chars))
+    notes["triples_kg_ttl"] = _count_triples(work / "stages" / "kg.ttl")
+
+    try:
+        from kg.html import write_pages
+    except ImportError as err:
+        notes["html"] = f"skipped: kg.html.write_pages is missing ({err})"
+    else:
+        infos = [r.doc for r in results]
+        all_mentions = [m for r in results for m in r.mentions]
+        g = build_graph(infos, all_mentions, [x for r in results for x in r.relations], onto)
+        t = time.perf_counter()
+        pages = write_pages(g, infos, all_mentions, work / "stages-html")
+        rows.append(("HTML pages", time.perf_counter() - t, chars))
+        notes["html_pages"] = len(pages)
+    notes["stage_process_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return rows, notes
+
+
+def _count_triples(path: Path) -> int:
+    import pyoxigraph as ox
+
+    return sum(1 for _ in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE))
+
+
+def jieba_throughput(corpus: Path, limit_chars: int) -> tuple[float, int, float]:
+    """jieba.posseg over the corpus text (up to `limit_chars`, whole files): chars/s, chars, s."""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    from kg.corpus import read_document
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    texts, n = [], 0
+    for p in sorted(corpus.glob("*.txt")):
+        if n >= limit_chars:
+            break
+        text = read_document(p).text
+        texts.append(text)
+        n += len(text)
+    t = time.perf_counter()
+    for text in texts:
+        for _ in jieba.posseg.cut(text):
+            pass
+    seconds = time.perf_counter() - t
+    return n / seconds, n, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# 1 M triples
+
+
+def _triples_child(n: int) -> None:
+    """In a fresh process: make `n` realistic triples, write them as Turtle, print time and memory."""
+    import pyoxigraph as ox
+
+    from kg import rdf
+
+    kgo, kgr, skos = "https://w3id.org/kg/ontology#", "https://w3id.org/kg/id/", "http://www.w3.org/2004/02/skos/core#"
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    nif = "http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#"
+    labels = "铁西区民政局 红心物业 双报到 我为群众办实事 四平市委 社区党委 扫黄打非 街道办事处".split()
+    classes = [kgo + c for c in ("Person", "Organisation", "Place", "Programme", "Policy")]
+    integer, decimal = ox.NamedNode(xsd + "integer"), ox.NamedNode(xsd + "decimal")
+    p = {k: ox.NamedNode(v) for k, v in {
+        "type": rdf.RDF + "type", "pref": skos + "prefLabel", "alt": skos + "altLabel", "count": kgo + "mentionCount",
+        "mentions": "https://schema.org/mentions", "begin": nif + "beginIndex", "end": nif + "endIndex",
+        "anchor": nif + "anchorOf", "context": nif + "referenceContext", "conf": kgo + "confidence",
+    }.items()}
+    triples: list[ox.Triple] = []
+    i = 0
+    while len(triples) < n:
+        h = hashlib.sha1(str(i).encode()).hexdigest()[:16]
+        e = ox.NamedNode(f"{kgr}new/{['PERSON', 'ORG', 'PLACE'][i % 3]}/{h}")
+        s = ox.NamedNode(f"{kgr}doc/p{i // 40:06d}#char={i % 9000},{i % 9000 + 12}")
+        name = labels[i % len(labels)] + str(i)
+        triples += [
+            ox.Triple(e, p["type"], ox.NamedNode(classes[i % 5])),
+            ox.Triple(e, p["pref"], ox.Literal(name, language="zh")),
+            ox.Triple(e, p["alt"], ox.Literal(name[:4], language="zh")),
+            ox.Triple(e, p["count"], ox.Literal(str(i % 17 + 1), datatype=integer)),
+            ox.Triple(ox.NamedNode(f"{kgr}article/p{i // 40:06d}/{i % 7}"), p["mentions"], e),
+            ox.Triple(s, p["begin"], ox.Literal(str(i % 9000), datatype=integer)),
+            ox.Triple(s, p["end"], ox.Literal(str(i % 9000 + 12), datatype=integer)),
+            ox.Triple(s, p["anchor"], ox.Literal(f"{name}在社区开展志愿服务活动，推进{labels[(i + 3) % len(labels)]}。")),
+            ox.Triple(s, p["context"], ox.NamedNode(f"{kgr}doc/p{i // 40:06d}")),
+            ox.Triple(e, p["conf"], ox.Literal(f"0.{i % 1000:03d}", datatype=decimal)),
+        ]
+        i += 1
+    del triples[n:]
+    triples.sort(key=lambda t: (t.subject.value, t.predicate.value, t.object.value))  # as graph_triples emits them
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.ttl"
+        t = time.perf_counter()
+        rdf.write_turtle(triples, path)
+        seconds = time.perf_counter() - t
+        size = path.stat().st_size
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"triples": len(triples), "seconds": seconds, "bytes": size, "peak_mb": after, "before_write_mb": before}))
+
+
+def triples_benchmark(n: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--triples-child", str(n)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    return json.loads(done.stdout)
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def _same_bytes(a: Path, b: Path, names: tuple[str, ...]) -> dict[str, bool]:
+    return {n: (a / n).read_bytes() == (b / n).read_bytes() for n in names}
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "**missed**"
+
+
+def report(r: dict) -> str:
+    lines = ["# kg benchmark", ""]
+    lines.append(
+        f"`{r['command']}` on {r['cores']} cores, Python {r['python']}, kg commit {r['commit']}. "
+        "Seeds repeated: each copy is a file of its own."
+    )
+    lines += ["", "## Whole build: `kg build --jobs 2 --no-cache` (HTML included), as a subprocess", ""]
+    lines.append("| corpus | files | characters | wall s | chars/s | peak MB, largest process | peak MB, process tree (RSS sum) | vs jieba.posseg |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for size, b in r["builds"].items():
+        cps = b["chars"] / b["seconds"]
+        tree = _fmt(b["tree_mb"], 0) if b.get("tree_mb") is not None else "n/a"
+        lines.append(
+            f"| x{size} | {b['files']} | {b['chars']:,} | {_fmt(b['seconds'])} | {cps:,.0f} | "
+            f"{_fmt(b['max_process_mb'], 0)} | {tree} | {cps / r['jieba']['cps']:.2f}x |"
+        )
+    j = r["jieba"]
+    lines += ["", f"jieba.posseg (one process): {j['cps']:,.0f} chars/s over {j['chars']:,} characters of the same corpus ({_fmt(j['seconds'])} s)."]
+    if r.get("stages"):
+        s = r["stages"]
+        lines += ["", f"## Stages in one process, x{s['size']} ({s['chars']:,} characters)", ""]
+        lines.append("| stage | seconds | chars/s | share of extraction+export |")
+        lines.append("|---|---:|---:|---:|")
+        total = sum(sec for _, sec, c in s["rows"] if c)
+        for name, sec, chars in s["rows"]:
+            cps = f"{chars / sec:,.0f}" if chars and sec > 0 else ""
+            share = f"{100 * sec / total:.0f}%" if chars else ""
+            lines.append(f"| {name} | {_fmt(sec, 2)} | {cps} | {share} |")
+        lines.append(f"| **all stages (one core)** | {_fmt(total, 2)} | {s['chars'] / total:,.0f} | |")
+        notes = s["notes"]
+        lines += ["", f"{notes.get('mentions', 0):,} mentions, {notes.get('relations', 0):,} relations, "
+                  f"{notes.get('triples_kg_ttl', 0):,} triples in kg.ttl"
+                  + (f", {notes['html_pages']:,} HTML files" if "html_pages" in notes else "")
+                  + f"; peak memory of this process {_fmt(notes['stage_process_peak_mb'], 0)} MB."]
+        if "html" in notes:
+            lines.append(f"HTML: {notes['html']}.")
+    if r.get("incremental"):
+        inc = r["incremental"]
+        lines += ["", f"## Incremental: one file added to x{inc['size']}", ""]
+        lines.append("| build | wall s | cache hits |")
+        lines.append("|---|---:|---:|")
+        lines.append(f"| clean, `--no-cache` | {_fmt(inc['clean_seconds'])} | 0 |")
+        lines.append(f"| clean, filling the cache | {_fmt(inc['cached_clean_seconds'])} | 0 |")
+        lines.append(f"| one file added, from the cache | {_fmt(inc['seconds'])} | {inc['hits']} of {inc['files']} |")
+        same = ", ".join(f"{k} {'identical' if v else '**differs**'}" for k, v in inc["same"].items())
+        lines += ["", f"Against a clean `--no-cache` build of the same files: {same}."]
+    t = r["triples"]
+    lines += ["", "## Writing 1 M triples", ""]
+    lines.append(
+        f"`kg.rdf.write_turtle` of {t['triples']:,} synthetic triples (entity, label, NIF and statement shapes, sorted): "
+        f"{_fmt(t['seconds'], 2)} s, {t['bytes'] / 2**20:,.0f} MB of Turtle; peak memory of the process "
+        f"{_fmt(t['peak_mb'], 0)} MB ({_fmt(t['before_write_mb'], 0)} MB of it the triples in memory before writing)."
+    )
+    lines += ["", "## Targets (issue 7)", "", "| target | measured | |", "|---|---|---|"]
+    for name, measured_, ok in r["checks"]:
+        lines.append(f"| {name} | {measured_} | {_ok(ok)} |")
+    return "\n".join(lines) + "\n"
+
+
+def checks(r: dict, sizes: list[int]) -> list[tuple[str, str, bool]]:
+    out = []
+    big, small = max(sizes), min(sizes)
+    b = r["builds"][big]
+    out.append((f"x{big} build < {TARGET_SECONDS:.0f} s with --jobs 2", f"{b['seconds']:.1f} s", b["seconds"] < TARGET_SECONDS))
+    peak = b["tree_mb"] if b.get("tree_mb") is not None else b["max_process_mb"]
+    out.append((f"x{big} peak memory < 2 GB", f"{peak:,.0f} MB (process tree)", peak < TARGET_PEAK_MB))
+    ratio = (b["chars"] / b["seconds"]) / r["jieba"]["cps"]
+    out.append(("whole build at least as fast as jieba.posseg", f"{ratio:.2f}x", ratio >= 1.0))
+    if big != small:
+        growth = b["seconds"] / r["builds"][small]["seconds"]
+        factor = big / small
+        out.append((f"x{big} <= {TARGET_GROWTH * factor / 10:.1f} x x{small} (11 for x200/x20)", f"{growth:.2f}x",
+                    growth <= TARGET_GROWTH * factor / 10))
+    if r.get("incremental"):
+        inc = r["incremental"]
+        share = inc["seconds"] / inc["clean_seconds"]
+        out.append(("one file added: < 15% of the clean build", f"{100 * share:.1f}%", share < TARGET_INCREMENTAL))
+        out.append(("incremental result equals a clean build", "bytes compared", all(inc["same"].values())))
+    t = r["triples"]
+    out.append(("1 M triples written in < 5 s", f"{t['seconds']:.2f} s", t["seconds"] < TARGET_TRIPLES_SECONDS))
+    return out
+
+
+def _commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "kg", "configs", "ontology"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20,200", help="repetitions of the seeds, comma-separated (default 20,200)")
+    parser.add_argument("--jobs", type=int, default=2, help="--jobs of the whole builds (default 2)")
+    parser.add_argument("--triples", type=int, default=1_000_000, help="triples to write (default 1 M)")
+    parser.add_argument("--jieba-chars", type=int, default=400_000, help="characters jieba.posseg reads (default 400 k)")
+    parser.add_argument("--no-stages", action="store_true", help="skip the per-stage timing")
+    parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild")
+    parser.add_argument("--results", default=str(RESULTS), help="markdown file to write (default benchmarks/results.md)")
+    parser.add_argument("--work", default=None, help="working folder (default: a temporary one, removed after)")
+    parser.add_argument("--triples-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.triples_child is not None:
+        _triples_child(args.triples_child)
+        return 0
+
+    sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="kg-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.chdir(ROOT)
+    r: dict = {
+        "command": "benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "commit": _commit(),
+        "builds": {},
+    }
+    try:
+        corpora = {n: make_corpus(work / f"corpus_x{n}", n) for n in sizes}
+        for n in sizes:
+            print(f"bench: kg build x{n} --jobs {args.jobs} --no-cache …", file=sys.stderr)
+            b = kg_build(corpora[n], work / f"out_x{n}", jobs=args.jobs, cache=False)
+            b["files"] = len(list(corpora[n].glob("*.txt")))
+            b["chars"] = corpus_chars(corpora[n])
+            r["builds"][n] = b
+            print(f"bench:   {b['seconds']:.1f} s, {b['chars'] / b['seconds']:,.0f} chars/s, "
+                  f"peak {b['max_process_mb']:.0f} MB / tree {b.get('tree_mb') or 0:.0f} MB", file=sys.stderr)
+
+        print("bench: jieba.posseg …", file=sys.stderr)
+        cps, chars, seconds = jieba_throughput(corpora[sizes[-1]], args.jieba_chars)
+        r["jieba"] = {"cps": cps, "chars": chars, "seconds": seconds}
+
+        big = sizes[-1]
+        if not args.no_incremental:
+            print(f"bench: incremental on x{big} …", file=sys.stderr)
+            out = work / f"inc_x{big}"
+            cached = kg_build(corpora[big], out, jobs=args.jobs, cache=True)
+            added = corpora[big] / "zz_added_page.txt"
+            seed = sorted(SEEDS.glob("*.txt"))[0]
+            added.write_bytes(seed.read_bytes().replace("。".encode(), "。\n".encode(), 1))
+            inc = kg_build(corpora[big], out, jobs=args.jobs, cache=True)
+            hits = int(inc["stdout"].split(" from cache")[0].rsplit("(", 1)[1])
+            clean = kg_build(corpora[big], work / f"clean_x{big}", jobs=args.jobs, cache=False)
+            r["incremental"] = {
+                "size": big,
+                "clean_seconds": r["builds"][big]["seconds"],
+                "cached_clean_seconds": cached["seconds"],
+                "seconds": inc["seconds"],
+                "hits": hits,
+                "files": len(list(corpora[big].glob("*.txt"))),
+                "clean_again_seconds": clean["seconds"],
+                "same": _same_bytes(out, work / f"clean_x{big}", ("kg.ttl", "mentions.jsonl", "mentions.trig", "kg.jsonld")),
+            }
+            added.unlink()
+
+        if not args.no_stages:
+            print(f"bench: stages in one process on x{big} …", file=sys.stderr)
+            rows, notes = time_stages(corpora[big], work)
+            r["stages"] = {"size": big, "chars": r["builds"][big]["chars"], "rows": rows, "notes": notes}
+            gc.collect()
+
+        print(f"bench: writing {args.triples:,} triples …", file=sys.stderr)
+        r["triples"] = triples_benchmark(args.triples)
+        r["checks"] = checks(r, sizes)
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+    text = report(r)
+    Path(args.results).write_text(text, encoding="utf-8")
+    print(text)
+    return 0 if all(ok for _, _, ok in r["checks"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

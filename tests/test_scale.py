@@ -1,0 +1,175 @@
+"""Scale paths of `kg build`: --jobs, a Dask cluster and the per-file cache give a clean build's bytes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kg.build
+from kg.build import build
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    """Every file a build wrote, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """Three seed pages in a folder of their own."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for seed in SEEDS[:3]:
+        shutil.copyfile(seed, folder / seed.name)
+    return folder
+
+
+@pytest.fixture
+def extracted(monkeypatch) -> list[str]:
+    """The document IDs extracted in this process (a build with jobs=1 extracts here)."""
+    seen: list[str] = []
+    real = kg.build.extract_file
+
+    def spy(path, doc_id, ontology, config):
+        seen.append(doc_id)
+        return real(path, doc_id, ontology, config)
+
+    monkeypatch.setattr(kg.build, "extract_file", spy)
+    return seen
+
+
+def clean_build(corpus: Path, out: Path) -> dict[str, bytes]:
+    build(corpus, out, html=False, cache=False)
+    return outputs(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Incremental builds
+
+
+def test_build_incremental_add_change_delete(corpus, tmp_path, extracted):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(corpus, out, html=False, cache=cache)
+    assert first.cache_hits == 0 and sorted(extracted) == sorted(p.stem for p in SEEDS[:3])
+    assert outputs(out) == clean_build(corpus, tmp_path / "clean0")
+
+    # add one file
+    extracted.clear()
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    report = build(corpus, out, html=False, cache=cache)
+    assert extracted == [SEEDS[3].stem]
+    assert report.cache_hits == 3 and report.files == 4
+    assert outputs(out) == clean_build(corpus, tmp_path / "clean1")
+
+    # change one
+    extracted.clear()
+    changed = corpus / SEEDS[0].name
+    text = changed.read_text(encoding="utf-8")
+    changed.write_text(text.replace("。", "。\n", 1) + "\n铁西区民政局开展双报到活动。\n", encoding="utf-8")
+    report = build(corpus, out, html=False, cache=cache)
+    assert extracted == [SEEDS[0].stem]
+    assert report.cache_hits == 3
+    assert outputs(out) == clean_build(corpus, tmp_path / "clean2")
+
+    # delete one: nothing to extract, the graph loses that file
+    extracted.clear()
+    (corpus / SEEDS[1].name).unlink()
+    report = build(corpus, out, html=False, cache=cache)
+    assert extracted == []
+    assert report.cache_hits == 3 and report.files == 3
+    assert outputs(out) == clean_build(corpus, tmp_path / "clean3")
+    assert SEEDS[1].stem.encode() not in (out / "kg.ttl").read_bytes()
+
+
+def test_build_cache_keeps_only_current_files(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "out", html=False, cache=cache)
+    (corpus / SEEDS[2].name).unlink()
+    build(corpus, tmp_path / "out", html=False, cache=cache)
+    (version,) = [d for d in cache.iterdir() if d.is_dir()]
+    assert len(list(version.glob("*.pickle"))) == 2
+
+
+def test_build_renamed_file_is_a_new_document(corpus, tmp_path, extracted):
+    """The cache key holds the document ID: a renamed file gets its own IRIs, so it is redone."""
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "out", html=False, cache=cache)
+    extracted.clear()
+    (corpus / SEEDS[0].name).rename(corpus / "renamed.txt")
+    report = build(corpus, tmp_path / "out", html=False, cache=cache)
+    assert extracted == ["renamed"] and report.cache_hits == 2
+    assert outputs(tmp_path / "out") == clean_build(corpus, tmp_path / "clean")
+
+
+def test_build_corrupt_cache_entry_is_redone(corpus, tmp_path, extracted):
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "out", html=False, cache=cache)
+    (version,) = [d for d in cache.iterdir() if d.is_dir()]
+    victim = sorted(version.glob("*.pickle"))[0]
+    victim.write_bytes(b"not a pickle")
+    extracted.clear()
+    report = build(corpus, tmp_path / "out", html=False, cache=cache)
+    assert len(extracted) == 1 and report.cache_hits == 2
+    assert outputs(tmp_path / "out") == clean_build(corpus, tmp_path / "clean")
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes and a Dask cluster
+
+
+@pytest.mark.slow
+def test_build_jobs_2_same_bytes_as_jobs_1(corpus, tmp_path):
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    one = build(corpus, tmp_path / "one", html=False, cache=False, jobs=1)
+    two = build(corpus, tmp_path / "two", html=False, cache=False, jobs=2)
+    assert one.files == two.files == 4
+    assert outputs(tmp_path / "one") == outputs(tmp_path / "two")
+
+
+@pytest.mark.slow
+def test_build_dask_local_cluster_same_bytes(corpus, tmp_path):
+    distributed = pytest.importorskip("distributed")
+
+    local = build(corpus, tmp_path / "local", html=False, cache=False)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+    ) as cluster:
+        report = build(corpus, tmp_path / "dask", html=False, cache=False, dask=cluster.scheduler_address)
+    assert report.files == local.files == 3
+    for name in ("kg.ttl", "mentions.jsonl"):
+        assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert outputs(tmp_path / "dask") == outputs(tmp_path / "local")
+
+
+@pytest.mark.slow
+def test_build_dask_unreachable_scheduler(corpus, tmp_path):
+    from kg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="cannot reach the scheduler"):
+        build(corpus, tmp_path / "out", html=False, cache=False, dask="tcp://127.0.0.1:1")
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark runs (numbers are not asserted: they are the benchmark's business)
+
+
+@pytest.mark.slow
+def test_benchmark_runs_and_writes_table(tmp_path):
+    results = tmp_path / "results.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--sizes", "1,2", "--triples", "20000",
+         "--jieba-chars", "20000", "--results", str(results)],
+        capture_output=True, text=True, cwd=ROOT, timeout=900,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    text = results.read_text(encoding="utf-8")
+    for heading in ("## Whole build", "## Stages in one process", "## Incremental", "## Writing 1 M triples", "## Targets"):
+        assert heading in text
+    assert "**differs**" not in text
