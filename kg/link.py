@@ -28,7 +28,8 @@ from kg.ontology import KGR, Concept, Ontology
 
 # The levels a relative prefix names, by the last character of a division's official name.
 _LEVEL_PREFIX = {"省": ("省",), "市": ("市",), "区": ("区",), "县": ("县", "旗"), "乡": ("乡",), "镇": ("镇",)}
-_SCOPED_LABELS = ("ORG", "PLACE")  # types whose new nodes are scoped by place; others are corpus-wide
+_SCOPED_LABELS = ("ORG", "PLACE")
+_PUNCT = re.compile(r"[\s,，、·.。;；:：!！?？]+")  # types whose new nodes are scoped by place; others are corpus-wide
 
 
 def normalise(name: str) -> str:
@@ -205,7 +206,8 @@ class Linker:
         key = ""
         if label in _SCOPED_LABELS:
             key = self._county(inside or self._prefix_place(name, label) or scope.key(self.onto))
-        digest = hashlib.sha1(f"{label}|{key}|{name}".encode()).hexdigest()[:16]
+        # the key ignores punctuation: 爱心奉献 扶危助困 and 爱心奉献,扶危助困 are one name
+        digest = hashlib.sha1(f"{label}|{key}|{_PUNCT.sub('', name)}".encode()).hexdigest()[:16]
         return f"{KGR}new/{label.lower()}/{digest}"
 
     def _county(self, iri: str) -> str:
@@ -226,11 +228,19 @@ class Linker:
 
 
 def _earlier_form(name: str, label: str, earlier: list[tuple[str, str, str]]) -> str | None:
-    """A short form that points back to a longer name given earlier in the article."""
+    """A short form that points back to a longer name given earlier in the article, or, for a
+    programme, a longer form of one named before (红心物业 … 红心物业示范小区)."""
     for other_label, other_name, iri in reversed(earlier):
-        if other_label != label or len(other_name) <= len(name) or len(name) < 3:
+        if other_label != label:
             continue
-        if other_name.endswith(name) or (_is_subsequence(name, other_name) and other_name[-3:] == name[-3:]):
+        if len(other_name) > len(name) >= 3 and (
+            other_name.endswith(name) or (_is_subsequence(name, other_name) and other_name[-3:] == name[-3:])
+        ):
+            return iri
+        if label == "PROGRAMME" and len(name) > len(other_name) >= 3 and (
+            name.startswith(other_name)
+            or (_is_subsequence(other_name, name) and name[0] == other_name[0] and name[-2:] == other_name[-2:])
+        ):
             return iri
     return None
 
