@@ -159,6 +159,6 @@ def summary(g: nx.MultiDiGraph, mentions: Sequence[Mention]) -> dict[str, Counte
     return {
         "mentions": Counter(m.label for m in mentions),
         "nodes": Counter(t for _, t in g.nodes(data="type")),
-        "new": Counter(t for _, t in g.nodes(data="type") if g.nodes[_].get("new")),
+        "new": Counter(data["type"] for _, data in g.nodes(data=True) if data.get("new")),
         "edges": Counter(k for _, _, k in g.edges(keys=True)),
     }

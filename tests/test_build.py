@@ -1,0 +1,170 @@
+"""Issue 2 and 4 acceptance on a real build of the seeds: outputs, links and relations."""
+
+from __future__ import annotations
+
+import json
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from rdflib.namespace import RDF, SKOS
+
+from kg.ontology import KGO
+from kg.rdf import PREDICATE_IRI
+
+from .conftest import SEEDS
+
+SCHEMA = rdflib.Namespace("https://schema.org/")
+KGON = rdflib.Namespace(KGO)
+
+
+@pytest.fixture(scope="module")
+def ttl(seeds_build) -> rdflib.Graph:
+    g = rdflib.Graph()
+    g.parse(seeds_build.out / "kg.ttl", format="turtle")
+    return g
+
+
+def _node(g: rdflib.Graph, label: str, cls: str | None = None) -> rdflib.URIRef:
+    found = sorted({s for s in g.subjects(SKOS.prefLabel, rdflib.Literal(label, lang="zh"))
+                    if cls is None or (s, RDF.type, None) in g and any(str(o).endswith(cls) for o in g.objects(s, RDF.type))})
+    assert found, f"no node labelled {label}"
+    assert len(found) == 1, f"{label} is {len(found)} nodes: {found}"
+    return found[0]
+
+
+def test_build_writes_the_contracted_outputs(seeds_build):
+    names = {p.name for p in seeds_build.out.iterdir()}
+    assert {"kg.ttl", "mentions.jsonl", "index.html", "mentions.trig", "kg.jsonld"} <= names
+
+
+def test_build_turtle_parses_in_rdflib_and_pyoxigraph(seeds_build, ttl):
+    with open(seeds_build.out / "kg.ttl", "rb") as fh:
+        oxi = list(ox.parse(fh, format=ox.RdfFormat.TURTLE))
+    assert len(oxi) == len(ttl) > 1000
+    text = (seeds_build.out / "kg.ttl").read_text(encoding="utf-8")
+    assert text.startswith("@prefix") and "skos:prefLabel" in text
+
+
+def test_build_graph_has_nodes_of_all_five_kinds(ttl):
+    for cls in ("Person", "Organisation", "Place", "Programme", "Policy"):
+        sub = {cls} | ({"AdminDivision", "Site"} if cls == "Place" else set())
+        typed = {s for c in sub for s in ttl.subjects(RDF.type, KGON[c])}
+        assert typed, f"no {cls} nodes"
+
+
+@pytest.mark.parametrize("name", ["双报到", "红心物业"])
+def test_build_programmes_are_linked_to_the_articles_that_mention_them(ttl, name):
+    node = _node(ttl, name)
+    assert (node, RDF.type, KGON.Programme) in ttl
+    articles = set(ttl.subjects(SCHEMA.mentions, node))
+    assert articles and all((a, RDF.type, KGON.Article) in ttl for a in articles)
+
+
+def test_build_mentions_offsets_hold_for_every_line(seeds_mentions):
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in SEEDS.glob("*.txt")}
+    assert len(seeds_mentions) > 250
+    for m in seeds_mentions:
+        assert m["text"] == texts[m["doc"]][m["start"] : m["end"]], m
+        assert set(m) == {"doc", "start", "end", "text", "label", "entity"}
+
+
+def test_build_finds_named_entities_of_a_seed(seeds_mentions):
+    found = {(m["doc"], m["text"], m["label"]) for m in seeds_mentions}
+    doc = "000_dda3cfb5fbd78439"
+    for text, label in [("孙晓楠", "PERSON"), ("铁西区农业农村局", "ORG"), ("东煤社区", "PLACE"),
+                        ("护航春耕", "PROGRAMME"), ("破解基层治理“小马拉大车”突出问题任务清单", "POLICY")]:
+        assert (doc, text, label) in found
+
+
+def test_build_region_committee_in_the_social_work_article_is_tiexi(seeds_mentions, ttl):
+    west = _node(ttl, "中共四平市铁西区委员会")
+    quxi = [m for m in seeds_mentions if m["doc"] == "000_dda3cfb5fbd78439" and m["text"] == "区委"]
+    assert quxi and all(m["entity"] == str(west) for m in quxi)
+
+
+def test_build_four_double_forms_are_one_programme(seeds_mentions, ttl):
+    node = str(_node(ttl, "双报到"))
+    forms = {m["text"] for m in seeds_mentions if m["entity"] == node}
+    assert {"双报到", "双报到、双服务、双评价、双考核"} <= forms
+
+
+def test_build_admin_chain_of_dongmei_community(ttl):
+    chain = ["东煤社区", "站前街道", "铁西区", "四平市"]
+    nodes = {}
+    for name in chain:
+        cands = [s for s in ttl.subjects(SKOS.prefLabel, rdflib.Literal(name, lang="zh"))
+                 if name != "站前街道" or (s, SCHEMA.containedInPlace, None) in ttl]
+        nodes[name] = cands
+    dongmei = nodes["东煤社区"]
+    assert len(dongmei) == 1
+    up = [dongmei[0]]
+    for _ in range(3):
+        up.append(next(iter(ttl.objects(up[-1], SCHEMA.containedInPlace))))
+    assert [str(ttl.value(n, SKOS.prefLabel)) for n in up] == chain
+
+
+def test_build_social_work_department_issued_the_task_list(ttl):
+    dept = _node(ttl, "中共四平市铁西区委员会社会工作部")
+    policy = _node(ttl, "破解基层治理“小马拉大车”突出问题任务清单")
+    assert (dept, rdflib.URIRef(PREDICATE_IRI["issuedPolicy"]), policy) in ttl
+
+
+@pytest.mark.parametrize("programme", ["红心物业", "双报到"])
+def test_build_tiedong_runs_its_programmes(ttl, programme):
+    tiedong = [s for s in ttl.subjects(SKOS.prefLabel, rdflib.Literal("铁东区", lang="zh"))
+               if (s, rdflib.URIRef(PREDICATE_IRI["runsProgramme"]), None) in ttl]
+    assert len(tiedong) == 1
+    assert (tiedong[0], rdflib.URIRef(PREDICATE_IRI["runsProgramme"]), _node(ttl, programme)) in ttl
+
+
+def test_build_yu_detao_wrote_the_spring_farming_article(ttl):
+    person = _node(ttl, "于德涛")
+    articles = list(ttl.subjects(SCHEMA.author, person))
+    assert len(articles) == 1
+    assert "护航春耕" in str(ttl.value(articles[0], SCHEMA.headline))
+
+
+def test_build_every_relation_names_document_and_range(seeds_build, ttl):
+    statements = list(ttl.subjects(RDF.type, KGON.Statement))
+    assert statements
+    for st in statements:
+        evidence = list(ttl.objects(st, KGON.evidence))
+        assert evidence
+        for ev in evidence:
+            begin, end = ttl.value(ev, rdflib.URIRef("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#beginIndex")), ttl.value(ev, rdflib.URIRef("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#endIndex"))
+            assert 0 <= int(begin) < int(end) and "#char=" in str(ev)
+
+
+def test_build_mentions_jsonl_is_sorted_json(seeds_build):
+    lines = (seeds_build.out / "mentions.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert rows == sorted(rows, key=lambda r: (r["doc"], r["start"], r["end"]))
+
+
+def test_build_is_deterministic_across_runs_and_file_order(seeds_build, tmp_path):
+    import shutil
+
+    from kg.build import build
+
+    shuffled = tmp_path / "in"
+    shuffled.mkdir()
+    for p in sorted(SEEDS.glob("*.txt"), reverse=True):  # created in the other order
+        shutil.copy(p, shuffled / p.name)
+    again = build(shuffled, tmp_path / "out", html=False, cache=False)
+    for name in ("kg.ttl", "mentions.jsonl", "mentions.trig"):
+        assert (again.out / name).read_bytes() == (seeds_build.out / name).read_bytes(), name
+
+
+def test_build_new_node_iris_do_not_depend_on_other_files(seeds_mentions, tmp_path):
+    import shutil
+
+    from kg.build import build
+
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(SEEDS / "001_5c50730ce092d865.txt", one)
+    alone = build(one, tmp_path / "out", html=False, cache=False)
+    rows = [json.loads(x) for x in (alone.out / "mentions.jsonl").read_text(encoding="utf-8").splitlines()]
+    full = {(m["start"], m["end"]): m["entity"] for m in seeds_mentions if m["doc"] == "001_5c50730ce092d865"}
+    assert rows and all(full[(r["start"], r["end"])] == r["entity"] for r in rows)
