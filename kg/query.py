@@ -1,8 +1,7 @@
 """`kg query`: SPARQL over a built graph, the answers as a table, CSV or JSON.
 
-The data is a build folder (its kg.ttl in the default graph and, when present, mentions.trig with
-one named graph per article; the default graph of a query is the union of all of them) or one RDF
-file. Queries are files (`queries/*.rq`, or the name of one: `kg query communities-in-place`) or
+The data is a build folder (kg.ttl and, when present, mentions.trig with one named graph per
+article; the default graph of a query is the merge of all of them) or one RDF file. Queries are files (`queries/*.rq`, or the name of one: `kg query communities-in-place`) or
 text. A value the user gives (`--bind place=铁西区`) reaches the query as a bound value of the
 variable `?place`, never as text pasted into the query, so no value can change the query.
 
@@ -89,7 +88,8 @@ def data_files(data: Path) -> list[Path]:
 
 
 def load_store(data: Path) -> ox.Store:
-    """An in-memory pyoxigraph store of a build: kg.ttl in the default graph, mentions by article."""
+    """An in-memory pyoxigraph store of a build: the named graphs of mentions.trig, and a default graph
+    that merges every triple of kg.ttl and mentions.trig (a set: a triple in two graphs counts once)."""
     store = ox.Store()
     for path in data_files(data):
         try:
@@ -98,6 +98,9 @@ def load_store(data: Path) -> ox.Store:
             raise QueryError(f"{path}: not valid RDF: {err}") from err
         except OSError as err:
             raise QueryError(f"{path}: cannot be read ({err}).") from err
+    # pyoxigraph's union default graph repeats a triple once per graph holding it (the evidence
+    # sentences are in kg.ttl and in an article's graph); an explicit merge keeps set semantics
+    store.update("INSERT { ?s ?p ?o } WHERE { GRAPH ?g { ?s ?p ?o } }")
     return store
 
 
@@ -171,28 +174,25 @@ def run_query(
     """Run a SPARQL query over a build; return its column names and rows of Python values.
 
     IRIs come back as strings, numbers as int or float, booleans as bool, text as str, unbound as None.
-    `bindings` give values to the query's variables (`{"place": "铁西区"}`), as bound values.
+    `bindings` give values to the query's variables (`{"name": "铁西区"}`): each arrives as the
+    one row of a `VALUES` block at the head of the query's WHERE group, written as an escaped RDF
+    term, so FILTERs see it and no value can change the query.
 
     >>> cols, rows = run_query("SELECT ?name WHERE { ?p a kgo:Programme ; skos:prefLabel ?name }",
     ...                        "output/")  # doctest: +SKIP
     """
     text, source = read_query(query)
-    bound = _bindings(text, source, bindings or {})
     if engine not in ENGINES:
         raise QueryError(f"unknown query engine {engine!r}; valid: {', '.join(ENGINES)}.")
+    text = with_values(text, _bindings(text, source, bindings or {}), source=source)
     if engine == "rdflib":
-        return _run_rdflib(text, source, data, bound)
+        return _run_rdflib(text, source, data)
     store = data if isinstance(data, ox.Store) else load_store(Path(data) if data is not None else default_output())
     try:
-        result = store.query(
-            text,
-            prefixes=PREFIXES,
-            use_default_graph_as_union=True,
-            substitutions={ox.Variable(k): v for k, v in bound.items()},
-        )
+        result = store.query(text, prefixes=PREFIXES)
     except SyntaxError as err:
         raise QueryError(f"{source}: not valid SPARQL: {err}") from err
-    except (OSError, ValueError, TypeError) as err:
+    except (OSError, ValueError, TypeError, RuntimeError) as err:
         raise QueryError(f"{source}: the query failed: {err}") from err
     if isinstance(result, ox.QueryBoolean):
         return ["ask"], [(bool(result),)]
@@ -200,6 +200,67 @@ def run_query(
         columns = [v.value for v in result.variables]
         return columns, [tuple(_py(s[c]) for c in columns) for s in result]
     return ["subject", "predicate", "object"], sorted(tuple(_py(x) for x in t) for t in result)
+
+
+def with_values(text: str, bound: Mapping[str, ox.NamedNode | ox.Literal], *, source: str = "<query>") -> str:
+    """The query with `VALUES (?a ?b) { (term term) }` opening its WHERE group; the text itself when nothing is bound.
+
+    Terms are written by pyoxigraph, escaped as in N-Triples: quotes, braces or newlines in a value
+    stay inside its string.
+
+    >>> print(with_values('SELECT ?x WHERE { ?x ?p ?name }', {"name": ox.Literal('a" } #')}))
+    SELECT ?x WHERE {
+      VALUES (?name) { ("a\\" } #") }
+     ?x ?p ?name }
+    """
+    if not bound:
+        return text
+    at = _where_brace(text)
+    if at is None:
+        raise QueryError(f"{source}: found no WHERE {{ … }} group to give the bound values to.")
+    names = " ".join(f"?{k}" for k in bound)
+    values = " ".join(str(v) for v in bound.values())
+    return f"{text[: at + 1]}\n  VALUES ({names}) {{ ({values}) }}\n{text[at + 1 :]}"
+
+
+_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'', re.S)
+_IRI = re.compile(r'<[^<>"{}|^`\\\s]*>')
+_WORD = re.compile(r"[?$]?[A-Za-z_][\w\-.:]*")
+
+
+def _where_brace(text: str) -> int | None:
+    """The offset of the brace that opens the WHERE group (comments, strings and IRIs skipped)."""
+    i, depth, form, where = 0, 0, "", False
+    while i < len(text):
+        c = text[i]
+        if c == "#":
+            end = text.find("\n", i)
+            i = len(text) if end == -1 else end
+            continue
+        if c in "\"'":
+            m = _STRING.match(text, i)
+            i = m.end() if m else i + 1
+            continue
+        if c == "<" and (m := _IRI.match(text, i)):
+            i = m.end()
+            continue
+        if c.isalpha() or c in "?$_":
+            m = _WORD.match(text, i)
+            word = m.group().upper()
+            if depth == 0 and word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE") and not form:
+                form = word
+            elif depth == 0 and word == "WHERE":
+                where = True
+            i = m.end()
+            continue
+        if c == "{":
+            if depth == 0 and (where or form != "CONSTRUCT"):
+                return i
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        i += 1
+    return None
 
 
 def _bindings(text: str, source: str, bindings: Mapping[str, object]) -> dict[str, ox.NamedNode | ox.Literal]:
@@ -213,26 +274,25 @@ def _bindings(text: str, source: str, bindings: Mapping[str, object]) -> dict[st
     return out
 
 
-def _run_rdflib(text: str, source: str, data, bound: Mapping[str, ox.NamedNode | ox.Literal]):
-    """The same query through rdflib over a Dataset whose default graph is the union."""
+def _run_rdflib(text: str, source: str, data):
+    """The same query through rdflib, over a Dataset whose default graph is the union of all graphs."""
     from rdflib import Dataset, Graph
-    from rdflib.plugins.sparql import prepareQuery
 
     if isinstance(data, (Dataset, Graph)):
         ds = data
     else:
         ds = load_dataset(Path(data) if data is not None else default_output())
     try:
-        prepared = prepareQuery(text, initNs=PREFIXES)
-        result = ds.query(prepared, initBindings={k: to_rdflib(v) for k, v in bound.items()})
+        result = ds.query(text, initNs=PREFIXES)
+        rows = list(result)
     except Exception as err:  # rdflib raises pyparsing and assorted errors for a bad query
         raise QueryError(f"{source}: not valid SPARQL or the query failed: {err}") from err
     if result.type == "ASK":
         return ["ask"], [(bool(result.askAnswer),)]
     if result.type == "SELECT":
         columns = [str(v) for v in result.vars]
-        return columns, [tuple(_py_rdflib(row[i]) for i in range(len(columns))) for row in result]
-    return ["subject", "predicate", "object"], sorted(tuple(_py_rdflib(x) for x in t) for t in result)
+        return columns, [tuple(_py_rdflib(row[i]) for i in range(len(columns))) for row in rows]
+    return ["subject", "predicate", "object"], sorted(tuple(_py_rdflib(x) for x in t) for t in rows)
 
 
 def load_dataset(data: Path):
