@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import unicodedata
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -283,8 +284,11 @@ def _run_rdflib(text: str, source: str, data):
     else:
         ds = load_dataset(Path(data) if data is not None else default_output())
     try:
-        result = ds.query(text, initNs=PREFIXES)
-        rows = list(result)
+        with warnings.catch_warnings():
+            # rdflib 7's SPARQL engine calls Dataset methods that rdflib itself deprecates (GRAPH ?g)
+            warnings.filterwarnings("ignore", r"Dataset\.\w+ is deprecated", DeprecationWarning)
+            result = ds.query(text, initNs=PREFIXES)
+            rows = list(result)
     except Exception as err:  # rdflib raises pyparsing and assorted errors for a bad query
         raise QueryError(f"{source}: not valid SPARQL or the query failed: {err}") from err
     if result.type == "ASK":
@@ -296,18 +300,34 @@ def _run_rdflib(text: str, source: str, data):
 
 
 def load_dataset(data: Path):
-    """An rdflib Dataset of a build: kg.ttl in the default graph, one named graph per article."""
+    """An rdflib Dataset of a build: kg.ttl in the default graph, one named graph per article of
+    mentions.trig; its default graph for queries is the union. Parsed by pyoxigraph (fast)."""
     from rdflib import Dataset
 
     ds = Dataset(default_union=True)
     for prefix, ns in PREFIXES.items():
         ds.bind(prefix, ns)
+    graphs: dict = {}
+    terms: dict = {}
+
+    def term(t):
+        found = terms.get(t)
+        if found is None:
+            found = terms[t] = to_rdflib(t)
+        return found
+
     for path in data_files(data):
-        fmt = {".ttl": "turtle", ".trig": "trig", ".nt": "nt", ".nq": "nquads", ".jsonld": "json-ld", ".rdf": "xml"}
         try:
-            ds.parse(path, format=fmt[path.suffix])
-        except Exception as err:  # rdflib's parsers raise several unrelated exception types
+            with path.open("rb") as fh:
+                for quad in ox.parse(fh, format=_FORMAT_OF[path.suffix]):
+                    name = quad.graph_name
+                    if name not in graphs:
+                        graphs[name] = ds.default_graph if isinstance(name, ox.DefaultGraph) else ds.graph(term(name))
+                    graphs[name].add((term(quad.subject), term(quad.predicate), term(quad.object)))
+        except SyntaxError as err:
             raise QueryError(f"{path}: not valid RDF: {err}") from err
+        except OSError as err:
+            raise QueryError(f"{path}: cannot be read ({err}).") from err
     return ds
 
 
