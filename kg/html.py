@@ -49,10 +49,13 @@ TEMPLATES = HERE / "templates"
 ASSETS = HERE / "html_assets"
 VIS = Path(pyvis.__file__).resolve().parent / "templates" / "lib" / "vis-9.1.2"
 
-# Measured in headless Chromium (tests/test_html_browser.py, benchmark in the report of issue 6):
-# with physics off a 2,000-node overview draws in about 0.6 s, but past about 1,500 nodes the
-# Python layout grows to seconds and the labels cover each other at any zoom that shows the whole.
-MAX_OVERVIEW_NODES = 1500
+# The overview's limit, from measurements in headless Chromium on random long-tailed graphs
+# (first frame after navigation, median of 3 / one redraw while panning / Python layout):
+#   500 nodes 0.6 s / 6-17 ms / 0.3 s;  1,000 0.85 s / 7-16 ms / 0.5 s;  1,500 1.0 s / 15-17 ms / 1.4 s;
+#   2,000 1.3 s / 19-49 ms / 2.7 s;  3,000 2.1 s / 26-48 ms / 10 s.
+# Up to 1,000 nodes the page is drawn in under a second and pans at 60 frames a second; past it the
+# dense layout grows quadratically and, at the zoom that shows the whole, nodes shrink to dots.
+MAX_OVERVIEW_NODES = 1000
 MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists show them all)
 SEED = 7
 SPACING = 110  # pixels between a node and its nearest neighbour in the layouts
@@ -193,7 +196,7 @@ def _clip(text: str, n: int) -> str:
 
 
 def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, float]], *, seed: int = SEED) -> dict[str, tuple[int, int]]:
-    """Pixel positions: each connected component by a seeded spring layout, packed in rows."""
+    """Pixel positions: each connected component by a seeded force layout, packed in rows."""
     h = nx.Graph()
     h.add_nodes_from(sorted(nodes))
     for u, v, w in sorted(edges):
@@ -205,8 +208,7 @@ def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, flo
         if len(comp) == 1:
             pos = {comp[0]: (0.0, 0.0)}
         else:
-            raw = nx.spring_layout(h.subgraph(comp), seed=seed, weight="weight", method="force", iterations=60)
-            pos = _spread({n: (float(x), float(y)) for n, (x, y) in raw.items()})
+            pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed).tolist())))
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
@@ -229,13 +231,49 @@ def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, flo
     return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
 
 
+def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int = 60):
+    """Fruchterman-Reingold on a dense weight matrix, seeded: the same positions every run.
+
+    networkx's spring_layout needs scipy from 500 nodes on; this is its dense method, in float32,
+    about 1.5 s for a 1,500-node component.
+    """
+    import numpy as np
+
+    index = {n: i for i, n in enumerate(order)}
+    n = len(order)
+    adj = np.zeros((n, n), dtype=np.float32)
+    for u, v, w in h.edges(data="weight"):
+        adj[index[u], index[v]] = adj[index[v], index[u]] = w
+    pos = np.random.RandomState(seed).rand(n, 2).astype(np.float32)
+    x, y = pos[:, 0].copy(), pos[:, 1].copy()
+    k = np.float32(math.sqrt(1.0 / n))
+    t = np.float32(0.1)
+    dt = t / (iterations + 1)
+    for _ in range(iterations):
+        dx = x[:, None] - x[None, :]
+        dy = y[:, None] - y[None, :]
+        dist = np.sqrt(dx * dx + dy * dy)
+        np.clip(dist, 0.01, None, out=dist)
+        # repulsion k²/d minus attraction w·d²/k, along the unit vector (dx, dy) / d
+        force = k * k / (dist * dist) - adj * (dist / k)
+        fx = (dx * force).sum(axis=1)
+        fy = (dy * force).sum(axis=1)
+        length = np.sqrt(fx * fx + fy * fy)
+        length[length < 0.01] = 0.1
+        x += fx * (t / length)
+        y += fy * (t / length)
+        t -= dt
+    pos = np.stack([x, y], axis=1)
+    return pos.astype(np.float64)
+
+
 def _spread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
     """Scale a layout so that the typical node has its nearest neighbour `SPACING` pixels away."""
     import numpy as np
 
     xy = np.array(list(pos.values()))
     nearest = []
-    for i in range(0, len(xy), 512):  # in blocks: the full distance matrix of 20,000 nodes is 3 GB
+    for i in range(0, len(xy), 512):  # in blocks: the distance matrix of 20,000 nodes is 3 GB
         d = np.hypot(*(xy[i : i + 512, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         d[np.arange(len(d)), np.arange(i, i + len(d))] = np.inf
         nearest.append(d.min(axis=1))
@@ -473,8 +511,9 @@ def _network(
 
 
 def _edges_among(g: nx.MultiDiGraph, keep: set[str]) -> list[tuple[str, str, str, dict]]:
+    """The edges between kept nodes, sorted; linear in the kept nodes' degrees, not in the graph."""
     return sorted(
-        ((u, v, k, d) for u, v, k, d in g.edges(keys=True, data=True) if u in keep and v in keep and u != v),
+        ((u, v, k, d) for u in keep for _, v, k, d in g.out_edges(u, keys=True, data=True) if v in keep and u != v),
         key=lambda e: (e[0], e[1], e[2]),
     )
 
