@@ -429,8 +429,9 @@ def _pad(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def write_result(columns: Sequence[str], rows: Sequence[Row], fmt: str, out=sys.stdout) -> None:
+def write_result(columns: Sequence[str], rows: Sequence[Row], fmt: str, out=None) -> None:
     """Print a result as a table, CSV (full IRIs) or JSON (a list of objects, full IRIs)."""
+    out = out or sys.stdout
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
