@@ -313,6 +313,7 @@ class _Site:
     mentions_of: dict[str, list[Mention]]  # entity IRI -> its mentions, sorted
     mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
     importance: dict[str, int]
+    anchors: dict[str, set[int]]  # doc -> offsets where some evidence starts: the targets of links
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -371,6 +372,10 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         degree = sum(1 for _, v in g.out_edges(n) if g.nodes[v].get("type") != ARTICLE)
         degree += sum(1 for u, _ in g.in_edges(n) if g.nodes[u].get("type") != ARTICLE)
         importance[n] = int(g.nodes[n].get("mentions") or 0) + degree
+    anchors: dict[str, set[int]] = defaultdict(set)
+    for _, _, ev in g.edges(data="evidence"):
+        for e in ev or ():
+            anchors[e[0]].add(e[1])
     return _Site(
         g=g,
         docs=docs_by_id,
@@ -381,6 +386,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         mentions_of=dict(mentions_of),
         mentions_in=dict(mentions_in),
         importance=importance,
+        anchors=dict(anchors),
     )
 
 
@@ -529,26 +535,28 @@ def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = froz
 # text with mentions
 
 
-def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequence[Mention], anchors: Iterable[int], root: str) -> Markup:
+def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequence[Mention], root: str) -> Markup:
     """The text of an article with each mention a link to its entity, and empty anchors at evidence."""
     text = doc.text
-    events: list[tuple[int, int, int, Mention | None]] = [(a, 0, a, None) for a in sorted(set(anchors)) if start <= a < end]
-    last = start
+    kept: list[Mention] = []
     for m in mentions:
-        if m.start < last or m.end > end or m.start >= m.end:
-            continue  # overlapping or out of range: the first wins
-        events.append((m.start, 1, m.end, m))
-        last = m.end
-    events.sort(key=lambda e: (e[0], e[1]))
+        if m.start >= start and m.end <= end and m.start < m.end and (not kept or m.start >= kept[-1].end):
+            kept.append(m)  # of overlapping mentions the first wins
+    starts = [m.start for m in kept]
+    anchors = set()
+    for a in site.anchors.get(doc.doc_id, ()):
+        if start <= a < end:
+            i = bisect_right(starts, a) - 1
+            # an anchor inside a mention moves to the mention's start
+            anchors.add(kept[i].start if i >= 0 and a < kept[i].end else a)
+    events = sorted([(a, 0, None) for a in anchors] + [(m.start, 1, m) for m in kept], key=lambda e: (e[0], e[1]))
     out: list[str] = []
     pos = start
-    for at, kind, stop, m in events:
-        if at < pos:  # an anchor inside a mention moves to the mention's start
-            at = pos
+    for at, _, m in events:
         out.append(str(escape(text[pos:at])))
+        pos = at
         if m is None:
-            out.append(f'<span class="anchor" id="s-{stop}"></span>')
-            pos = at
+            out.append(f'<span class="anchor" id="s-{at}"></span>')
             continue
         href = site.href(m.iri, root)
         st = type_style(m.label)
@@ -556,7 +564,7 @@ def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequ
         tag = "a" if href else "span"
         href_attr = f' href="{escape(href)}"' if href else ""
         out.append(f'<{tag} class="m t-{escape(m.label)}" id="m-{m.start}-{m.end}"{href_attr} title="{escape(tip)}">{escape(text[m.start:m.end])}</{tag}>')
-        pos = stop
+        pos = m.end
     out.append(str(escape(text[pos:end])))
     return Markup("".join(out))
 
@@ -653,11 +661,7 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
     edges = [e for e in _edges_among(g, keep) if here(e[3])]
     pos = _components_layout(present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
     data = _network(site, present, edges, pos, root="../", edge_labels=len(edges) <= 150)
-    anchors = {e[1] for _, _, _, d in edges for e in d.get("evidence") or [] if e[0] == doc.doc_id}
     authors = sorted(v for _, v, k in g.out_edges(iri, keys=True) if k == AUTHOR and v in site.entity) if iri in g else []
-    for _, _, k, d in g.out_edges(iri, keys=True, data=True) if iri in g else []:
-        if k == AUTHOR:
-            anchors |= {e[1] for e in d.get("evidence") or [] if e[0] == doc.doc_id}
     facts = [
         {
             "s": (site.label(u), site.href(u, "../"), site.type(u)),
@@ -683,7 +687,7 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
         index=index,
         byline=doc.text[byline[0] : byline[1]] if byline else "",
         authors=[(site.label(a), site.href(a, "../")) for a in authors],
-        text=_highlighted(site, doc, start, end, ms, anchors, "../"),
+        text=_highlighted(site, doc, start, end, ms, "../"),
         graph=script_json(data),
         node_count=len(present),
         edge_count=len(edges),

@@ -395,3 +395,13 @@ def test_script_json_parses_back_and_cannot_end_the_script(data):
     text = str(script_json(data))
     assert json.loads(text) == data
     assert not re.search("[<>&\u2028\u2029]", text)
+
+
+def test_write_pages_handles_a_corpus_without_entities(tmp_path):
+    doc = DocInfo("empty", "无名之文。\n", "utf-8", [(0, 0, 6, "无名之文。", None)])
+    g = nx.MultiDiGraph()
+    g.add_node(article_iri("empty", 0), type=ARTICLE, label="无名之文。", aliases=[], mentions=0, new=False, doc="empty", start=0, end=6)
+    written = write_pages(g, [doc], [], tmp_path)
+    assert len([p for p in written if p.suffix == ".html"]) == 2
+    assert _graph_data(tmp_path / "index.html")["nodes"] == []
+    assert "无名之文。" in next((tmp_path / "articles").glob("*.html")).read_text(encoding="utf-8")
