@@ -39,7 +39,8 @@ def spans(text: str, names: dict[str, str]) -> list[Span]:
     return sorted(out, key=lambda s: s.start)
 
 
-def main() -> None:
+def stages():
+    """The documents, mentions and networkx graph of the fixture page."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         shutil.copy(ROOT / "ontology" / "schema.ttl", folder / "schema.ttl")
@@ -50,15 +51,24 @@ def main() -> None:
     names.update(dict.fromkeys(PERSONS, "PERSON"))
     mentions = Linker(onto).link(doc, spans(doc.text, names))
     docs = [DocInfo.of(doc)]
-    g = build_graph(docs, mentions, relations(doc, mentions, onto), onto)
-    out = HERE / "ld_out"
-    out.mkdir(exist_ok=True)
+    return docs, mentions, build_graph(docs, mentions, relations(doc, mentions, onto), onto)
+
+
+def write(out: Path):
+    """Write kg.ttl and mentions.trig of the fixture page into `out`; return the networkx graph."""
+    docs, mentions, g = stages()
+    out.mkdir(parents=True, exist_ok=True)
     triples = rdf.graph_triples(g, docs)
     # a valid graph: an alias never repeats the preferred label (SKOS S13), whatever the graph stage does
     prefs = {(t.subject, t.object) for t in triples if t.predicate.value == SKOS + "prefLabel"}
     triples = [t for t in triples if not (t.predicate.value == SKOS + "altLabel" and (t.subject, t.object) in prefs)]
     rdf.write_turtle(triples, out / "kg.ttl")
     rdf.write_trig(rdf.mention_quads(mentions, docs), out / "mentions.trig")
+    return g
+
+
+def main() -> None:
+    write(HERE / "ld_out")
 
 
 if __name__ == "__main__":
