@@ -7,7 +7,8 @@ One object gives the same graph in the forms a notebook wants, each made on firs
 - `.nx`: a networkx MultiDiGraph whose node IDs are the IRIs of the RDF and whose edges are keyed
   by predicate (`runsProgramme`, `containedInPlace` …), with confidence and evidence;
 - `.entities`, `.articles`, `.mentions`, `.relations`: pandas DataFrames;
-- `.query(sparql, **bindings)`: a DataFrame of a SPARQL query, a file or a name in queries/.
+- `.query(sparql, **bindings)`: a DataFrame of a SPARQL query, a file or a name in queries/;
+- `.interactive(nodes)`: an offline pyvis view of part of the graph, to show inline in a notebook.
 
 Everything is read from the files of the folder, never by running the pipeline again.
 
@@ -19,6 +20,9 @@ Everything is read from the files of the folder, never by running the pipeline a
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from collections import defaultdict
 from functools import cached_property
 from pathlib import Path
@@ -273,6 +277,59 @@ class KG:
         return g
 
 
+
+    # -- interactive view -----------------------------------------------------------------------
+    def interactive(self, nodes=None, *, height: int = 600, limit: int = 60):
+        """An interactive pyvis view of some nodes and the relations among them, to show inline.
+
+        `nodes` are IRIs (default: the `limit` entities with the most neighbours). Colours and
+        shapes are those of the HTML pages; the page is self-contained (vis-network inline, nothing
+        fetched from the web) and shown in an iframe of its own, so it works offline.
+
+        >>> g.interactive(g.entities.query("kind == 'PROGRAMME'")["iri"])  # doctest: +SKIP
+        """
+        from IPython.display import HTML
+        from pyvis.network import Network
+
+        from kg.html import FONT, SEED, rel_style, type_style
+
+        if nodes is None:
+            degree = {n: d for n, d in nx.Graph(self.nx).degree() if self.nx.nodes[n]["type"] != ARTICLE}
+            nodes = sorted(degree, key=lambda n: (-degree[n], n))[:limit]
+        keep = [n for n in dict.fromkeys(nodes) if n in self.nx]
+        net = Network(height=f"{height}px", width="100%", directed=True, cdn_resources="in_line")
+        for n in keep:
+            a = self.nx.nodes[n]
+            st = type_style(a["type"])
+            net.add_node(n, label=a["label"], title=f"{a['label']} ({st.zh} {st.en})\n{n}", shape=st.shape,
+                         color=st.colour, value=1 + self.nx.degree(n))
+        for s, o, key, data in sorted(self.nx.subgraph(keep).edges(keys=True, data=True)):
+            st = rel_style(key)
+            conf = f", confidence {data['confidence']:.2f}" if data.get("source") == "text" else ""
+            net.add_edge(s, o, title=f"{st.zh} {st.en}{conf}", color=st.colour, dashes=st.dashes,
+                         arrows="to" if st.arrow else "")
+        net.set_options(json.dumps({
+            "layout": {"randomSeed": SEED},
+            "physics": {"stabilization": {"iterations": 300}},
+            "nodes": {"font": {"face": FONT}, "scaling": {"min": 8, "max": 30}},
+            "interaction": {"hover": True},
+        }))
+        page = offline_page(net)
+        # an iframe of its own: the page's scripts run in Jupyter, JupyterLab and VS Code alike
+        return HTML(f'<div><iframe srcdoc="{html.escape(page)}" style="width:100%; height:{height + 20}px; '
+                    f'border:0"></iframe></div>')
+
+
+def offline_page(net) -> str:
+    """A pyvis network as one self-contained HTML page: vis-network inline, nothing fetched from the web."""
+    page = net.generate_html()
+    # pyvis links Bootstrap from a CDN for menus a plain network does not have: drop the links
+    return _REMOTE.sub("", page)
+
+
+_REMOTE = re.compile(r'<(link|script)\b[^>]*\b(?:href|src)="https?://[^"]*"[^>]*>(?:\s*</script>)?', re.S)
+
+
 def predicate_keys() -> dict[str, str]:
     """Predicate IRI → the key kg.graph uses for it (runsProgramme, containedInPlace …)."""
     from kg.rdf import PREDICATE_IRI
@@ -300,4 +357,4 @@ def class_kinds(schema: Path = SCHEMA_FILE) -> dict[str, str]:
     return {c: k for c in set(label) | set(parents) if (k := kind(c))}
 
 
-__all__ = ["KG", "class_kinds", "load", "predicate_keys"]
+__all__ = ["KG", "class_kinds", "load", "offline_page", "predicate_keys"]

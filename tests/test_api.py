@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -125,3 +128,14 @@ def test_api_seeds_build(seeds_build):
     assert {"runsProgramme", "issuedPolicy", "author"} <= set(g.relations["predicate"])
     assert set(g.nx.nodes) == set(g.entities["iri"]) | set(g.articles["iri"])
     assert len(g.mentions) == len((seeds_build.out / "mentions.jsonl").read_text(encoding="utf-8").splitlines())
+
+
+def test_api_interactive_view_is_offline(g):
+    def shows(page: str, name: str) -> bool:
+        return json.dumps(name)[1:-1] in html.unescape(page)  # pyvis writes labels as JSON escapes
+
+    page = g.interactive().data
+    assert page.startswith("<div><iframe srcdoc=") and "vis.Network" in page and shows(page, "双报到")
+    assert not re.search(r"(?:src|href)=&quot;https?://", page), "the view must not fetch anything from the web"
+    chosen = g.interactive([KGR + "programme/shuangbaodao", KGR + "place/220302"]).data
+    assert shows(chosen, "双报到") and not shows(chosen, "红心物业")
