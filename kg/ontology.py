@@ -200,13 +200,13 @@ def _parse(files: list[Path]) -> Ontology:
             if any(t in declared or t in subclass for t in ours):
                 continue  # an instance of a schema class that is not an entity (an Article, a Statement)
             raise OntologyError(
-                f"{where[iri]}: {iri} has type {ours[0]}, which is not a class of the schema; "
+                f"{_at(where[iri], ours[0].removeprefix(KGO))}: {iri} has type {ours[0]}, which is not a class of the schema; "
                 f"valid classes: {', '.join(sorted(c.removeprefix(KGO) for c in class_labels))}."
             )
         cls = max(typed, key=lambda t: len(_ancestors(t, subclass)))
         pref = _zh(props[iri].get(_PREF, ()))
         if not pref:
-            raise OntologyError(f"{where[iri]}: {iri} has no skos:prefLabel@zh; every concept needs one.")
+            raise OntologyError(f"{_at(where[iri], _local(iri))}: {iri} has no skos:prefLabel@zh; every concept needs one.")
         alts = tuple(sorted({a for a in _zh_all(props[iri].get(_ALT, ())) if a != pref[0]}))
         concepts[iri] = Concept(
             iri=iri,
@@ -235,9 +235,24 @@ def _check_aliases(concepts: dict[str, Concept], where: dict[str, Path]) -> None
             other = owners.setdefault(key, iri)
             if other != iri and not concepts[other].derived_from and not c.derived_from:
                 raise OntologyError(
-                    f"{where[iri]}: alias {alt!r} is claimed by {other} and {iri}, which share a parent; "
+                    f"{_at(where[iri], chr(34) + alt + chr(34))}: alias {alt!r} is claimed by {other} and {iri}, which share a parent; "
                     "give the alias to one of them only."
                 )
+
+
+def _local(iri: str) -> str:
+    return iri.rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def _at(path: Path, needle: str) -> str:
+    """`file:line` of the last line that holds the term an error is about (Turtle has no positions
+    after parsing, so the text is searched; the file alone when the term is not found)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return str(path)
+    hits = [n for n, line in enumerate(lines, 1) if needle in line]
+    return f"{path}:{hits[-1]}" if hits else str(path)
 
 
 def _class_label(cls: str, subclass: dict[str, set[str]], ner: dict[str, str]) -> str | None:
