@@ -239,3 +239,9 @@ def test_query_seeds_relations_have_confidence_and_sentence(seeds_store):
     for r in rows:
         row = dict(zip(columns, r))
         assert 0 <= row["confidence"] <= 1 and row["sentence"] and row["begin"] < row["end"]
+
+
+def test_query_cli_defaults_to_kg_output(monkeypatch, capsys):
+    monkeypatch.setenv("KG_OUTPUT", str(LD))
+    assert main(["query", "entities", "--bind", "class=Programme", "--format", "json"]) == 0
+    assert {r["name"] for r in json.loads(capsys.readouterr().out)} == {"双报到", "红心物业"}
