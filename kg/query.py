@@ -143,7 +143,8 @@ def parameters(text: str) -> list[str]:
 
 def variables(text: str) -> set[str]:
     """The variable names a query uses (outside comments and strings, roughly: enough to check a bind)."""
-    body = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#") else "" for line in text.splitlines())
+    lines = (_IRI.sub("", line) for line in text.splitlines())  # an IRI may hold a '#'
+    body = "\n".join(line.split("#", 1)[0] for line in lines)
     return set(re.findall(r"[?$]([A-Za-z_][\w]*)", body))
 
 
@@ -271,7 +272,10 @@ def _bindings(text: str, source: str, bindings: Mapping[str, object]) -> dict[st
         if name not in used:
             have = ", ".join(sorted(f"?{v}" for v in used)) or "none"
             raise QueryError(f"{source}: --bind {name}=…: the query has no variable ?{name}; its variables: {have}.")
-        out[name] = value if isinstance(value, (ox.NamedNode, ox.Literal)) else term(str(value))
+        try:
+            out[name] = value if isinstance(value, (ox.NamedNode, ox.Literal)) else term(str(value))
+        except ValueError as err:
+            raise QueryError(f"--bind {name}={value}: not a valid IRI ({err}); write a name, or an IRI as <…>.") from err
     return out
 
 

@@ -245,3 +245,13 @@ def test_query_cli_defaults_to_kg_output(monkeypatch, capsys):
     monkeypatch.setenv("KG_OUTPUT", str(LD))
     assert main(["query", "entities", "--bind", "class=Programme", "--format", "json"]) == 0
     assert {r["name"] for r in json.loads(capsys.readouterr().out)} == {"双报到", "红心物业"}
+
+
+def test_query_bind_invalid_iri_is_an_error():
+    with pytest.raises(QueryError, match="not a valid IRI"):
+        run_query("communities-in-place", LD, bindings={"place": "<http://a b>"})
+
+
+def test_query_variables_ignore_comments_and_see_past_iris():
+    text = "# ?commented\nSELECT ?a WHERE { ?a <http://example.org/#p> ?b } # ?c"
+    assert variables(text) == {"a", "b"}
