@@ -170,6 +170,7 @@ def build(
     jobs: int = 1,
     dask: str | None = None,
     cache: Path | None | bool = True,
+    validate: bool = True,
     progress: Progress | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> BuildReport:
@@ -221,7 +222,7 @@ def build(
     report.articles = sum(len(r.doc.articles) for r in ordered)
     report.characters = sum(len(r.doc.text) for r in ordered)
     report.seconds["extract"] = time.perf_counter() - t1
-    report.outputs = export(ordered, onto, out, base=base, html=html, report=report)
+    report.outputs = export(ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology)
     report.seconds["total"] = time.perf_counter() - t0
     return report
 
@@ -247,7 +248,15 @@ def _extract(
 
 
 def export(
-    results: Sequence[DocResult], onto: Ontology, out: Path, *, base: str | None, html: bool, report: BuildReport
+    results: Sequence[DocResult],
+    onto: Ontology,
+    out: Path,
+    *,
+    base: str | None,
+    html: bool,
+    report: BuildReport,
+    validate: bool = True,
+    ontology: Path = DEFAULT_ONTOLOGY,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages."""
     from kg import rdf
@@ -275,6 +284,13 @@ def export(
 
             write_pages(g, docs, mentions, tmp)
             report.seconds["html"] = time.perf_counter() - t
+        if validate:
+            # a build whose own output breaks the shapes fails loudly, and the previous output stays
+            from kg.validate import validate as shacl_validate
+
+            t = time.perf_counter()
+            shacl_validate(tmp, ontology=ontology).check()
+            report.seconds["validate"] = time.perf_counter() - t
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return [out / p for p in written]
 

@@ -38,6 +38,7 @@ def _build(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         dask=args.dask,
         cache=False if args.no_cache else True,
+        validate=not args.no_validate,
         progress=Progress(sys.stderr),
         on_skip=on_skip,
     )
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--jobs", "-j", type=int, default=1, help="extraction processes (same output for any N)")
     b.add_argument("--dask", metavar="SCHEDULER", default=None, help="run extraction on a Dask scheduler (tcp://host:8786)")
     b.add_argument("--no-cache", action="store_true", help="redo every file's extraction (no per-file cache)")
+    b.add_argument("--no-validate", action="store_true", help="skip the SHACL check of the output (large archives)")
     b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.set_defaults(func=_build)
 
