@@ -77,7 +77,7 @@ def build_graph(
         c = onto.concepts.get(iri)
         names = surface[iri]
         label = c.pref if c else sorted(names.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0][0]
-        aliases = sorted(set(names) | set(c.alts if c else ()) - {label})
+        aliases = sorted((set(names) | set(c.alts if c else ())) - {label})
         doc_id, s, e = first_sentence[iri]
         g.add_node(
             iri,

@@ -201,6 +201,7 @@ def mention_quads(mentions: Iterable[Mention], docs: Sequence[DocInfo], *, base:
         add(sentence, RDF + "type", _n(NIF + "Sentence"))
         add(sentence, NIF + "beginIndex", _int(m.sentence[0]))
         add(sentence, NIF + "endIndex", _int(m.sentence[1]))
+        add(sentence, NIF + "referenceContext", _n(rb(doc_iri(m.doc_id))))
         add(sentence, NIF + "anchorOf", ox.Literal(_clean(texts.get(m.doc_id, "")[m.sentence[0] : m.sentence[1]])))
     for d in docs:
         context = rb(doc_iri(d.doc_id))

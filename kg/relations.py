@@ -83,7 +83,8 @@ def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> lis
             ev = Evidence(doc.doc_id, m.sentence[0], m.sentence[1])
             if m.label == "PERSON" and article.byline and article.byline[0] <= m.start < article.byline[1]:
                 byline = Evidence(doc.doc_id, article.byline[0], article.byline[1])
-                out.append(Relation(art, AUTHOR, m.iri, byline, 0.95, doc.text[article.byline[0] : article.byline[1]][-1]))
+                credit = doc.text[article.byline[0] : article.byline[1]].rstrip().endswith("摄")
+                out.append(Relation(art, AUTHOR, m.iri, byline, 0.95, "摄" if credit else "署名"))
             out.append(Relation(art, MENTIONS, m.iri, Evidence(doc.doc_id, m.start, m.end), 1.0))
         out.extend(_structure(doc, ms, onto))
         out.extend(_stated(doc, ms, _main_actor(article, ms)))
