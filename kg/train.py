@@ -28,27 +28,45 @@ def candidate_docs(nlp, texts: Sequence[str]):
         yield view, doc
 
 
-def training_examples(gold_docs, nlp) -> tuple[list[tuple[list[str], int]], dict]:
-    """Feature lists with 0/1 targets, and how many gold mentions the candidates cover."""
-    from kg.ner.classifier import Context, features
+def training_examples(gold_docs, nlp, *, ontology: Ontology | None = None) -> tuple[list[list], dict]:
+    """Per document, (candidate key, features, 0/1 target) rows; and how many gold mentions the
+    candidates cover.
+
+    With an ontology, each document is read with a gazetteer that lacks the names derived from that
+    document alone: the model then learns from documents as unseen as the ones it will meet, not
+    from gazetteer hits that its own annotations put there.
+    """
+    from kg.ner.classifier import Context, grouped_features
+    from kg.ner.candidates import doc_text
+    from kg.ner.gazetteer import Gazetteer, patterns_from
 
     rules = nlp.get_pipe("rules").rules
-    data: list[tuple[list[str], int]] = []
+    gaz_pipe = nlp.get_pipe("gazetteer") if "gazetteer" in nlp.pipe_names else None
+    full = gaz_pipe.gazetteer if gaz_pipe is not None else None
+    data: list[list[tuple[tuple[int, int, str], list[str], int]]] = []
     covered = total = 0
     missing: list[str] = []
-    for g, (view, doc) in zip(gold_docs, candidate_docs(nlp, [g.text for g in gold_docs]), strict=True):
+    for g in gold_docs:
+        if ontology is not None and gaz_pipe is not None:
+            gaz_pipe.gazetteer = Gazetteer(patterns_from(ontology.without_documents([g.doc])))
+        view, doc = next(candidate_docs(nlp, [g.text]))
         gold = {(e.start, e.end, e.label) for e in g.entities}
         cands = doc._.kg_candidates or []
-        ctx = Context(doc.text, cands, rules)
+        ctx = Context(doc_text(doc), cands, rules, doc._.kg_words)
         seen = set()
-        for c in cands:
+        rows = []
+        for members, feats in grouped_features(cands, ctx):
+            c = members[0]
             s, e = view.span(c.start, c.end)
             y = int((s, e, c.label) in gold)
             seen.add((s, e, c.label))
-            data.append((features(c, ctx), y))
+            rows.append((c.key, feats, y))
+        data.append(rows)
         total += len(gold)
         covered += len(gold & seen)
         missing += [f"{lab} {g.text[s:e]!r}" for s, e, lab in sorted(gold - seen)]
+    if gaz_pipe is not None:
+        gaz_pipe.gazetteer = full
     return data, {"gold": total, "covered": covered, "missing": missing}
 
 
@@ -64,10 +82,12 @@ def train_classifier(
     from kg.ner import DEFAULT_CONFIG, load_nlp
     from kg.ner.classifier import SpanClassifier
 
+    if not isinstance(ontology, Ontology):
+        ontology = load_ontology(Path(ontology))
     nlp = load_nlp(config or DEFAULT_CONFIG, ontology=ontology, overrides={**(overrides or {}), "paths.model": None})
-    data, _ = training_examples(gold_docs, nlp)
+    data, _ = training_examples(gold_docs, nlp, ontology=ontology)
     threshold = nlp.get_pipe("classifier").threshold
-    return SpanClassifier(threshold=threshold).fit(data, seed=seed)
+    return SpanClassifier(threshold=threshold).fit_stacked(data, seed=seed)
 
 
 def train(gold: Path, out: Path, *, seed: int = 0, ontology: Path = Path("ontology"), config: Path | None = None) -> Path:

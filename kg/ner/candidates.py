@@ -25,8 +25,9 @@ class Candidate:
 
 
 def register_extensions() -> None:
-    """`doc._.kg_candidates` (all proposals) and `doc._.kg_spans` (the chosen mentions)."""
-    for name in ("kg_candidates", "kg_spans"):
+    """`doc._.kg_candidates` (all proposals), `doc._.kg_words` (dictionary words as (start, end)),
+    and `doc._.kg_spans` (the chosen mentions)."""
+    for name in ("kg_candidates", "kg_words", "kg_spans"):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 
@@ -43,3 +44,11 @@ def add_candidates(doc: Doc, found: list[Candidate]) -> None:
         if k not in seen:
             seen.add(k)
             have.append(c)
+
+
+def doc_text(doc: Doc) -> str:
+    """`doc.text`, computed once per doc (spaCy joins every token on each access)."""
+    text = doc.user_data.get("kg_text")
+    if text is None:
+        text = doc.user_data["kg_text"] = doc.text
+    return text

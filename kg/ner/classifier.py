@@ -58,9 +58,12 @@ def _len_bucket(n: int) -> str:
 class Context:
     """What the features of one document need: its text, candidates indexed by position, words."""
 
-    def __init__(self, text: str, cands: Sequence[Candidate], rules: Rules) -> None:
+    def __init__(self, text: str, cands: Sequence[Candidate], rules: Rules, words: Sequence[tuple[int, int]] | None = None) -> None:
         self.text = text
         self.rules = rules
+        self.words = sorted(words or ())
+        self.word_starts = [w[0] for w in self.words]
+        self.word_ends = {w[1] for w in self.words}
         self.by_start: dict[int, list[Candidate]] = defaultdict(list)
         self.by_end: dict[int, list[Candidate]] = defaultdict(list)
         self.gaz: dict[tuple[int, int], set[str]] = defaultdict(set)
@@ -70,8 +73,37 @@ class Context:
             if c.source == "gazetteer":
                 self.gaz[(c.start, c.end)].add(c.label)
         # long candidates, for "inside a longer X" features
-        self.spans = sorted({(c.start, c.end, c.label) for c in cands if c.source != "gazetteer" or True})
+        self.spans = sorted({(c.start, c.end, c.label) for c in cands})
+        self.gaz_spans = {(c.start, c.end, c.label) for c in cands if c.source in ("gazetteer", "quote", "policy")}
         self.starts = [s for s, _, _ in self.spans]
+        # quoted and bracketed ranges: a candidate strictly inside one is part of a larger name
+        self.quoted = sorted({(c.start, c.end, "Q" if c.info.get("quoted") else "B") for c in cands if c.source in ("quote", "policy")})
+        self.quoted_starts = [q[0] for q in self.quoted]
+
+    def tags_inside(self, s: int, e: int) -> list[str]:
+        """Tags of the dictionary words that lie inside [s, e), in order."""
+        out = []
+        i = bisect_left(self.word_starts, s)
+        tags = self.rules.words
+        while i < len(self.words) and self.words[i][1] <= e:
+            ws, we = self.words[i]
+            out.append(tags.get(self.text[ws:we], "x"))
+            i += 1
+        return out
+
+    def enclosure(self, s: int, e: int) -> str:
+        """Q or B when [s, e) lies strictly inside a quoted or 《》 range, E when it is exactly one."""
+        i = bisect_left(self.quoted_starts, s - 130)
+        out = ""
+        while i < len(self.quoted) and self.quoted[i][0] <= s:
+            qs, qe, kind = self.quoted[i]
+            if qe >= e:
+                if (qs, qe) == (s, e):
+                    out = out or "E" + kind
+                else:
+                    return kind
+            i += 1
+        return out or "none"
 
     def containing(self, c: Candidate) -> set[str]:
         """Labels of other candidates that strictly contain c (cheap scan over a window)."""
@@ -104,8 +136,6 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         L + "src=" + src + "|len=" + _len_bucket(e - s),
         L + "last=" + span[-1:],
         L + "last2=" + span[-2:],
-        L + "first=" + span[:1],
-        L + "first2=" + span[:2],
         L + "l1=" + left1,
         L + "l2=" + left2,
         L + "r1=" + right1,
@@ -132,6 +162,21 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     ws = c.info.get("ws")
     if ws is not None:
         f.append(L + "ws=" + str(ws))
+    f.append(L + "encl=" + ctx.enclosure(s, e))
+    if ctx.words:
+        f.append(L + "we=" + str(e in ctx.word_ends))
+        if lab != "POLICY" and not info_quoted(c):
+            tags = ctx.tags_inside(s, e)
+            f.append(L + "nwords=" + str(min(len(tags), 5)))
+            for tag in sorted(set(tags[:-1])):
+                f.append(L + "has=" + tag)
+            proper = any(tg in ("ns", "nr", "nz", "nt", "nrt", "m") for tg in tags) or any(
+                x.label == "PLACE" for x in ctx.by_start.get(s, ()) if x.end < e
+            ) or span[:1] in rules.level_chars or any(ch.isdigit() for ch in span)
+            f.append(L + "proper=" + str(proper))
+            if tags:
+                f.append(L + "lasttag=" + tags[-1])
+                f.append(L + "firsttag=" + tags[0])
     if "\n" in span:
         f.append(L + "break")
     # gazetteer agreement
@@ -179,6 +224,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
                 f.append(L + "role_after")
         f.append(L + "head_in_right_word=" + str(len(rw) > 1 and rw in rules.org_heads))
     elif lab == "PERSON":
+        f.append(L + "first=" + span[:1])
         f.append(L + "surname=" + str(rules.is_surname_start(span)))
         f.append(L + "surname2=" + str(span[:2] in rules.surnames2))
         f.append(L + "name_in_dict=" + str(span in rules.words))
@@ -233,6 +279,70 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     return f
 
 
+def grouped_features(cands: Sequence[Candidate], ctx: Context) -> list[tuple[list[Candidate], list[str]]]:
+    """One feature list per (start, end, label): what several rules agree on is one decision,
+    described by the union of their evidence."""
+    groups: dict[tuple[int, int, str], list[Candidate]] = defaultdict(list)
+    for c in cands:
+        groups[c.key].append(c)
+    out = []
+    for key in sorted(groups):
+        members = groups[key]
+        if len(members) == 1:
+            out.append((members, list(dict.fromkeys(features(members[0], ctx)))))
+            continue
+        feats: dict[str, None] = {}
+        for c in members:
+            feats.update(dict.fromkeys(features(c, ctx)))
+        feats[key[2] + "|agree=" + "+".join(sorted({c.source.split(":")[0] for c in members}))] = None
+        out.append((members, list(feats)))
+    return out
+
+
+def _bucket(p: float) -> str:
+    return "0" if p < 0.2 else ("1" if p < 0.5 else ("2" if p < 0.8 else "3"))
+
+
+def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[float]) -> list[list[str]]:
+    """Second-stage features: how sure the first stage is of the candidates around each one
+    (the organisation that would contain this place, the place inside this organisation …)."""
+    order = sorted(range(len(keys)), key=lambda i: keys[i][0])
+    starts = [keys[i][0] for i in order]
+    out: list[list[str]] = []
+    for i, (s, e, lab) in enumerate(keys):
+        best: dict[str, float] = {}
+        lo = bisect_left(starts, s - 40)
+        hi = bisect_left(starts, e)
+        for k in range(lo, hi):
+            j = order[k]
+            if j == i:
+                continue
+            s2, e2, lab2 = keys[j]
+            if e2 <= s:
+                continue
+            p = probs[j]
+            if (s2, e2) == (s, e):
+                rel = "alt"
+            elif s2 <= s and e2 >= e:
+                rel = "in_" + lab2
+            elif s2 >= s and e2 <= e:
+                rel = "has_" + lab2
+            else:
+                rel = "cross"
+            if p > best.get(rel, -1.0):
+                best[rel] = p
+        L = lab + "|"
+        f = [L + "s1=" + _bucket(probs[i])]
+        f += [L + "s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items())]
+        f += [L + "s1=" + _bucket(probs[i]) + "|s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items()) if p >= 0.5]
+        out.append(f)
+    return out
+
+
+def info_quoted(c: Candidate) -> bool:
+    return bool(c.info.get("quoted") or c.info.get("booked"))
+
+
 def _split_parts(span: str) -> list[str]:
     out, cur = [], ""
     for ch in span:
@@ -246,18 +356,31 @@ def _split_parts(span: str) -> list[str]:
 
 
 class SpanClassifier:
-    """Binary logistic regression over candidate features (weights in a dict)."""
+    """Binary logistic regression over candidate features (weights in a dict), stacked: a second
+    model rescores each candidate knowing the first model's scores of its neighbours."""
 
-    def __init__(self, weights: dict[str, float] | None = None, *, threshold: float = 0.5) -> None:
+    def __init__(
+        self, weights: dict[str, float] | None = None, *, threshold: float = 0.5, stage2: dict[str, float] | None = None
+    ) -> None:
         self.weights = weights or {}
         self.threshold = threshold
+        self.stage2 = stage2 or {}
 
     def __bool__(self) -> bool:
         return bool(self.weights)
 
-    def prob(self, feats: Iterable[str]) -> float:
-        w = self.weights
-        z = sum(w.get(x, 0.0) for x in feats)
+    def score_groups(self, groups: Sequence[tuple[Sequence[Candidate], list[str]]]) -> list[float]:
+        """Probabilities for grouped candidates (see grouped_features), both stages."""
+        probs = [self.prob(f) for _, f in groups]
+        if not self.stage2:
+            return probs
+        keys = [m[0].key for m, _ in groups]
+        extra = neighbour_features(keys, probs)
+        return [self.prob(f + x, self.stage2) for (_, f), x in zip(groups, extra)]
+
+    def prob(self, feats: Iterable[str], weights: dict[str, float] | None = None) -> float:
+        w = self.weights if weights is None else weights
+        z = sum([w[x] for x in feats if x in w])
         if z >= 0:
             return 1.0 / (1.0 + math.exp(-z))
         ez = math.exp(z)
@@ -295,9 +418,31 @@ class SpanClassifier:
         self.weights = {k: round(v, 5) for k, v in sorted(w.items()) if abs(v) >= 1e-4}
         return self
 
+    def fit_stacked(
+        self, docs: Sequence[Sequence[tuple[tuple[int, int, str], list[str], int]]], *, seed: int = 0, **kw
+    ) -> SpanClassifier:
+        """Fit stage one on all documents, then stage two on stage-one scores that were cross-fitted
+        (each document scored by a model that did not see it), so stage two learns honest scores."""
+        flat = [(f, y) for d in docs for _, f, y in d]
+        self.fit(flat, seed=seed, **kw)
+        stage1 = self.weights
+        data2: list[tuple[list[str], int]] = []
+        for i, d in enumerate(docs):
+            if len(docs) > 1:
+                other = SpanClassifier().fit([(f, y) for j, e in enumerate(docs) if j != i for _, f, y in e], seed=seed, **kw)
+            else:
+                other = self
+            probs = [other.prob(f) for _, f, _ in d]
+            extra = neighbour_features([k for k, _, _ in d], probs)
+            data2 += [(f + x, y) for (_, f, y), x in zip(d, extra)]
+        self.weights = {}
+        self.fit(data2, seed=seed, **kw)
+        self.stage2, self.weights = self.weights, stage1
+        return self
+
     def to_json(self) -> str:
         return json.dumps(
-            {"format": MODEL_FORMAT, "threshold": self.threshold, "weights": self.weights},
+            {"format": MODEL_FORMAT, "threshold": self.threshold, "weights": self.weights, "stage2": self.stage2},
             ensure_ascii=False,
             sort_keys=True,
             indent=0,
@@ -313,4 +458,4 @@ class SpanClassifier:
             raise ConfigError(f"{path}: the NER model is not valid JSON ({err.msg}); run `kg train`.") from err
         if data.get("format") != MODEL_FORMAT:
             raise ConfigError(f"{path}: not a {MODEL_FORMAT} model; run `kg train` to make one.")
-        return cls(data["weights"], threshold=float(data.get("threshold", 0.5)))
+        return cls(data["weights"], threshold=float(data.get("threshold", 0.5)), stage2=data.get("stage2") or {})

@@ -22,8 +22,8 @@ from spacy.util import ensure_path, filter_spans
 
 from kg.errors import ConfigError
 from kg.mention import Span as KGSpan
-from kg.ner.candidates import Candidate, add_candidates, register_extensions
-from kg.ner.classifier import Context, SpanClassifier, features
+from kg.ner.candidates import Candidate, add_candidates, doc_text, register_extensions
+from kg.ner.classifier import Context, SpanClassifier, grouped_features
 from kg.ner.gazetteer import Gazetteer
 from kg.ner.lexicon import DEFAULT_LEXICON, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
 from kg.ner.resolve import propagate, select
@@ -59,7 +59,7 @@ class GazetteerComponent:
     def __call__(self, doc: Doc) -> Doc:
         found = [
             Candidate(s, e, label, "gazetteer", iri, {"level": level})
-            for s, e, label, iri, level in self.gazetteer.matches(doc.text)
+            for s, e, label, iri, level in self.gazetteer.matches(doc_text(doc))
         ]
         add_candidates(doc, found)
         return doc
@@ -78,7 +78,7 @@ class GazetteerComponent:
 @Language.factory(
     "kg_rules",
     requires=["doc._.kg_candidates"],
-    assigns=["doc._.kg_candidates"],
+    assigns=["doc._.kg_candidates", "doc._.kg_words"],
     default_config={"families": ["place", "org", "person", "quote", "policy", "programme"]},
 )
 def make_rules(nlp: Language, name: str, families: list[str]) -> RulesComponent:
@@ -117,9 +117,11 @@ class RulesComponent:
     def __call__(self, doc: Doc) -> Doc:
         if self.rules is None:
             raise ConfigError(f"{self.name}: the rules are not initialized; call nlp.initialize() first.")
-        text = doc.text
+        text = doc_text(doc)
         r = self.rules
-        starts = word_starts(text)
+        words = segment(text)
+        doc._.kg_words = words
+        starts = {s for s, _ in words}
         have = doc._.kg_candidates or []
         found: list[Candidate] = []
         fam = self.families
@@ -128,7 +130,8 @@ class RulesComponent:
         place_starts = {c.start for c in have if c.label == "PLACE"} | {c.start for c in found}
         place_ends = {c.end for c in have if c.label == "PLACE"} | {c.end for c in found}
         if "org" in fam:
-            found += r.orgs(text, starts | place_starts, place_ends)
+            word_at = {i: w for w in words if w[1] - w[0] > 1 for i in range(w[0], w[1])}
+            found += r.orgs(text, starts | place_starts, place_ends, word_at)
         if "person" in fam:
             found += r.persons(text)
         if "quote" in fam:
@@ -158,15 +161,16 @@ class RulesComponent:
         return self
 
 
-def word_starts(text: str) -> set[int]:
-    """Offsets where a dictionary word starts (jieba, no HMM): boundaries a name is likely to take."""
-    return {start for _, start, _ in jieba_tokenizer().tokenize(text, HMM=False)}
+def segment(text: str) -> list[tuple[int, int]]:
+    """Dictionary words of the text as (start, end), by jieba without HMM: the boundaries a name is
+    likely to take, and the words whose tags tell a name from a phrase."""
+    return [(start, end) for _, start, end in jieba_tokenizer().tokenize(text, HMM=False)]
 
 
 # --------------------------------------------------------------------------------------- classifier
 @Language.factory(
     "kg_span_classifier",
-    requires=["doc._.kg_candidates"],
+    requires=["doc._.kg_candidates", "doc._.kg_words"],
     assigns=["doc._.kg_candidates"],
     default_config={"threshold": 0.5},
 )
@@ -199,9 +203,11 @@ class ClassifierComponent:
         if not cands:
             return doc
         if self.model:
-            ctx = Context(doc.text, cands, self._rules())
-            for c in cands:
-                c.score = self.model.prob(features(c, ctx))
+            ctx = Context(doc_text(doc), cands, self._rules(), doc._.kg_words)
+            groups = grouped_features(cands, ctx)
+            for (members, _), p in zip(groups, self.model.score_groups(groups)):
+                for c in members:
+                    c.score = p
         else:
             for c in cands:
                 c.score = prior(c)
@@ -214,7 +220,7 @@ class ClassifierComponent:
 
     def from_disk(self, path, *, exclude=()) -> ClassifierComponent:
         data = json.loads((ensure_path(path) / "model.json").read_text(encoding="utf-8"))
-        self.model = SpanClassifier(data["weights"], threshold=self.threshold)
+        self.model = SpanClassifier(data["weights"], threshold=self.threshold, stage2=data.get("stage2") or {})
         return self
 
 
@@ -249,30 +255,31 @@ def prior(c: Candidate) -> float:
     "kg_resolver",
     requires=["doc._.kg_candidates"],
     assigns=["doc.ents", "doc._.kg_spans"],
-    default_config={"threshold": 0.5, "propagate": True},
+    default_config={"threshold": 0.5, "propagate": True, "length_bonus": 0.0},
 )
-def make_resolver(nlp: Language, name: str, threshold: float, propagate: bool) -> Resolver:
-    return Resolver(name, threshold=threshold, propagate=propagate)
+def make_resolver(nlp: Language, name: str, threshold: float, propagate: bool, length_bonus: float) -> Resolver:
+    return Resolver(name, threshold=threshold, propagate=propagate, length_bonus=length_bonus)
 
 
 class Resolver:
     """Keeps the best non-overlapping candidates, spreads accepted names over the document."""
 
-    def __init__(self, name: str, *, threshold: float, propagate: bool) -> None:
+    def __init__(self, name: str, *, threshold: float, propagate: bool, length_bonus: float = 0.0) -> None:
         self.name = name
         self.threshold = threshold
         self.propagate = propagate
+        self.length_bonus = length_bonus
 
     def __call__(self, doc: Doc) -> Doc:
         cands = doc._.kg_candidates or []
-        chosen = select(cands, self.threshold)
+        chosen = select(cands, self.threshold, length_bonus=self.length_bonus)
         if self.propagate and chosen:
             prefixes = _place_prefixes(cands, chosen, self.threshold)
-            extra = propagate(doc.text, chosen, prefixes)
+            extra = propagate(doc_text(doc), chosen, prefixes)
             taken = [(c.start, c.end) for c in chosen]
             extra = [x for x in extra if not any(x.start < e and s < x.end for s, e in taken)]
             if extra:
-                chosen = select(chosen + extra, self.threshold)
+                chosen = select(chosen + extra, self.threshold, length_bonus=self.length_bonus)
         ids = {}
         for c in cands:
             if c.source == "gazetteer" and c.kb_id:
@@ -287,7 +294,7 @@ class Resolver:
             ent = doc.char_span(s.start, s.end, label=s.label, kb_id=s.kb_id, alignment_mode="expand")
             if ent is not None and len(ent):
                 ents.append(ent)
-        doc.ents = filter_spans(ents)
+        doc.set_ents(filter_spans(ents), default="outside")
         return doc
 
 

@@ -20,8 +20,11 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def select(cands: Sequence[Candidate], threshold: float) -> list[Candidate]:
-    """The best set of non-overlapping candidates whose score passes the threshold."""
+def select(cands: Sequence[Candidate], threshold: float, *, length_bonus: float = 0.0) -> list[Candidate]:
+    """The best set of non-overlapping candidates whose score passes the threshold.
+
+    `length_bonus` (per character) leans the choice toward the outer mention when names nest, as
+    the annotation guidelines ask."""
     base = _logit(threshold)
     best: dict[tuple[int, int], Candidate] = {}
     for c in cands:
@@ -44,7 +47,7 @@ def select(cands: Sequence[Candidate], threshold: float) -> list[Candidate]:
     for i, c in enumerate(items, 1):
         j = bisect.bisect_right(ends, c.start, 0, i - 1)
         prev[i] = j
-        gain = _logit(c.score) - base + 1e-3 * (c.end - c.start)
+        gain = _logit(c.score) - base + (1e-3 + length_bonus) * (c.end - c.start)
         with_c = total[j] + gain
         if with_c > total[i - 1]:
             total[i], take[i] = with_c, True

@@ -148,11 +148,22 @@ class Rules:
                 out.append(Candidate(s, b, "PLACE", "place", info={"suffix": suffix, "site": suffix in sites}))
         return out
 
-    def orgs(self, text: str, starts: set[int], place_ends: set[int]) -> list[Candidate]:
+    def orgs(
+        self, text: str, starts: set[int], place_ends: set[int], word_at: dict[int, tuple[int, int]] | None = None
+    ) -> list[Candidate]:
+        """Organisations: a head noun, and every plausible left boundary before it.
+
+        `word_at` maps a character offset to the dictionary word that covers it; a head that is the
+        tail of a verb or adverb (举办, 一办) is not a head."""
         out = []
+        noun_tags = ("n", "nt", "ns", "nz", "nr", "j", "l", "vn", "nrt", "x")
         for m in self.org_re.finditer(text):
             a, b = m.span()
             head = m.group()
+            if word_at is not None:
+                w = word_at.get(b - 1)
+                if w is not None and w[0] < a and w[1] == b and self.words.get(text[w[0] : w[1]], "x") not in noun_tags:
+                    continue
             word = self.longest_word(text, a)
             if len(word) > len(head) and word not in self.org_heads and not any(
                 word == head + r for r in self.role_after
