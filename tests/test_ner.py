@@ -1,0 +1,241 @@
+"""The NER stage: each rule family on sentences that are not in the seeds, the pipeline contract,
+offsets across page breaks, the trained pipeline on new text, and the pkuseg segmenter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg.ner import DEFAULT_CONFIG, extract_spans, load_nlp, pipe_spans
+from kg.ner.components import segment
+from kg.ner.lexicon import grammar_lexicon, surnames, word_tags
+from kg.ner.rules import Rules
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "ner_ontology"
+
+
+@pytest.fixture(scope="module")
+def rules() -> Rules:
+    return Rules(grammar_lexicon(), surnames(), word_tags())
+
+
+@pytest.fixture(scope="module")
+def nlp_rules():
+    """Gazetteer + rules + resolver on the tiny ontology, without trained weights (rule priors)."""
+    return load_nlp(ontology=TINY, overrides={"paths.model": None})
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    """The shipped pipeline: the trained span classifier, the tiny ontology."""
+    return load_nlp(ontology=TINY)
+
+
+def texts_of(cands, text, label=None, source=None) -> set[str]:
+    return {text[c.start : c.end] for c in cands if (label is None or c.label == label) and (source is None or c.source.startswith(source))}
+
+
+# ------------------------------------------------------------------------------------ rule families
+def test_surnames_come_from_a_package_and_are_real():
+    names = set(surnames())
+    assert len(names) > 300
+    assert {"王", "李", "欧阳", "诸葛"} <= names
+
+
+@pytest.mark.parametrize(
+    "text, place",
+    [
+        ("双辽市王奔镇新立村召开村民代表会议。", "新立村"),
+        ("梨树县喇嘛甸镇开展人居环境整治。", "喇嘛甸镇"),
+        ("伊通满族自治县营城子镇东尖山村位于山区。", "东尖山村"),
+        ("铁东区北门街道桃园社区组织居民学习。", "桃园社区"),
+        ("志愿者来到腰岗子屯清理垃圾。", "腰岗子屯"),
+    ],
+)
+def test_place_suffix_rule_proposes_unseen_divisions(rules, text, place):
+    starts = {s for s, _ in segment(text)}
+    assert place in texts_of(rules.places(text, starts), text, "PLACE")
+
+
+def test_place_rule_skips_common_nouns(rules):
+    text = "全区39个社区和辖区内的农村都开通了系统。"
+    found = texts_of(rules.places(text, {s for s, _ in segment(text)}), text, "PLACE")
+    assert not found & {"全区", "个社区", "辖区", "农村"}
+
+
+@pytest.mark.parametrize(
+    "text, org",
+    [
+        ("近日,梨树县喇嘛甸镇党委召开专题会议。", "梨树县喇嘛甸镇党委"),
+        ("双辽市王奔镇人民政府组织干部学习。", "双辽市王奔镇人民政府"),
+        ("四平市铁西区市场监督管理局开展检查。", "四平市铁西区市场监督管理局"),
+        ("区委组织部定期收集意见。", "区委组织部"),
+        ("县妇联联合县公安局开展宣传。", "县妇联"),
+        ("吉林省宏达建材有限公司党支部开展活动。", "吉林省宏达建材有限公司党支部"),
+    ],
+)
+def test_org_head_rule_proposes_org_with_its_place_prefix(nlp_rules, text, org):
+    doc = nlp_rules.make_doc(text)
+    for name in ("gazetteer", "rules"):
+        doc = nlp_rules.get_pipe(name)(doc)
+    assert org in texts_of(doc._.kg_candidates, text, "ORG")
+
+
+def test_org_head_inside_a_verb_is_not_a_head(rules):
+    text = "双辽市举办政法系统培训班。"
+    word_at = {i: w for w in segment(text) if w[1] - w[0] > 1 for i in range(*w)}
+    assert "双辽市举办" not in texts_of(rules.orgs(text, {0}, set(), word_at), text, "ORG")
+
+
+@pytest.mark.parametrize(
+    "text, names",
+    [
+        ("本报讯(通讯员 刘洋 马丽华)近日,梨树县召开会议。", {"刘洋", "马丽华"}),
+        ("本报讯(通讯员 刘洋马丽华)近日,梨树县召开会议。", {"刘洋", "马丽华"}),
+        ("活动现场。\n\n通讯员 刘洋 摄\n\n", {"刘洋"}),
+        ("居民踊跃参与。 本报通讯员 宋佳琪 摄", {"宋佳琪"}),
+        ("本报记者 欧阳明远\n\n为进一步强化", {"欧阳明远"}),
+    ],
+)
+def test_person_bylines_and_credits(rules, text, names):
+    assert names <= texts_of(rules.persons(text), text, "PERSON")
+
+
+def test_person_role_cue_and_list(rules):
+    text = "村党支部书记魏长青说,村民张秀兰、刘德福、赵春生等参加了活动。"
+    found = texts_of(rules.persons(text), text, "PERSON")
+    assert {"魏长青", "张秀兰", "刘德福", "赵春生"} <= found
+
+
+def test_person_kinship_is_not_a_name(rules):
+    text = "村民李大爷高兴地说。"
+    assert "李大爷" not in texts_of(rules.persons(text), text, "PERSON")
+
+
+def test_quoted_names_become_programme_candidates_with_their_evidence(rules):
+    text = "全镇开展“清廉村居”建设,推行“一网三联”工作法,争当“网格先锋员”。"
+    cands = [c for c in rules.quotes(text) if c.label == "PROGRAMME"]
+    by_text = {text[c.start : c.end]: c for c in cands}
+    assert {"清廉村居", "一网三联", "网格先锋员"} <= set(by_text)
+    assert by_text["清廉村居"].info["after"].startswith("建设")
+    assert by_text["一网三联"].info["after"].startswith("工作法")
+
+
+def test_quoted_group_name_followed_by_an_org_head_is_an_org_candidate(rules):
+    text = "组建“乡村振兴”宣讲团深入村屯。"
+    assert "乡村振兴" in texts_of(rules.quotes(text), text, "ORG")
+
+
+def test_titles_in_book_brackets_are_policy_candidates(rules):
+    text = "印发《关于加强农村人居环境整治的通知》和《四平市物业管理条例》。"
+    assert {"关于加强农村人居环境整治的通知", "四平市物业管理条例"} <= texts_of(rules.policies(text), text, "POLICY")
+
+
+def test_unquoted_campaign_heads(rules):
+    text = "全县深入开展作风建设专项行动,推进主题教育。"
+    starts = {s for s, _ in segment(text)}
+    assert "作风建设专项行动" in texts_of(rules.unquoted_programmes(text, starts), text, "PROGRAMME")
+
+
+# --------------------------------------------------------------------------------- pipeline contract
+def test_pipeline_requirements_met(nlp):
+    assert not any(nlp.analyze_pipes()["problems"].values())
+
+
+def test_config_uses_char_segmentation_by_default():
+    from spacy.util import load_config
+
+    assert load_config(DEFAULT_CONFIG)["nlp"]["tokenizer"]["segmenter"] == "char"
+
+
+def test_gazetteer_gives_the_iri_of_a_unique_name(nlp_rules):
+    text = "梨树县喇嘛甸镇召开会议。"
+    spans = {text[s.start : s.end]: s for s in extract_spans(nlp_rules, text)}
+    assert spans["梨树县"].kb_id == "https://w3id.org/kg/id/place/220322"
+    assert spans["喇嘛甸镇"].kb_id == "https://w3id.org/kg/id/place/220322-t01"
+
+
+def test_gazetteer_leaves_an_ambiguous_name_to_the_linker(nlp_rules):
+    text = "新立村召开村民大会。"
+    spans = [s for s in extract_spans(nlp_rules, text) if text[s.start : s.end] == "新立村"]
+    assert spans and spans[0].kb_id == ""
+
+
+def test_spans_do_not_overlap_and_are_sorted(nlp):
+    text = (DATA / "gold_seeds.jsonl").read_text(encoding="utf-8")[:3000]
+    spans = extract_spans(nlp, text)
+    assert spans == sorted(spans, key=lambda s: (s.start, s.end, s.label))
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+
+
+def test_offsets_map_back_across_a_page_break(nlp):
+    # a long page line that ends mid-name: the span keeps the break inside
+    text = "近日,铁东区城东乡组织志愿者到城东乡社会福利服务中心开展敬老爱老送温暖活动,双辽市王奔\n\n镇党委书记也到场。"
+    spans = extract_spans(nlp, text)
+    assert any(text[s.start : s.end] == "双辽市王奔\n\n镇党委" or text[s.start : s.end] == "王奔\n\n镇" for s in spans)
+    for s in spans:
+        assert not text[s.start : s.end].startswith("\n") and not text[s.start : s.end].endswith("\n")
+
+
+def test_pipe_spans_matches_extract_spans(nlp):
+    texts = ["本报讯(通讯员 刘洋)近日,梨树县喇嘛甸镇党委召开会议。", "学习《民法典》。"]
+    assert list(pipe_spans(nlp, texts)) == [extract_spans(nlp, t) for t in texts]
+
+
+def test_pipeline_is_deterministic(nlp):
+    text = "本报讯(通讯员 刘洋 马丽华)近日,双辽市王奔镇党委开展“清廉村居”建设。"
+    assert extract_spans(nlp, text) == extract_spans(nlp, text)
+
+
+def test_nlp_round_trips_through_disk(nlp, tmp_path):
+    import spacy
+
+    nlp.to_disk(tmp_path / "ner")
+    again = spacy.load(tmp_path / "ner")
+    text = "本报讯(通讯员 刘洋)近日,梨树县喇嘛甸镇党委学习《民法典》。"
+    assert extract_spans(again, text) == extract_spans(nlp, text)
+
+
+# -------------------------------------------------------------------------- the trained pipeline, new text
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("本报讯(通讯员 刘洋 马丽华)近日,梨树县喇嘛甸镇党委召开专题会议。", {("刘洋", "PERSON"), ("马丽华", "PERSON")}),
+        ("印发《关于加强农村人居环境整治的通知》。", {("关于加强农村人居环境整治的通知", "POLICY")}),
+        ("梨树县喇嘛甸镇开展人居环境整治。", {("梨树县", "PLACE"), ("喇嘛甸镇", "PLACE")}),
+        ("双辽市王奔镇新立村召开村民代表会议。", {("双辽市", "PLACE"), ("王奔镇", "PLACE"), ("新立村", "PLACE")}),
+        ("近日,四平市铁西区市场监督管理局开展食品安全检查。", {("四平市铁西区市场监督管理局", "ORG")}),
+    ],
+)
+def test_trained_pipeline_on_unseen_sentences(nlp, text, expected):
+    found = {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
+    assert expected <= found
+
+
+# ----------------------------------------------------------------------------------------- pkuseg
+@pytest.mark.slow
+def test_pkuseg_segmenter_with_a_model_trained_here(tmp_path):
+    spacy_pkuseg = pytest.importorskip("spacy_pkuseg")
+    lines = [
+        "梨树县 喇嘛甸镇 党委 召开 专题 会议 。",
+        "双辽市 王奔镇 新立村 召开 村民 代表 会议 。",
+        "通讯员 刘洋 摄",
+        "全镇 开展 “ 清廉 村居 ” 建设 。",
+        "印发 《 关于 加强 基层 治理 的 通知 》 。",
+    ] * 4
+    train = tmp_path / "train.txt"
+    train.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = tmp_path / "pkuseg"
+    spacy_pkuseg.train(str(train), str(train), str(model), train_iter=2)
+    nlp = load_nlp(
+        ontology=TINY,
+        overrides={"nlp.tokenizer.segmenter": "pkuseg", "paths.pkuseg_model": str(model)},
+    )
+    text = "梨树县喇嘛甸镇党委召开专题会议,学习《民法典》。"
+    doc = nlp(text)
+    assert len(doc) < len(text)  # words, not characters
+    spans = extract_spans(nlp, text)
+    assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
+    assert ("民法典", "POLICY") in {(text[s.start : s.end], s.label) for s in spans}
