@@ -58,7 +58,8 @@ VIS = Path(pyvis.__file__).resolve().parent / "templates" / "lib" / "vis-9.1.2"
 MAX_OVERVIEW_NODES = 1000
 MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists show them all)
 SEED = 7
-SPACING = 110  # pixels between a node and its nearest neighbour in the layouts
+SPACING = 90  # the side of the square of drawing each node gets in the layouts
+ASPECT = 1.6  # width / height of the drawings: components are packed to fill it
 FONT = 'system-ui, "Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", sans-serif'
 
 
@@ -214,7 +215,7 @@ def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, flo
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
     margin = SPACING
     area = sum((w + margin) * (hh + margin) for _, _, _, w, hh in boxes)
-    row_width = max([math.sqrt(area) * 1.3] + [w for *_, w, _ in boxes])
+    row_width = max([math.sqrt(area * ASPECT)] + [w for *_, w, _ in boxes])
     out: dict[str, tuple[float, float]] = {}
     x = y = row_height = 0.0
     for pos, x0, y0, w, hh in boxes:
@@ -268,17 +269,16 @@ def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int =
 
 
 def _spread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """Scale a layout so that the typical node has its nearest neighbour `SPACING` pixels away."""
-    import numpy as np
+    """Scale a component's layout to about `SPACING`² pixels of area per node.
 
-    xy = np.array(list(pos.values()))
-    nearest = []
-    for i in range(0, len(xy), 512):  # in blocks: the distance matrix of 20,000 nodes is 3 GB
-        d = np.hypot(*(xy[i : i + 512, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-        d[np.arange(len(d)), np.arange(i, i + len(d))] = np.inf
-        nearest.append(d.min(axis=1))
-    typical = float(np.median(np.concatenate(nearest)))
-    scale = SPACING / typical if typical > 1e-9 else SPACING
+    Scaling by area rather than by the distance between nearest neighbours keeps stars (a district
+    and its forty bodies) compact, so the hubs' labels stay readable when the whole graph is shown.
+    """
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    w, h = max(xs) - min(xs), max(ys) - min(ys)
+    area = max(w, 1e-9) * max(h, 1e-9) if min(w, h) > 1e-3 * max(w, h, 1e-9) else max(w, h, 1e-9) ** 2 / len(pos)
+    scale = SPACING * math.sqrt(len(pos) / area)
     return {n: (x * scale, y * scale) for n, (x, y) in pos.items()}
 
 
@@ -288,7 +288,7 @@ def _radial_layout(center: str, others: Sequence[str]) -> dict[str, tuple[int, i
     i, ring = 0, 1
     while i < len(others):
         radius = 170 * ring
-        chunk = others[i : i + max(8, int(2 * math.pi * radius / SPACING))]
+        chunk = others[i : i + max(8, int(2 * math.pi * radius / 100))]
         turn = 0.5 * (ring - 1) / max(len(chunk), 1)
         for j, n in enumerate(chunk):
             a = 2 * math.pi * (j / len(chunk) + turn) - math.pi / 2
@@ -394,12 +394,22 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
 # networks
 
 
+def _darker(colour: str, f: float = 0.55) -> str:
+    """The colour of the border of a new or focused node: its fill, darker.
+
+    >>> _darker("#e15759")
+    '#7c3031'
+    """
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * f):02x}" for c in (r, g, b))
+
+
 def _tooltip(site: _Site, iri: str) -> str:
     a = site.g.nodes[iri]
     st = type_style(str(a.get("type", "")))
     lines = [str(a.get("label") or iri), f"{st.zh} {st.en}"]
     if a.get("aliases"):
-        lines.append("别名 aliases: " + "、".join(a["aliases"][:8]) + ("…" if len(a["aliases"]) > 8 else ""))
+        lines.append("别名 aliases: " + " / ".join(a["aliases"][:8]) + ("…" if len(a["aliases"]) > 8 else ""))
     if a.get("type") != ARTICLE:
         lines.append(f"提及 mentions: {int(a.get('mentions') or 0)}" + (" · 新 new" if a.get("new") else ""))
     sentence = a.get("sentence") or ""
@@ -433,6 +443,7 @@ def _network(
     hidden_relations: frozenset[str] = frozenset(),
     edge_labels: bool,
     focus: str | None = None,
+    overview: bool = False,
 ) -> dict:
     """The vis-network data of one network: pyvis nodes and edges with fixed positions, and options."""
     net = Network(directed=True, cdn_resources="remote")
@@ -455,7 +466,7 @@ def _network(
             n,
             label=str(a.get("label") or n),
             shape=st.shape,
-            color={"background": st.colour, "border": "#333333" if a.get("new") or n == focus else st.colour},
+            color={"background": st.colour, "border": _darker(st.colour) if a.get("new") or n == focus else st.colour},
             value=value,
             title=_tooltip(site, n),
             x=x,
@@ -503,7 +514,10 @@ def _network(
         },
         "nodes": {
             "font": {"face": FONT, "size": 14, "strokeWidth": 3, "strokeColor": "#ffffff"},
-            "scaling": {"min": 8, "max": 36, "label": {"enabled": True, "min": 12, "max": 20, "drawThreshold": 6}},
+            # in the overview hubs get big labels that stay readable when the whole graph is shown
+            "scaling": {"min": 10, "max": 50, "label": {"enabled": True, "min": 13, "max": 40, "drawThreshold": 6}}
+            if overview
+            else {"min": 10, "max": 36, "label": {"enabled": True, "min": 13, "max": 20, "drawThreshold": 5}},
             "borderWidth": 1,
         },
         "edges": {
@@ -538,6 +552,9 @@ def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = froz
 def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequence[Mention], root: str) -> Markup:
     """The text of an article with each mention a link to its entity, and empty anchors at evidence."""
     text = doc.text
+    # leading and trailing blank lines would show as a gap in the page (the text is pre-wrapped)
+    piece = text[start:end]
+    lo, hi = start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
     kept: list[Mention] = []
     for m in mentions:
         if m.start >= start and m.end <= end and m.start < m.end and (not kept or m.start >= kept[-1].end):
@@ -546,12 +563,13 @@ def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequ
     anchors = set()
     for a in site.anchors.get(doc.doc_id, ()):
         if start <= a < end:
+            a = min(max(a, lo), hi)
             i = bisect_right(starts, a) - 1
             # an anchor inside a mention moves to the mention's start
             anchors.add(kept[i].start if i >= 0 and a < kept[i].end else a)
     events = sorted([(a, 0, None) for a in anchors] + [(m.start, 1, m) for m in kept], key=lambda e: (e[0], e[1]))
     out: list[str] = []
-    pos = start
+    pos = lo
     for at, _, m in events:
         out.append(str(escape(text[pos:at])))
         pos = at
@@ -565,7 +583,7 @@ def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequ
         href_attr = f' href="{escape(href)}"' if href else ""
         out.append(f'<{tag} class="m t-{escape(m.label)}" id="m-{m.start}-{m.end}"{href_attr} title="{escape(tip)}">{escape(text[m.start:m.end])}</{tag}>')
         pos = m.end
-    out.append(str(escape(text[pos:end])))
+    out.append(str(escape(text[pos:hi])))
     return Markup("".join(out))
 
 
@@ -607,7 +625,7 @@ def _index(site: _Site, env: Environment, max_nodes: int) -> str:
     keep = set(chosen)
     edges = _edges_among(g, keep)
     pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
-    data = _network(site, chosen, edges, pos, root="", hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150)
+    data = _network(site, chosen, edges, pos, root="", hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150, overview=True)
     all_types = Counter(site.type(n) for n in entities)
     all_edges = Counter(k for u, v, k in g.edges(keys=True) if u in site.entity and v in site.entity)
     rows = [
