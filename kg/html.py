@@ -196,8 +196,18 @@ def _clip(text: str, n: int) -> str:
 # layouts: computed here, drawn with physics off
 
 
-def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, float]], *, seed: int = SEED) -> dict[str, tuple[int, int]]:
-    """Pixel positions: each connected component by a seeded force layout, packed in rows."""
+def _components_layout(
+    nodes: Sequence[str],
+    edges: Iterable[tuple[str, str, float]],
+    *,
+    seed: int = SEED,
+    crowded: float = 0.0,
+    labels: dict[str, str] | None = None,
+) -> dict[str, tuple[int, int]]:
+    """Pixel positions: each connected component by a seeded force layout, packed in rows.
+
+    Lone nodes get room for their label (about 13 pixels a character) so that a row of them reads.
+    """
     h = nx.Graph()
     h.add_nodes_from(sorted(nodes))
     for u, v, w in sorted(edges):
@@ -207,9 +217,10 @@ def _components_layout(nodes: Sequence[str], edges: Iterable[tuple[str, str, flo
     boxes = []
     for comp in comps:
         if len(comp) == 1:
-            pos = {comp[0]: (0.0, 0.0)}
-        else:
-            pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed).tolist())))
+            room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
+            boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
+            continue
+        pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed).tolist())), crowded=crowded)
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
@@ -268,18 +279,26 @@ def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int =
     return pos.astype(np.float64)
 
 
-def _spread(pos: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
-    """Scale a component's layout to about `SPACING`² pixels of area per node.
+def _spread(pos: dict[str, tuple[float, float]], *, crowded: float) -> dict[str, tuple[float, float]]:
+    """Scale a component's layout to `SPACING`² pixels of area per node, spread further if crowded.
 
-    Scaling by area rather than by the distance between nearest neighbours keeps stars (a district
-    and its forty bodies) compact, so the hubs' labels stay readable when the whole graph is shown.
+    Scaling by area keeps stars (a district and its forty bodies) compact, so that hubs' labels stay
+    readable when a whole graph is shown; `crowded` (0 to 1) moves the scale towards the one that
+    puts each node's nearest neighbour `SPACING` away, which small networks can afford.
     """
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    w, h = max(xs) - min(xs), max(ys) - min(ys)
-    area = max(w, 1e-9) * max(h, 1e-9) if min(w, h) > 1e-3 * max(w, h, 1e-9) else max(w, h, 1e-9) ** 2 / len(pos)
-    scale = SPACING * math.sqrt(len(pos) / area)
-    return {n: (x * scale, y * scale) for n, (x, y) in pos.items()}
+    import numpy as np
+
+    xy = np.array(list(pos.values()))
+    w, h = np.ptp(xy, axis=0) if len(xy) else (0.0, 0.0)
+    area = w * h if min(w, h) > 1e-3 * max(w, h, 1e-9) else max(w, h, 1e-9) ** 2 / len(pos)
+    scale = SPACING * math.sqrt(len(pos) / max(area, 1e-12))
+    if crowded > 0 and len(xy) > 1:
+        d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(d, np.inf)
+        typical = float(np.median(d.min(axis=1)))
+        if typical > 1e-9:
+            scale = scale ** (1 - crowded) * (SPACING / typical) ** crowded
+    return {n: (float(x * scale), float(y * scale)) for n, (x, y) in zip(pos, xy.tolist())}
 
 
 def _radial_layout(center: str, others: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -624,7 +643,7 @@ def _index(site: _Site, env: Environment, max_nodes: int) -> str:
     chosen = sorted(sorted(entities, key=lambda n: (-site.importance[n], n))[:max_nodes])
     keep = set(chosen)
     edges = _edges_among(g, keep)
-    pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
+    pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), labels={n: site.label(n) for n in chosen})
     data = _network(site, chosen, edges, pos, root="", hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150, overview=True)
     all_types = Counter(site.type(n) for n in entities)
     all_edges = Counter(k for u, v, k in g.edges(keys=True) if u in site.entity and v in site.entity)
@@ -677,7 +696,9 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
         return d.get("source") == "ontology" or any(e[0] == doc.doc_id and start <= e[1] < end for e in ev)
 
     edges = [e for e in _edges_among(g, keep) if here(e[3])]
-    pos = _components_layout(present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges))
+    pos = _components_layout(
+        present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), crowded=0.6, labels={n: site.label(n) for n in present}
+    )
     data = _network(site, present, edges, pos, root="../", edge_labels=len(edges) <= 150)
     authors = sorted(v for _, v, k in g.out_edges(iri, keys=True) if k == AUTHOR and v in site.entity) if iri in g else []
     facts = [

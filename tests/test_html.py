@@ -405,3 +405,24 @@ def test_write_pages_handles_a_corpus_without_entities(tmp_path):
     assert len([p for p in written if p.suffix == ".html"]) == 2
     assert _graph_data(tmp_path / "index.html")["nodes"] == []
     assert "无名之文。" in next((tmp_path / "articles").glob("*.html")).read_text(encoding="utf-8")
+
+
+def test_seeds_pages_cover_every_mention_and_entity(seeds_build):
+    """The real build: each mention is a highlighted link on its article page, each entity has a page."""
+    out = seeds_build.out
+    rows = [json.loads(line) for line in (out / "mentions.jsonl").read_text(encoding="utf-8").splitlines()]
+    articles = {p: p.read_text(encoding="utf-8") for p in (out / "articles").glob("*.html")}
+    anchors = {
+        (re.search(r"文章 Article · (\S+) #", t).group(1), a) for t in articles.values() for a in re.findall(r'id="(m-\d+-\d+)"', t)
+    }
+    assert {(r["doc"], f"m-{r['start']}-{r['end']}") for r in rows} <= anchors
+    entities = {p: p.read_text(encoding="utf-8") for p in (out / "entities").glob("*.html")}
+    iris = set().union(*(re.findall(r"<dt>IRI</dt><dd><code>([^<]+)</code>", t) for t in entities.values()))
+    assert {r["entity"] for r in rows} <= iris
+    assert len(iris) == len(entities)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count("<li data-key=") == len(entities) + len(articles)
+    programme = next(t for t in entities.values() if "<h1>双报到 " in t)
+    assert programme.count('<a class="hit"') >= 5
+    for page in [out / "index.html", *articles, *entities]:
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page.read_text(encoding="utf-8")), page
