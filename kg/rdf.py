@@ -154,7 +154,7 @@ def graph_triples(g: nx.MultiDiGraph, docs: Sequence[DocInfo], *, base: str | No
         add(stmt, RDF + "subject", _n(rb(s)))
         add(stmt, RDF + "predicate", _n(predicate))
         add(stmt, RDF + "object", _n(rb(o)))
-        add(stmt, KGO + "confidence", ox.Literal(f"{data['confidence']:.3f}", datatype=_n(XSD + "decimal")))
+        add(stmt, KGO + "confidence", ox.Literal(_decimal(data["confidence"]), datatype=_n(XSD + "decimal")))
         add(stmt, KGO + "count", _int(data["count"]))
         for cue in data.get("cues", ()):
             add(stmt, KGO + "cue", _zh(cue))
@@ -216,6 +216,12 @@ def mention_quads(mentions: Iterable[Mention], docs: Sequence[DocInfo], *, base:
 def _triple_key(t: ox.Triple) -> tuple:
     o = t.object
     return (t.subject.value, t.predicate.value, o.value, getattr(o, "language", None) or "", str(getattr(o, "datatype", "")))
+
+
+def _decimal(x: float) -> str:
+    """The canonical xsd:decimal form (0.85, 0.5, 1.0), so every store reads back the same literal."""
+    text = f"{x:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def _hash(*parts: str) -> str:
