@@ -94,8 +94,8 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
     """Subcommands that live beside their stage: each module adds its own parser."""
     found = []
     for module, attr in (
-        ("kg.evaluate", "add_parser"),
-        ("kg.train", "add_parser"),
+        ("kg.evaluate", "add_eval_parser"),
+        ("kg.train", "add_train_parser"),
         ("kg.validate", "add_parser"),
         ("kg.query", "add_parser"),
         ("kg.store", "add_parser"),
