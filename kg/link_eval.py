@@ -102,3 +102,31 @@ def format_scores(s: LinkScores) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def link_spans(docs: Iterable, spans_by_doc: Mapping[str, Iterable], onto) -> list[dict]:
+    """Run the linker over predicted spans of gold texts; rows as in mentions.jsonl.
+
+    `docs` are objects with `.doc` and `.text` (kg.evaluate.GoldDoc); `spans_by_doc` maps a doc
+    to its kg.mention.Span list.
+    """
+    from pathlib import Path
+
+    from kg.corpus import Document, split_articles
+    from kg.link import Linker
+
+    linker = Linker(onto)
+    rows = []
+    for g in docs:
+        doc = Document(g.doc, Path(f"{g.doc}.txt"), g.text, "utf-8", split_articles(g.text))
+        for m in linker.link(doc, list(spans_by_doc.get(g.doc, ()))):
+            rows.append({"doc": m.doc_id, "start": m.start, "end": m.end, "label": m.label, "entity": m.iri})
+    return rows
+
+
+def evaluate_links(docs: Iterable, spans_by_doc: Mapping[str, Iterable], onto) -> LinkScores:
+    """Link the NER's spans of gold texts and score them against the gold canonical names."""
+    docs = list(docs)
+    gold = {g.doc: [{"start": e.start, "end": e.end, "label": e.label, "text": e.text, "canonical": e.canonical}
+                    for e in g.entities] for g in docs}
+    return score_links(gold, link_spans(docs, spans_by_doc, onto))
