@@ -65,7 +65,7 @@ BROKEN = {
     # a range past the end of its document
     "past-the-end": ("kg.ttl", "kgo:characters 142", "kgo:characters 100", "nif:endIndex lies past the end"),
     # a confidence above 1
-    "confidence": ("kg.ttl", "kgo:confidence 0.800", "kgo:confidence 1.500", "kgo:confidence"),
+    "confidence": ("kg.ttl", "kgo:confidence 0.8 ;", "kgo:confidence 1.5 ;", "kgo:confidence"),
     # a statement without evidence
     "no-evidence": ("kg.ttl", "\tkgo:evidence kgr:doc\\/ld_doc\\#char\\=50\\,85 .", "\tkgo:count 1 .", "kgo:evidence"),
     # a reified relation that is not asserted
@@ -116,14 +116,14 @@ def test_validate_lists_the_violation(tmp_path, case):
 def test_validate_cli_exits_nonzero_with_one_line_per_violation(tmp_path, capsys):
     out = broken(tmp_path, "kg.ttl", '\tskos:prefLabel "双报到"@zh ;\n', "")
     text = (out / "kg.ttl").read_text(encoding="utf-8")
-    text = text.replace("kgo:confidence 0.800", "kgo:confidence 1.500")
+    text = text.replace("kgo:confidence 0.8 ;", "kgo:confidence 1.5 ;", 1)
     (out / "kg.ttl").write_text(text, encoding="utf-8")
     assert main(["validate", str(out)]) == 1
     err = capsys.readouterr().err.splitlines()
     violations = [line for line in err if line.startswith("kg: error: Violation:")]
     assert len(violations) == 2, err
     assert any("kgr:programme/shuangbaodao skos:prefLabel:" in line for line in violations)
-    assert any("kgo:confidence:" in line and "(value: 1.500)" in line for line in violations)
+    assert any("kgo:confidence:" in line and "(value: 1.5)" in line for line in violations)
 
 
 def test_validate_level_inversion_is_a_warning(tmp_path, capsys):
