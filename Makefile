@@ -11,7 +11,7 @@ STAMP := $(VENV)/.kg-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,data]'
+	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
