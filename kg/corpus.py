@@ -310,6 +310,9 @@ def read_document(path: Path) -> Document:
     except OSError as err:
         raise InputError(f"{path}: cannot be read ({err.strerror}).") from err
     text, encoding = decode(raw, path)
+    if not text.strip():
+        # nothing to read: an article of no characters would break the graph's own shapes
+        raise InputError(f"{path}: is empty (no text); skipped.")
     return Document(path.stem, path, text, encoding, split_articles(text))
 
 
