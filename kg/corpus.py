@@ -323,6 +323,30 @@ def list_inputs(directory: Path, pattern: str = "*.txt") -> list[Path]:
     return sorted(p for p in directory.rglob(pattern) if p.is_file())
 
 
+# RFC 3987: the characters an IRI path segment may hold as they are (ASCII unreserved, sub-delims,
+# ':', '@', and the non-ASCII "ucschar" ranges); everything else is percent-encoded.
+_IRI_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@")
+_UCSCHAR = ((0xA0, 0xD7FF), (0xF900, 0xFDCF), (0xFDF0, 0xFFEF), *((p << 16, (p << 16) + 0xFFFD) for p in range(1, 15)))
+
+
+def iri_path(doc_id: str) -> str:
+    """A document ID as it goes into an IRI: characters an IRI cannot hold percent-encoded, '/' kept.
+
+    File names may hold spaces, '#', '%' or '<'; the encoding is one-to-one, so two IDs never meet.
+
+    >>> iri_path("铁西区 50%#1")
+    '铁西区%2050%25%231'
+    """
+    out = []
+    for ch in doc_id:
+        o = ord(ch)
+        if ch in _IRI_ASCII or ch == "/" or any(lo <= o <= hi for lo, hi in _UCSCHAR):
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
+    return "".join(out)
+
+
 def doc_ids(paths: Iterable[Path], root: Path) -> dict[Path, str]:
     """A unique document ID per file: its stem, or its relative path where stems repeat."""
     paths = list(paths)

@@ -22,6 +22,7 @@ from pathlib import Path
 import networkx as nx
 import pyoxigraph as ox
 
+from kg.corpus import iri_path
 from kg.graph import ARTICLE, DocInfo
 from kg.mention import Mention
 from kg.ontology import KGO, KGR, ORG, PROV, RDFS, SCHEMA, SKOS
@@ -90,7 +91,7 @@ def _clean(text: str) -> str:
 
 
 def doc_iri(doc_id: str) -> str:
-    return f"{KGR}doc/{doc_id}"
+    return f"{KGR}doc/{iri_path(doc_id)}"
 
 
 def range_iri(doc_id: str, start: int, end: int) -> str:

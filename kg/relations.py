@@ -17,7 +17,7 @@ from functools import cache
 from itertools import combinations
 from pathlib import Path
 
-from kg.corpus import Document
+from kg.corpus import Document, iri_path
 from kg.mention import Evidence, Mention, Relation
 from kg.ontology import KGR, Ontology
 
@@ -67,7 +67,7 @@ def cue_rules(path: Path = CUES) -> tuple[tuple[CueRule, ...], float]:
 
 def article_iri(doc_id: str, index: int) -> str:
     """The IRI of an article: its document and its position on the page."""
-    return f"{KGR}article/{doc_id}/{index}"
+    return f"{KGR}article/{iri_path(doc_id)}/{index}"
 
 
 def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> list[Relation]:
