@@ -16,10 +16,10 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kg.corpus import Document, doc_ids, list_inputs, read_document
+from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import InputError, KGError
 from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
@@ -31,6 +31,9 @@ from kg.relations import CUES, relations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
+# The characters the NER reads at once: spaCy refuses texts over 1,000,000 characters and needs
+# about 1 GB per million; a longer file (a 20 MB page of one line) is read in pieces of this size.
+NER_PIECE = 100_000
 
 
 @dataclass(slots=True)
@@ -70,7 +73,11 @@ class Extractor:
     def __call__(self, doc: Document) -> DocResult:
         from kg.ner import extract_spans
 
-        spans = extract_spans(self.nlp, doc.text)
+        spans = [
+            replace(span, start=span.start + start, end=span.end + start)
+            for start, end in ner_pieces(doc.text, NER_PIECE)
+            for span in extract_spans(self.nlp, doc.text[start:end])
+        ]
         mentions = self.linker.link(doc, spans)
         return DocResult(DocInfo.of(doc), mentions, relations(doc, mentions, self.onto))
 

@@ -156,6 +156,27 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return [view.span(s, e) for s, e in spans]
 
 
+def ner_pieces(text: str, limit: int) -> list[tuple[int, int]]:
+    """Ranges of at most `limit` characters that cover a text, cut after a sentence end where one
+    is near (else after a line break, else anywhere), so that a long file reaches the NER in pieces.
+
+    >>> ner_pieces("甲乙。丙丁。戊", 3)
+    [(0, 3), (3, 6), (6, 7)]
+    """
+    out: list[tuple[int, int]] = []
+    start = 0
+    while len(text) - start > limit:
+        window = text[start + limit // 2 : start + limit]
+        cut = max(window.rfind(ch) for ch in "。！？!?")
+        if cut < 0:
+            cut = window.rfind("\n")
+        end = start + limit // 2 + cut + 1 if cut >= 0 else start + limit
+        out.append((start, end))
+        start = end
+    out.append((start, len(text)))
+    return out
+
+
 def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
