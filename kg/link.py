@@ -17,7 +17,9 @@ A reader resolves names by the article they are in. So does the linker:
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -251,9 +253,10 @@ def _is_subsequence(short: str, long: str) -> bool:
 
 
 def _sentence_of(start: int, end: int, sents: list[tuple[int, int]]) -> tuple[int, int]:
-    for s, e in sents:
-        if s <= start < e:
-            return (s, max(e, end))
+    # sentences are sorted and disjoint: a search, not a scan, keeps a long file linear
+    i = bisect_right(sents, (start, math.inf)) - 1
+    if i >= 0 and sents[i][0] <= start < sents[i][1]:
+        return (sents[i][0], max(sents[i][1], end))
     return (start, end)
 
 
