@@ -6,8 +6,9 @@
 What it measures, on one machine, in one run:
 - each stage in this process on the largest corpus (read, NER, link, relations, graph, RDF, HTML),
   in characters per second;
-- `kg build --jobs 2 --no-cache` of every corpus as a subprocess: wall time and peak memory (the
-  largest single process from getrusage, and the sum over the process tree sampled every 50 ms);
+- `kg build --jobs 2 --no-cache` of every corpus as a subprocess: wall time, CPU time and peak
+  memory (the largest single process from getrusage, and the sum over the process tree sampled
+  every 50 ms), so that a machine shared with other work shows as wall time well above CPU time / 2;
 - jieba.posseg on the same text, and the whole build's throughput as a multiple of it;
 - an incremental rebuild after adding one file to the largest corpus, as a share of the clean
   build, checked byte for byte against a clean build of the same files;
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,7 @@ cmd = json.loads(sys.argv[1])
 t = time.perf_counter()
 proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 peak = 0
+cpu = {}  # pid -> CPU seconds seen last, for the processes of the tree
 if psutil is not None:
     root = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -63,7 +66,10 @@ if psutil is not None:
         try:
             for p in [root, *root.children(recursive=True)]:
                 try:
-                    total += p.memory_info().rss
+                    with p.oneshot():
+                        total += p.memory_info().rss
+                        t_ = p.cpu_times()
+                        cpu[p.pid] = t_.user + t_.system
                 except psutil.Error:
                     pass
         except psutil.Error:
@@ -77,10 +83,23 @@ print(json.dumps({
     "seconds": seconds,
     "max_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "tree_mb": peak / 2**20 if psutil is not None else None,
+    "cpu_seconds": sum(cpu.values()) if psutil is not None else None,
     "stdout": out.decode("utf-8", "replace")[-4000:],
     "stderr": err.decode("utf-8", "replace")[-4000:],
 }))
 """
+
+
+_SPIN = "import time\nt = time.perf_counter()\ns = 0\nfor i in range(10_000_000): s += i\nprint(time.perf_counter() - t)"
+
+
+def cpu_check() -> dict:
+    """How free the cores are: a fixed loop alone, then two at once (equal on an idle 2-core machine)."""
+    def spin(n: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return [float(p.communicate()[0]) for p in procs]
+
+    return {"load": os.getloadavg(), "one": spin(1)[0], "two": max(spin(2))}
 
 
 def measured(cmd: list[str]) -> dict:
@@ -120,9 +139,23 @@ def corpus_chars(corpus: Path) -> int:
 # Stages, in this process
 
 
-def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, int]], dict]:
-    """(stage, seconds, characters) for each stage over `corpus`, as `kg build` runs them."""
-    from kg.build import DEFAULT_ONTOLOGY, BuildReport, DocResult, export
+class Stages:
+    """Wall and CPU seconds of each stage, in order."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float, int]] = []  # (stage, wall s, CPU s, characters)
+
+    @contextmanager
+    def __call__(self, name: str, chars: int = 0):
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.rows.append((name, time.perf_counter() - wall, time.process_time() - cpu, chars))
+
+
+def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float, int]], dict]:
+    """(stage, wall s, CPU s, characters) for each stage over `corpus`, in the order `kg build` runs them."""
+    from kg import rdf
+    from kg.build import DEFAULT_ONTOLOGY, write_documents, write_mentions
     from kg.corpus import doc_ids, list_inputs, read_document
     from kg.graph import DocInfo, build_graph
     from kg.link import Linker
@@ -130,63 +163,78 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, int]],
     from kg.ontology import load_ontology
     from kg.relations import relations
 
-    rows: list[tuple[str, float, int]] = []
+    stage = Stages()
     notes: dict = {}
-    t = time.perf_counter()
-    onto = load_ontology(DEFAULT_ONTOLOGY)
-    rows.append(("load ontology", time.perf_counter() - t, 0))
-    t = time.perf_counter()
-    nlp = load_nlp(DEFAULT_CONFIG, ontology=onto)
-    linker = Linker(onto)
-    rows.append(("load NER pipeline and linker", time.perf_counter() - t, 0))
+    with stage("load ontology"):
+        onto = load_ontology(DEFAULT_ONTOLOGY)
+    with stage("load NER pipeline and linker"):
+        nlp = load_nlp(DEFAULT_CONFIG, ontology=onto)
+        linker = Linker(onto)
 
     paths = list_inputs(corpus)
     ids = doc_ids(paths, corpus)
-    t = time.perf_counter()
-    docs = []
-    for p in paths:
-        d = read_document(p)
-        d.doc_id = ids[p]
-        docs.append(d)
-    chars = sum(len(d.text) for d in docs)
-    rows.append(("read (decode, articles)", time.perf_counter() - t, chars))
-
-    t = time.perf_counter()
-    spans = [extract_spans(nlp, d.text) for d in docs]
-    rows.append(("NER (extract_spans)", time.perf_counter() - t, chars))
-
-    t = time.perf_counter()
-    mentions = [linker.link(d, s) for d, s in zip(docs, spans, strict=True)]
-    rows.append(("link", time.perf_counter() - t, chars))
-
-    t = time.perf_counter()
-    rels = [relations(d, m, onto) for d, m in zip(docs, mentions, strict=True)]
-    rows.append(("relations", time.perf_counter() - t, chars))
+    chars = corpus_chars(corpus)
+    with stage("read (decode, split articles)", chars):
+        docs = []
+        for p in paths:
+            d = read_document(p)
+            d.doc_id = ids[p]
+            docs.append(d)
+    with stage("NER (extract_spans)", chars):
+        spans = [extract_spans(nlp, d.text) for d in docs]
+    with stage("link", chars):
+        mentions = [linker.link(d, s) for d, s in zip(docs, spans, strict=True)]
+    with stage("relations", chars):
+        rels = [relations(d, m, onto) for d, m in zip(docs, mentions, strict=True)]
     notes["mentions"] = sum(map(len, mentions))
     notes["relations"] = sum(map(len, rels))
 
-    results = [DocResult(DocInfo.of(d), m, r) for d, m, r in zip(docs, mentions, rels, strict=True)]
-    del spans, rels
-    report = BuildReport(out=work / "stages")
-    export(results, onto, work / "stages", base=None, html=False, report=report)
-    rows.append(("graph (networkx)", report.seconds["graph"], chars))
-    rows.append(("RDF (ttl, trig, jsonld, jsonl)", report.seconds["rdf"], chars))
-    notes["triples_kg_ttl"] = _count_triples(work / "stages" / "kg.ttl")
+    infos = [DocInfo.of(d) for d in docs]
+    all_mentions = [m for ms in mentions for m in ms]
+    all_rels = [x for rs in rels for x in rs]
+    del spans, docs
+    out = work / "stages"
+    out.mkdir(parents=True, exist_ok=True)
+    with stage("graph (networkx)", chars):
+        g = build_graph(infos, all_mentions, all_rels, onto)
+    with stage("RDF: mentions.jsonl", chars):
+        write_mentions(all_mentions, out / "mentions.jsonl")
+    with stage("RDF: kg.ttl triples (graph_triples)", chars):
+        triples = rdf.graph_triples(g, infos)
+    with stage("RDF: kg.ttl written (write_turtle)", chars):
+        rdf.write_turtle(triples, out / "kg.ttl")
+    with stage("RDF: mentions.trig quads (mention_quads)", chars):
+        quads = rdf.mention_quads(all_mentions, infos)
+    with stage("RDF: mentions.trig written (write_trig)", chars):
+        rdf.write_trig(quads, out / "mentions.trig")
+    notes["quads_mentions_trig"] = len(quads)
+    del quads
+    with stage("RDF: kg.jsonld (write_jsonld)", chars):
+        rdf.write_jsonld(triples, out / "kg.jsonld")
+    notes["triples_kg_ttl"] = len(triples)
+    del triples
+    with stage("RDF: documents.json", chars):
+        from kg.build import DocResult
 
+        write_documents([DocResult(d, [], []) for d in infos], out / "documents.json")
     try:
         from kg.html import write_pages
     except ImportError as err:
         notes["html"] = f"skipped: kg.html.write_pages is missing ({err})"
     else:
-        infos = [r.doc for r in results]
-        all_mentions = [m for r in results for m in r.mentions]
-        g = build_graph(infos, all_mentions, [x for r in results for x in r.relations], onto)
-        t = time.perf_counter()
-        pages = write_pages(g, infos, all_mentions, work / "stages-html")
-        rows.append(("HTML pages", time.perf_counter() - t, chars))
+        with stage("HTML pages (write_pages)", chars):
+            pages = write_pages(g, infos, all_mentions, out)
         notes["html_pages"] = len(pages)
-    notes["stage_process_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return rows, notes
+    try:
+        from kg.validate import validate
+    except ImportError as err:
+        notes["validate"] = f"skipped: kg.validate is missing ({err})"
+    else:
+        with stage("SHACL validation (kg.validate)", chars):
+            result = validate(out)
+        notes["validate"] = "conforms" if result.conforms else f"{len(result.violations)} violations"
+    notes["stage_process_peak_mb"] = _peak_mb()
+    return stage.rows, notes
 
 
 def _count_triples(path: Path) -> int:
@@ -264,15 +312,24 @@ def _triples_child(n: int) -> None:
         i += 1
     del triples[n:]
     triples.sort(key=lambda t: (t.subject.value, t.predicate.value, t.object.value))  # as graph_triples emits them
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = _peak_mb()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.ttl"
         t = time.perf_counter()
         rdf.write_turtle(triples, path)
         seconds = time.perf_counter() - t
         size = path.stat().st_size
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    after = _peak_mb()
     print(json.dumps({"triples": len(triples), "seconds": seconds, "bytes": size, "peak_mb": after, "before_write_mb": before}))
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory. VmHWM starts afresh at exec, where getrusage's
+    ru_maxrss carries over the peak of the process that forked it."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def triples_benchmark(n: int) -> dict:
@@ -305,14 +362,22 @@ def report(r: dict) -> str:
         f"`{r['command']}` on {r['cores']} cores, Python {r['python']}, kg commit {r['commit']}. "
         "Seeds repeated: each copy is a file of its own."
     )
+    for when in ("cpu_before", "cpu_after"):
+        c = r.get(when)
+        if c:
+            lines.append(
+                f"CPU check {when[4:]} the run: load average {c['load'][0]:.1f}; a fixed loop takes {c['one']:.2f} s alone "
+                f"and {c['two']:.2f} s with two at once (equal when both cores are free)."
+            )
     lines += ["", "## Whole build: `kg build --jobs 2 --no-cache` (HTML included), as a subprocess", ""]
-    lines.append("| corpus | files | characters | wall s | chars/s | peak MB, largest process | peak MB, process tree (RSS sum) | vs jieba.posseg |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("| corpus | files | characters | wall s | CPU s (all processes) | chars/s | peak MB, largest process | peak MB, process tree (RSS sum) | vs jieba.posseg |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, b in r["builds"].items():
         cps = b["chars"] / b["seconds"]
         tree = _fmt(b["tree_mb"], 0) if b.get("tree_mb") is not None else "n/a"
+        cpu = _fmt(b["cpu_seconds"]) if b.get("cpu_seconds") is not None else "n/a"
         lines.append(
-            f"| x{size} | {b['files']} | {b['chars']:,} | {_fmt(b['seconds'])} | {cps:,.0f} | "
+            f"| x{size} | {b['files']} | {b['chars']:,} | {_fmt(b['seconds'])} | {cpu} | {cps:,.0f} | "
             f"{_fmt(b['max_process_mb'], 0)} | {tree} | {cps / r['jieba']['cps']:.2f}x |"
         )
     j = r["jieba"]
@@ -320,21 +385,23 @@ def report(r: dict) -> str:
     if r.get("stages"):
         s = r["stages"]
         lines += ["", f"## Stages in one process, x{s['size']} ({s['chars']:,} characters)", ""]
-        lines.append("| stage | seconds | chars/s | share of extraction+export |")
-        lines.append("|---|---:|---:|---:|")
-        total = sum(sec for _, sec, c in s["rows"] if c)
-        for name, sec, chars in s["rows"]:
-            cps = f"{chars / sec:,.0f}" if chars and sec > 0 else ""
-            share = f"{100 * sec / total:.0f}%" if chars else ""
-            lines.append(f"| {name} | {_fmt(sec, 2)} | {cps} | {share} |")
-        lines.append(f"| **all stages (one core)** | {_fmt(total, 2)} | {s['chars'] / total:,.0f} | |")
+        lines.append("| stage | wall s | CPU s | chars/s (CPU) | share of CPU |")
+        lines.append("|---|---:|---:|---:|---:|")
+        total = sum(cpu for _, _, cpu, c in s["rows"] if c)
+        for name, sec, cpu, chars in s["rows"]:
+            cps = f"{chars / cpu:,.0f}" if chars and cpu > 0 else ""
+            share = f"{100 * cpu / total:.0f}%" if chars else ""
+            lines.append(f"| {name} | {_fmt(sec, 2)} | {_fmt(cpu, 2)} | {cps} | {share} |")
+        wall = sum(sec for _, sec, _, c in s["rows"] if c)
+        lines.append(f"| **all stages, one process** | {_fmt(wall, 2)} | {_fmt(total, 2)} | {s['chars'] / total:,.0f} | |")
         notes = s["notes"]
         lines += ["", f"{notes.get('mentions', 0):,} mentions, {notes.get('relations', 0):,} relations, "
-                  f"{notes.get('triples_kg_ttl', 0):,} triples in kg.ttl"
+                  f"{notes.get('triples_kg_ttl', 0):,} triples in kg.ttl, {notes.get('quads_mentions_trig', 0):,} quads in mentions.trig"
                   + (f", {notes['html_pages']:,} HTML files" if "html_pages" in notes else "")
                   + f"; peak memory of this process {_fmt(notes['stage_process_peak_mb'], 0)} MB."]
-        if "html" in notes:
-            lines.append(f"HTML: {notes['html']}.")
+        for key in ("html", "validate"):
+            if key in notes:
+                lines.append(f"{key}: {notes[key]}.")
     if r.get("incremental"):
         inc = r["incremental"]
         lines += ["", f"## Incremental: one file added to x{inc['size']}", ""]
@@ -420,6 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         "builds": {},
     }
     try:
+        r["cpu_before"] = cpu_check()
         corpora = {n: make_corpus(work / f"corpus_x{n}", n) for n in sizes}
         for n in sizes:
             print(f"bench: kg build x{n} --jobs {args.jobs} --no-cache …", file=sys.stderr)
@@ -465,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"bench: writing {args.triples:,} triples …", file=sys.stderr)
         r["triples"] = triples_benchmark(args.triples)
+        r["cpu_after"] = cpu_check()
         r["checks"] = checks(r, sizes)
     finally:
         if not args.work:
