@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -339,6 +338,63 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
     return out
 
 
+def _lbfgs_logistic(ptr, idx, y, nfeat: int, *, l2: float, sample_w, iterations: int = 300, memory: int = 10):
+    """Minimise sum_i sample_w_i * logloss(x_i . w, y_i) + l2/2 |w|^2 over binary sparse rows
+    (row i holds the features idx[ptr[i]:ptr[i+1]]), by L-BFGS with a backtracking line search."""
+    import numpy as np
+
+    lens = np.diff(ptr)
+    rows = np.repeat(np.arange(len(lens)), lens)
+
+    def value_grad(w):
+        z = np.bincount(rows, weights=w[idx], minlength=len(lens))
+        loss = float(np.sum(sample_w * (np.logaddexp(0.0, z) - y * z)) + 0.5 * l2 * (w @ w))
+        p = 0.5 * (1.0 + np.tanh(0.5 * z))
+        grad = np.bincount(idx, weights=(sample_w * (p - y))[rows], minlength=nfeat) + l2 * w
+        return loss, grad
+
+    w = np.zeros(nfeat)
+    f, g = value_grad(w)
+    hist_s: list = []
+    hist_y: list = []
+    for _ in range(iterations):
+        q = g.copy()
+        coef = []
+        for s, yv in zip(reversed(hist_s), reversed(hist_y)):
+            rho = 1.0 / float(yv @ s)
+            a = rho * float(s @ q)
+            coef.append((a, rho, s, yv))
+            q -= a * yv
+        if hist_s:
+            q *= float(hist_s[-1] @ hist_y[-1]) / float(hist_y[-1] @ hist_y[-1])
+        for a, rho, s, yv in reversed(coef):
+            q += (a - rho * float(yv @ q)) * s
+        d = -q
+        slope = float(g @ d)
+        if slope >= 0:  # not a descent direction: restart from the gradient
+            d, hist_s, hist_y = -g, [], []
+            slope = float(g @ d)
+        step = 1.0 if hist_s else min(1.0, 1.0 / max(1e-12, float(np.abs(g).sum())))
+        while True:
+            w_new = w + step * d
+            f_new, g_new = value_grad(w_new)
+            if f_new <= f + 1e-4 * step * slope or step < 1e-10:
+                break
+            step *= 0.5
+        s, yv = w_new - w, g_new - g
+        if float(yv @ s) > 1e-12:
+            hist_s.append(s)
+            hist_y.append(yv)
+            if len(hist_s) > memory:
+                hist_s.pop(0)
+                hist_y.pop(0)
+        converged = abs(f - f_new) <= 1e-7 * max(1.0, abs(f_new)) or float(np.abs(g_new).max()) < 1e-5
+        w, f, g = w_new, f_new, g_new
+        if converged:
+            break
+    return w
+
+
 def info_quoted(c: Candidate) -> bool:
     return bool(c.info.get("quoted") or c.info.get("booked"))
 
@@ -391,31 +447,35 @@ class SpanClassifier:
         data: Sequence[tuple[list[str], int]],
         *,
         seed: int = 0,
-        epochs: int = 30,
-        lr: float = 0.2,
-        l2: float = 1e-4,
+        l2: float = 2.0,
+        pos_weight: float | None = None,
+        iterations: int = 300,
     ) -> SpanClassifier:
-        """Plain SGD with L2 and a decaying rate; the shuffle is seeded, so training is reproducible."""
-        rng = random.Random(seed)
-        w: dict[str, float] = defaultdict(float)
-        order = list(range(len(data)))
-        step = 0
+        """L2-regularised logistic regression, fitted to convergence by L-BFGS (numpy, full batch).
+
+        The optimum of a strictly convex objective does not depend on the order of the data, so the
+        weights are the same on every run; `seed` is kept for the interface. Positives are weighed
+        up (`pos_weight`, by default from the class ratio, at most 4) so that recall is not starved
+        by the many rule candidates."""
+        import numpy as np
+
+        vocab = {f: i for i, f in enumerate(sorted({x for feats, _ in data for x in feats}))}
+        idx: list[int] = []
+        ptr = [0]
+        for feats, _ in data:
+            idx.extend(vocab[x] for x in dict.fromkeys(feats))
+            ptr.append(len(idx))
+        y = np.asarray([yy for _, yy in data], dtype=float)
         n = max(1, len(data))
-        pos = sum(y for _, y in data)
-        # weigh the rare positives up so that recall is not starved by the many rule candidates
-        pos_weight = min(4.0, max(1.0, (n - pos) / max(1, pos) / 2))
-        for ep in range(epochs):
-            rng.shuffle(order)
-            rate = lr / (1 + ep * 0.3)
-            for i in order:
-                feats, y = data[i]
-                z = sum(w[x] for x in feats)
-                p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-                g = (p - y) * (pos_weight if y else 1.0)
-                for x in feats:
-                    w[x] -= rate * (g + l2 * w[x] * n / 1000)
-                step += 1
-        self.weights = {k: round(v, 5) for k, v in sorted(w.items()) if abs(v) >= 1e-4}
+        if pos_weight is None:
+            pos = float(y.sum())
+            pos_weight = min(4.0, max(1.0, (n - pos) / max(1.0, pos) / 2))
+        sample_w = np.where(y > 0, pos_weight, 1.0)
+        w = _lbfgs_logistic(
+            np.asarray(ptr, dtype=np.int64), np.asarray(idx, dtype=np.int64), y, len(vocab), l2=l2, sample_w=sample_w, iterations=iterations
+        )
+        names = sorted(vocab, key=vocab.get)
+        self.weights = {k: round(float(v), 5) for k, v in sorted(zip(names, w)) if abs(v) >= 1e-4}
         return self
 
     def fit_stacked(
