@@ -25,7 +25,7 @@ from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
 from kg.ontology import Ontology, load_ontology
-from kg.output import atomic_output
+from kg.output import atomic_output, output_lock
 from kg.progress import Progress
 from kg.relations import CUES, relations
 
@@ -193,43 +193,47 @@ def build(
     onto = load_ontology(ontology)
     paths = list_inputs(inputs)
     ids = doc_ids(paths, inputs)
-    cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
-    store = Cache(cache_dir, pipeline_version(ontology, config))
-    report.seconds["load"] = time.perf_counter() - t0
-    progress.start(total_files=len(paths), total_bytes=sum(p.stat().st_size for p in paths))
+    # held from here to the swap: a second build into `out` stops now, not after its extraction
+    with output_lock(out):
+        cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
+        store = Cache(cache_dir, pipeline_version(ontology, config))
+        report.seconds["load"] = time.perf_counter() - t0
+        progress.start(total_files=len(paths), total_bytes=sum(p.stat().st_size for p in paths))
 
-    t1 = time.perf_counter()
-    keys = {p: store.key(p, ids[p]) for p in paths}
-    results: dict[Path, DocResult] = {}
-    todo = []
-    for p in paths:
-        hit = store.get(keys[p])
-        if hit is not None:
-            results[p] = hit
-            progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
-        else:
-            todo.append(p)
-    for p, result in _extract(todo, ids, ontology, config, jobs=jobs, dask=dask):
-        if isinstance(result, tuple):
-            if strict:
-                raise InputError(result[1])
-            report.skipped.append(result)
-            if on_skip:
-                on_skip(*result)
-            progress.advance(bytes_=p.stat().st_size)
-            continue
-        store.put(keys[p], result)
-        results[p] = result
-        progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
-    progress.finish()
-    store.prune({keys[p] for p in results})
-    report.cache_hits = store.hits
-    ordered = [results[p] for p in paths if p in results]
-    report.files = len(ordered)
-    report.articles = sum(len(r.doc.articles) for r in ordered)
-    report.characters = sum(len(r.doc.text) for r in ordered)
-    report.seconds["extract"] = time.perf_counter() - t1
-    report.outputs = export(ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology)
+        t1 = time.perf_counter()
+        keys = {p: store.key(p, ids[p]) for p in paths}
+        results: dict[Path, DocResult] = {}
+        todo = []
+        for p in paths:
+            hit = store.get(keys[p])
+            if hit is not None:
+                results[p] = hit
+                progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
+            else:
+                todo.append(p)
+        for p, result in _extract(todo, ids, ontology, config, jobs=jobs, dask=dask):
+            if isinstance(result, tuple):
+                if strict:
+                    raise InputError(result[1])
+                report.skipped.append(result)
+                if on_skip:
+                    on_skip(*result)
+                progress.advance(bytes_=p.stat().st_size)
+                continue
+            store.put(keys[p], result)
+            results[p] = result
+            progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
+        progress.finish()
+        store.prune({keys[p] for p in results})
+        report.cache_hits = store.hits
+        ordered = [results[p] for p in paths if p in results]
+        report.files = len(ordered)
+        report.articles = sum(len(r.doc.articles) for r in ordered)
+        report.characters = sum(len(r.doc.text) for r in ordered)
+        report.seconds["extract"] = time.perf_counter() - t1
+        report.outputs = export(
+            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True
+        )
     report.seconds["total"] = time.perf_counter() - t0
     return report
 
@@ -264,8 +268,12 @@ def export(
     report: BuildReport,
     validate: bool = True,
     ontology: Path = DEFAULT_ONTOLOGY,
+    locked: bool = False,
 ) -> list[Path]:
-    """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages."""
+    """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
+
+    `locked`: the caller holds `output_lock(out)` already (as `build` does).
+    """
     from kg import rdf
 
     t = time.perf_counter()
@@ -276,7 +284,7 @@ def export(
     g = build_graph(docs, mentions, rels, onto)
     report.counts = summary(g, mentions)
     report.seconds["graph"] = time.perf_counter() - t
-    with atomic_output(out) as tmp:
+    with atomic_output(out, locked=locked) as tmp:
         t = time.perf_counter()
         write_mentions(mentions, tmp / "mentions.jsonl")
         triples = rdf.graph_triples(g, docs, base=base)

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from kg.errors import OutputError
@@ -41,11 +41,11 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 @contextmanager
-def atomic_output(out: Path, *, keep: tuple[str, ...] = ("README.md", ".gitignore", "screenshots")) -> Iterator[Path]:
-    """Yield a fresh folder beside `out`; on success it replaces `out` in one step.
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold the lock of the output folder `out`: one build at a time writes it.
 
-    Files named in `keep` (the output README kept in git, screenshots of the browser tests) are
-    carried over from the previous output.
+    A build takes it before extracting, so a second build into the same folder stops at once
+    with a clear message instead of after all its work.
     """
     out = out.resolve()
     if out.exists() and not out.is_dir():
@@ -58,30 +58,48 @@ def atomic_output(out: Path, *, keep: tuple[str, ...] = ("README.md", ".gitignor
     except BlockingIOError as err:
         lock.close()
         raise OutputError(f"{out}: another kg build is writing this folder; wait for it or choose another --out.") from err
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
     try:
-        yield tmp
-        for name in keep:
-            src = out / name
-            if src.exists() and not (tmp / name).exists():
-                if src.is_dir():
-                    shutil.copytree(src, tmp / name)
-                else:
-                    shutil.copy2(src, tmp / name)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            if _exchange(tmp, out):
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                old = out.parent / f".{out.name}.old-{os.getpid()}"
-                os.replace(out, old)
-                os.replace(tmp, out)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        yield
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)
         lock.close()
+
+
+@contextmanager
+def atomic_output(
+    out: Path, *, keep: tuple[str, ...] = ("README.md", ".gitignore", "screenshots"), locked: bool = False
+) -> Iterator[Path]:
+    """Yield a fresh folder beside `out`; on success it replaces `out` in one step.
+
+    Files named in `keep` (the output README kept in git, screenshots of the browser tests) are
+    carried over from the previous output. `locked`: the caller already holds `output_lock(out)`.
+    """
+    out = out.resolve()
+    with nullcontext() if locked else output_lock(out):
+        # under the lock, temporary folders beside `out` are leftovers of a killed build (SIGKILL)
+        for stale in sorted(out.parent.glob(f".{out.name}.new-*")) + sorted(out.parent.glob(f".{out.name}.old-*")):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+        try:
+            yield tmp
+            for name in keep:
+                src = out / name
+                if src.exists() and not (tmp / name).exists():
+                    if src.is_dir():
+                        shutil.copytree(src, tmp / name)
+                    else:
+                        shutil.copy2(src, tmp / name)
+            os.chmod(tmp, 0o755)
+            if out.exists():
+                if _exchange(tmp, out):
+                    shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    old = out.parent / f".{out.name}.old-{os.getpid()}"
+                    os.replace(out, old)
+                    os.replace(tmp, out)
+                    shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
