@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
-from kg.errors import InputError, KGError
+from kg.errors import ConfigError, InputError, KGError
 from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
@@ -190,6 +190,8 @@ def build(
     progress = progress or Progress.quiet()
     report = BuildReport(out=out)
     t0 = time.perf_counter()
+    if base is not None:
+        _check_base(base)
     onto = load_ontology(ontology)
     paths = list_inputs(inputs)
     ids = doc_ids(paths, inputs)
@@ -236,6 +238,16 @@ def build(
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _check_base(base: str) -> None:
+    """Refuse a base IRI that cannot start the resources' IRIs before any work is done."""
+    import pyoxigraph as ox
+
+    try:
+        ox.NamedNode(f"{base}doc/x")
+    except ValueError as err:
+        raise ConfigError(f"--base {base}: not an absolute IRI ({err}); give one such as https://example.org/id/.") from err
 
 
 def _extract(
