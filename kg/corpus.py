@@ -27,7 +27,7 @@ _BYLINE = re.compile(r"^(?:本报|全媒体|特约|见习|实习|首席)*(?:记�
 _DATELINE = re.compile(r"^本报讯?[(（]|^本报讯")
 _DATELINE_ONLY = re.compile(r"^本报讯?[(（][^()（）\n]{2,40}[)）]$")
 _TRAILING_CREDIT = re.compile(r"(?:本报|全媒体)*(?:通讯员|记者)[ \u3000]*[\u4e00-\u9fff·]{2,4}(?:[ \u3000]+[\u4e00-\u9fff·]{2,4})*[ \u3000]*摄$")
-_SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』]?|\n{2,}")
+_SENTENCE_END = re.compile(r"[。！？!?；;]+[”’」』]?|(?:\r?\n){2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +43,9 @@ class Article:
     def title(self, text: str) -> str:
         """The headline as one line, or the first words of the body for a caption."""
         if self.headline:
-            return " ".join(line for line in text[self.headline[0] : self.headline[1]].split("\n") if line)
-        first = text[self.start : self.end].strip().split("\n")[0]
+            lines = text[self.headline[0] : self.headline[1]].replace("\r\n", "\n").split("\n")
+            return " ".join(line for line in lines if line)
+        first = text[self.start : self.end].strip().replace("\r\n", "\n").split("\n")[0]
         return first[:30] + ("…" if len(first) > 30 else "")
 
 
@@ -147,7 +148,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(view.text):
-        end = match.end() if not match.group().startswith("\n") else match.start()
+        end = match.end() if match.group()[0] not in "\r\n" else match.start()
         if end > start and view.text[start:end].strip():
             spans.append(_strip(view.text, start, end))
         start = match.end()
