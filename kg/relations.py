@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -152,8 +153,9 @@ def _stated(doc: Document, ms: Sequence[Mention], main: Mention | None) -> Itera
                     targets = _run_after(doc, targets, pos + len(cue))
                 actors = [m for m in members if m.label in rule.actor and m.end <= pos]
                 ev = Evidence(doc.doc_id, s, e)
-                if actors:
-                    actor, conf = actors[-1], rule.confidence
+                found = _actor(doc, actors, s, pos)
+                if found is not None:
+                    actor, conf = found[0], rule.confidence * found[1]
                 elif main is not None and rule.predicate != ACTS_WITH:
                     actor, conf = main, fallback
                 else:
@@ -161,6 +163,30 @@ def _stated(doc: Document, ms: Sequence[Mention], main: Mention | None) -> Itera
                 for t in targets if rule.predicate == ACTS_WITH else _first_clause(doc, targets, pos):
                     if t.iri != actor.iri:
                         yield Relation(actor.iri, rule.predicate, t.iri, ev, conf, cue)
+
+
+_CLAUSE = re.compile(r"[,，;；:：]")
+_ADVERBIAL = ("在", "按照", "根据", "围绕", "结合", "经", "为", "对", "针对", "通过", "依托", "由")
+
+
+def _actor(doc: Document, actors: list[Mention], sentence_start: int, cue: int) -> tuple[Mention, float] | None:
+    """Who states the action: the last actor of the cue's own clause, else the sentence's subject.
+
+    An actor inside an adverbial phrase (在市委…的基础上, 按照区委要求) is not the subject.
+    """
+    clause_start = max([sentence_start, *(m.end() for m in _CLAUSE.finditer(doc.text, sentence_start, cue))])
+    own = [m for m in actors if m.start >= clause_start and not _adverbial(doc, clause_start, m)]
+    if own:
+        return own[-1], 1.0
+    first = actors[0] if actors else None
+    if first is not None and first.start - sentence_start <= 4 and not _adverbial(doc, sentence_start, first):
+        return first, 0.9
+    return None
+
+
+def _adverbial(doc: Document, clause_start: int, m: Mention) -> bool:
+    lead = doc.text[clause_start : m.start].lstrip()
+    return lead.startswith(_ADVERBIAL)
 
 
 def _cue_positions(text: str, rule: CueRule) -> Iterable[tuple[str, int]]:
