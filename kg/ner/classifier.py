@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -311,16 +311,20 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
     for i, (s, e, lab) in enumerate(keys):
         best: dict[str, float] = {}
         lo = bisect_left(starts, s - 40)
-        hi = bisect_left(starts, e)
+        hi = bisect_right(starts, e)
         for k in range(lo, hi):
             j = order[k]
             if j == i:
                 continue
             s2, e2, lab2 = keys[j]
-            if e2 <= s:
+            if e2 < s:
                 continue
             p = probs[j]
-            if (s2, e2) == (s, e):
+            if e2 == s:
+                rel = "prev_" + lab2
+            elif s2 == e:
+                rel = "next_" + lab2
+            elif (s2, e2) == (s, e):
                 rel = "alt"
             elif s2 <= s and e2 >= e:
                 rel = "in_" + lab2

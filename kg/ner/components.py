@@ -122,16 +122,17 @@ class RulesComponent:
         words = segment(text)
         doc._.kg_words = words
         starts = {s for s, _ in words}
+        stops = {s for s, _ in r.predicate_spans(text, words)}
         have = doc._.kg_candidates or []
         found: list[Candidate] = []
         fam = self.families
         if "place" in fam:
-            found += r.places(text, starts)
+            found += r.places(text, starts, stops)
         place_starts = {c.start for c in have if c.label == "PLACE"} | {c.start for c in found}
         place_ends = {c.end for c in have if c.label == "PLACE"} | {c.end for c in found}
         if "org" in fam:
             word_at = {i: w for w in words if w[1] - w[0] > 1 for i in range(w[0], w[1])}
-            found += r.orgs(text, starts | place_starts, place_ends, word_at)
+            found += r.orgs(text, starts | place_starts, place_ends, word_at, stops)
         if "person" in fam:
             found += r.persons(text)
         if "quote" in fam:
@@ -139,7 +140,7 @@ class RulesComponent:
         if "policy" in fam:
             found += r.policies(text)
         if "programme" in fam:
-            found += r.unquoted_programmes(text, starts | place_starts)
+            found += r.unquoted_programmes(text, starts | place_starts, stops)
         for c in found:
             c.info["ws"] = c.start in starts
         for c in have:

@@ -49,6 +49,10 @@ class Rules:
         self.org_max = int(org["max_len"])
         self.national = list(org["national"])
         self.org_re = re.compile(_alternation(self.org_heads))
+        self.not_heads = sorted(set(org.get("not_heads", ())), key=len, reverse=True)
+        self.predicates = set(lexicon.get("grammar", {}).get("predicate_words", ()))
+        self._pred_prefix = {w for w in self.predicates if len(w) >= 2}
+        self.name_openers = set(lexicon.get("grammar", {}).get("name_openers", ()))
         self.national_re = re.compile(_alternation(self.national)) if self.national else None
         self.role_cues = set(person["role_cues"])
         self.person_after = set(person["after"])
@@ -105,6 +109,27 @@ class Rules:
                     break
         return best or [(0, n)]
 
+    def predicate_spans(self, text: str, words: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Dictionary words (as segmented) that open a predicate: 开展, 切实, 在, 和 … A merged word
+        that starts with one (积极推进) counts; a one-character one only when it stands alone."""
+        out = []
+        pre = self._pred_prefix
+        for ws, we in words:
+            w = text[ws:we]
+            if w in self.predicates or (len(w) > 2 and (w[:2] in pre or w[:3] in pre)):
+                if w in self.name_openers and self.org_re.match(text, we):
+                    continue
+                out.append((ws, we))
+        return out
+
+    def _head_in_common_word(self, text: str, a: int, b: int) -> bool:
+        """The head text[a:b] ends a common word that is no organisation (格局, 网站, 会议室)."""
+        for w in self.not_heads:
+            n = len(w)
+            if n > b - a and b - n >= 0 and text[b - n : b] == w:
+                return True
+        return False
+
     # ------------------------------------------------------------------ families
     def all(self, text: str, gaz: Gazetteer, jieba_starts: set[int]) -> list[Candidate]:
         out: list[Candidate] = []
@@ -126,7 +151,10 @@ class Rules:
             for s, e, label, iri, level in gaz.matches(text)
         ]
 
-    def places(self, text: str, starts: set[int]) -> list[Candidate]:
+    def places(self, text: str, starts: set[int], stops: set[int] | None = None) -> list[Candidate]:
+        """Places: a division or site suffix and every name length before it (`stops`: offsets where
+        a predicate word starts, which a name does not cross)."""
+        stops = stops or set()
         out = []
         sites = set(self.site_suffixes)
         for m in self.place_re.finditer(text):
@@ -143,18 +171,27 @@ class Rules:
                 name = text[s:a]
                 if not all(is_cjk(ch) for ch in name) or "的" in name:
                     break
+                if s in stops or (k == self.min_name and any(i in stops for i in range(s + 1, a))):
+                    break
                 if text[s:b] in self.place_generic:
                     continue
                 out.append(Candidate(s, b, "PLACE", "place", info={"suffix": suffix, "site": suffix in sites}))
         return out
 
     def orgs(
-        self, text: str, starts: set[int], place_ends: set[int], word_at: dict[int, tuple[int, int]] | None = None
+        self,
+        text: str,
+        starts: set[int],
+        place_ends: set[int],
+        word_at: dict[int, tuple[int, int]] | None = None,
+        stops: set[int] | None = None,
     ) -> list[Candidate]:
         """Organisations: a head noun, and every plausible left boundary before it.
 
         `word_at` maps a character offset to the dictionary word that covers it; a head that is the
-        tail of a verb or adverb (举办, 一办) is not a head."""
+        tail of a verb or adverb (举办, 一办) or of a common word (格局, 网站) is not a head. The left
+        boundary does not cross a predicate word (`stops`: 梨树县|组建专题小组, 气象局|和|县委)."""
+        stops = stops or set()
         out = []
         noun_tags = ("n", "nt", "ns", "nz", "nr", "j", "l", "vn", "nrt", "x")
         for m in self.org_re.finditer(text):
@@ -169,6 +206,8 @@ class Rules:
                 word == head + r for r in self.role_after
             ):
                 continue  # 部署, 局面, 所有, 中心工作: the head starts a longer word
+            if self._head_in_common_word(text, a, b):
+                continue
             info = {"head": head}
             # a head alone can be a definite short form (政协, 妇联) when it has two characters
             if len(head) >= 2 and head not in ("委员会", "部门"):
@@ -176,7 +215,7 @@ class Rules:
             lo = max(0, b - self.org_max)
             for s in range(a - 1, lo - 1, -1):
                 ch = text[s]
-                if not (is_cjk(ch) or ch.isdigit() or ch in "()（）") or ch == "的":
+                if not (is_cjk(ch) or ch.isdigit() or ch in "()（）") or ch == "的" or s in stops:
                     break
                 if s not in starts and text[s] not in self.level_chars:
                     continue
@@ -260,7 +299,10 @@ class Rules:
             before = text[max(0, m.start() - 6) : m.start()]
             info = {"quoted": True, "after": after, "before": before}
             out.append(Candidate(s, e, "PROGRAMME", "quote", info=info))
-            if self.org_re.search(inner[-5:]) or any(after.startswith(h) for h in self.org_heads if len(h) >= 2):
+            tail = self.org_re.search(inner[-5:])
+            if tail and tail.end() == len(inner[-5:]) and self._head_in_common_word(inner, len(inner) - len(tail.group()), len(inner)):
+                tail = None
+            if tail or any(after.startswith(h) for h in self.org_heads if len(h) >= 2):
                 out.append(Candidate(s, e, "ORG", "quote", info=info))
         for m in self.inner_quote_re.finditer(text):
             s, e = m.span()
@@ -277,14 +319,15 @@ class Rules:
             out.append(Candidate(s, e, "POLICY", "policy", info={"booked": True}))
         return out
 
-    def unquoted_programmes(self, text: str, starts: set[int]) -> list[Candidate]:
+    def unquoted_programmes(self, text: str, starts: set[int], stops: set[int] | None = None) -> list[Candidate]:
+        stops = stops or set()
         out = []
         for m in self.prog_unquoted_re.finditer(text):
             a, b = m.span()
             out.append(Candidate(a, b, "PROGRAMME", "programme", info={"head": m.group(), "alone": True}))
             for s in range(a - 1, max(-1, a - 20), -1):
                 ch = text[s]
-                if not is_cjk(ch) or ch == "的":
+                if not is_cjk(ch) or ch == "的" or s in stops:
                     break
                 if s in starts:
                     out.append(Candidate(s, b, "PROGRAMME", "programme", info={"head": m.group()}))
