@@ -228,6 +228,9 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(L + "surname2=" + str(span[:2] in rules.surnames2))
         f.append(L + "name_in_dict=" + str(span in rules.words))
         f.append(L + "name_tag=" + rules.words.get(span, "?"))
+        if e - s == 3:
+            f.append(L + "first2_word=" + str(rules.is_common_word(span[:2])))
+            f.append(L + "last2_word=" + str(rules.is_common_word(span[1:])))
         if "cue" in info:
             f.append(L + "cue=" + info["cue"])
         if "items" in info:
@@ -266,6 +269,8 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         if len(span) == 4 and span[0] == span[2]:
             f.append(L + "q_abab")
         f.append(L + "q_first_num_head=" + str(span[:1] in rules.numerals and len(span) <= 8))
+        # a quoted phrase that ends in a person's name after a role word is a title or a theme
+        f.append(L + "q_ends_person=" + str(any(x.source == "person:role" for x in ctx.by_end.get(e, ()))))
     if lab == "PROGRAMME" and not info.get("quoted"):
         if "head" in info:
             f.append(L + "uhead=" + info["head"])

@@ -78,6 +78,20 @@ class Rules:
     def is_surname_start(self, s: str) -> bool:
         return bool(s) and (s[:2] in self.surnames2 or s[0] in self.surnames1)
 
+    def is_common_word(self, s: str) -> bool:
+        """A dictionary word that is not a person's name (干部, 通过, 家庭)."""
+        tag = self.words.get(s)
+        return tag is not None and not tag.startswith("nr")
+
+    def name_can_end(self, text: str, e: int) -> bool:
+        """A person's name can end at e: punctuation or the end follows, or a word that follows
+        names (说, 表示, 同志) or opens a predicate (在, 带领, 深入)."""
+        if e >= len(text) or not is_cjk(text[e]):
+            return True
+        return any(text.startswith(w, e) for w in self.person_after) or any(
+            text.startswith(w, e) for w in self.predicates
+        )
+
     def longest_word(self, text: str, i: int, longest: int = 6) -> str:
         """The longest dictionary word starting at i (at least the character itself)."""
         for n in range(min(longest, len(text) - i), 1, -1):
@@ -242,7 +256,7 @@ class Rules:
             seg = text[line_start : m.start()]
             if 2 <= len(seg.strip()) <= 24:
                 out += self._names_in(text, line_start, m.start(), "person:credit")
-        # role cues: 书记王某某, 村民李某
+        # role cues: 书记王某某, 村民李某; the name is no common word and ends where a name can end
         for m in self.role_re.finditer(text):
             a = m.end()
             for n in (2, 3):
@@ -250,6 +264,10 @@ class Rules:
                 if len(name) == n and all(is_cjk(c) for c in name) and self.is_surname_start(name):
                     if name[1:] in self.kin or name[1:3] in self.kin:
                         continue
+                    if self.is_common_word(name) or not self.name_can_end(text, a + n):
+                        continue
+                    if n == 3 and self.is_common_word(name[:2]) and self.is_common_word(self.longest_word(text, a + 2)):
+                        continue  # 福祉|落到, 后备|人才: two words, not a name
                     out.append(Candidate(a, a + n, "PERSON", "person:role", info={"cue": m.group()}))
         # lists of names: 李某、王某某、张某等
         for m in re.finditer(r"[\u4e00-\u9fff]{2,3}(?:、[\u4e00-\u9fff]{2,3}){1,}(?=等|、|,|，|。)", text):
@@ -259,12 +277,12 @@ class Rules:
             for item in items:
                 spans.append((pos, pos + len(item)))
                 pos += len(item) + 1
-            if sum(self.is_surname_start(text[s:e]) for s, e in spans[1:]) < len(spans) - 1:
+            if sum(self.is_surname_start(text[s:e]) and not self.is_common_word(text[s:e]) for s, e in spans[1:]) < len(spans) - 1:
                 continue
             for i, (s, e) in enumerate(spans):
                 if i == 0:
                     for n in (3, 2):
-                        if e - n >= s and self.is_surname_start(text[e - n : e]):
+                        if e - n >= s and self.is_surname_start(text[e - n : e]) and not self.is_common_word(text[e - n : e]):
                             out.append(Candidate(e - n, e, "PERSON", "person:list", info={"items": len(spans)}))
                 else:
                     out.append(Candidate(s, e, "PERSON", "person:list", info={"items": len(spans)}))
