@@ -155,8 +155,8 @@ class Cache:
 
     def prune(self, keep: set[str]) -> None:
         """Drop the results of files that are gone or changed, and of older pipeline versions."""
-        if self.dir is None:
-            return
+        if self.dir is None or not self.dir.parent.is_dir():
+            return  # nothing was ever cached (no file could be read)
         for f in self.dir.glob("*.pickle"):
             if f.stem not in keep:
                 f.unlink(missing_ok=True)
