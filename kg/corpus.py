@@ -278,7 +278,8 @@ def decode(raw: bytes, path: Path) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
         score = _plausibility(text)
-        if encoding in ("utf-8", "utf-8-sig", "utf-16") and score >= 0.5:
+        # UTF-16 text without a BOM is mostly valid UTF-8 too, full of NULs: keep looking then
+        if encoding in ("utf-8", "utf-8-sig", "utf-16") and score >= 0.5 and "\x00" not in text[:4096]:
             best = (score, encoding, text)
             break
         if best is None or score > best[0]:
