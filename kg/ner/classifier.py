@@ -206,6 +206,8 @@ def features(c: Candidate, ctx: Context) -> list[str]:
             f.append(L + "suffix=" + info["suffix"] + "|len=" + str(e - s))
             f.append(L + "suffix=" + info["suffix"] + "|lc=" + char_class(left1))
         nm = span[: -len(info["suffix"])] if "suffix" in info else span
+        # a gazetteer name that is also a common word (新建, 博爱, 振兴) is rarely meant as a place
+        f.append(L + "common_word=" + str(rules.words.get(span, "ns")[:1] not in ("n", "j") or rules.words.get(span) == "n"))
         f.append(L + "name_in_dict=" + str(nm in rules.words))
         f.append(L + "name_tag=" + rules.words.get(nm, "?"))
     elif lab == "ORG":

@@ -176,8 +176,8 @@ class Rules:
             suffix = m.group()
             if b < len(text) and is_cjk(text[b]):
                 word = self.longest_word(text, a)
-                if len(word) > len(suffix) and word not in self.place_generic:
-                    continue  # 区域, 市场, 村民 …: the suffix starts a longer word
+                if len(word) > len(suffix) and word not in self.place_generic and len(self.longest_word(text, b)) < 2:
+                    continue  # 区域, 市场, 村民 …: the suffix starts a longer word (not 民主村|村委会)
             for k in range(self.min_name, self.max_name + 1):
                 s = a - k
                 if s < 0:
@@ -187,6 +187,8 @@ class Rules:
                     break
                 if s in stops or (k == self.min_name and any(i in stops for i in range(s + 1, a))):
                     break
+                if s not in starts:
+                    continue  # a name does not begin inside a word (来|到铁西区, 组|织英雄社区)
                 if text[s:b] in self.place_generic:
                     continue
                 out.append(Candidate(s, b, "PLACE", "place", info={"suffix": suffix, "site": suffix in sites}))
