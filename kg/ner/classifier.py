@@ -252,6 +252,11 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(L + "q_after_org=" + str(any(after.startswith(h) for h in rules.org_heads if len(h) >= 2)))
         f.append(L + "q_after1=" + after[:1])
         f.append(L + "q_after2=" + after[:2])
+        f.append(L + "q_before_prog=" + str(any(before.endswith(v) for v in rules.prog_before)))
+        f.append(L + "q_before_not=" + str(any(before.endswith(v) for v in rules.prog_not_before)))
+        parts = [p for p in _split_parts(span) if p]
+        f.append(L + "q_idiom=" + str(bool(parts) and all(p in rules.idioms for p in parts)))
+        f.append(L + "q_idiom_any=" + str(any(p in rules.idioms for p in parts)))
         f.append(L + "q_before1=" + before[-1:])
         f.append(L + "q_before2=" + before[-2:])
         f.append(L + "q_head=" + str(any(span.endswith(h) for h in rules.prog_heads)))

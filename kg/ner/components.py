@@ -25,7 +25,7 @@ from kg.mention import Span as KGSpan
 from kg.ner.candidates import Candidate, add_candidates, doc_text, register_extensions
 from kg.ner.classifier import Context, SpanClassifier, grouped_features
 from kg.ner.gazetteer import Gazetteer
-from kg.ner.lexicon import DEFAULT_LEXICON, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
+from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
 from kg.ner.resolve import propagate, select
 from kg.ner.rules import Rules
 
@@ -112,7 +112,7 @@ class RulesComponent:
         self._build()
 
     def _build(self) -> None:
-        self.rules = Rules(self.lexicon, self.surnames, word_tags())
+        self.rules = Rules(self.lexicon, self.surnames, word_tags(), idioms())
 
     def __call__(self, doc: Doc) -> Doc:
         if self.rules is None:

@@ -71,6 +71,21 @@ def _jionlp_surnames() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def idioms() -> frozenset[str]:
+    """Chinese idioms (成语) from the dictionary shipped by jionlp: a quoted idiom is a figure of
+    speech, rarely the name of an initiative."""
+    spec = importlib.util.find_spec("jionlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the idiom list needs the package jionlp; install it with `pip install jionlp`.")
+    path = Path(next(iter(spec.submodule_search_locations))) / "dictionary" / "chinese_idiom.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read jionlp's idiom list ({err.strerror}).") from err
+    return frozenset(line.split("\t", 1)[0] for line in lines if line.strip())
+
+
+@lru_cache(maxsize=1)
 def word_tags() -> dict[str, str]:
     """jieba's dictionary: word → part-of-speech tag (n, v, ns, nr, nt …)."""
     spec = importlib.util.find_spec("jieba")

@@ -29,9 +29,12 @@ def _alternation(words: Iterable[str]) -> str:
 class Rules:
     """Candidate generators, one per rule family, built from the lexicon, surnames and the gazetteer."""
 
-    def __init__(self, lexicon: dict, surnames: Iterable[str], words: dict[str, str]) -> None:
+    def __init__(
+        self, lexicon: dict, surnames: Iterable[str], words: dict[str, str], idioms: Iterable[str] = ()
+    ) -> None:
         self.lex = lexicon
         self.words = words
+        self.idioms = frozenset(idioms)
         names = set(surnames)
         self.surnames1 = {s for s in names if len(s) == 1}
         self.surnames2 = {s for s in names if len(s) == 2}
@@ -65,6 +68,8 @@ class Rules:
         self.prog_heads = list(prog["heads"])
         self.prog_after = list(prog["after_quote"])
         self.prog_not_after = list(prog["not_after_quote"])
+        self.prog_before = list(prog.get("before_quote", ()))
+        self.prog_not_before = list(prog.get("not_before_quote", ()))
         self.role_endings = set(prog["role_endings"])
         self.numerals = set(prog["numerals"])
         self.prog_unquoted_re = re.compile(_alternation(prog["unquoted_heads"]))
