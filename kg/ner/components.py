@@ -209,6 +209,7 @@ class ClassifierComponent:
             for (members, _), p in zip(groups, self.model.score_groups(groups)):
                 for c in members:
                     c.score = p
+            _echo_scores(cands)
         else:
             for c in cands:
                 c.score = prior(c)
@@ -223,6 +224,15 @@ class ClassifierComponent:
         data = json.loads((ensure_path(path) / "model.json").read_text(encoding="utf-8"))
         self.model = SpanClassifier(data["weights"], threshold=self.threshold, stage2=data.get("stage2") or {})
         return self
+
+
+def _echo_scores(cands: list[Candidate]) -> None:
+    """A headline that repeats a quoted name takes the score of that quote: one decision for both."""
+    quoted = {(c.start, c.end): c.score for c in cands if c.source == "quote" and c.label == "PROGRAMME"}
+    for c in cands:
+        echo = c.info.get("echo")
+        if echo is not None:
+            c.score = max(c.score, quoted.get(tuple(echo), 0.0))
 
 
 _PRIORS = {

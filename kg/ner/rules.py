@@ -22,6 +22,11 @@ def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or ch == "〇"
 
 
+def _normal(name: str) -> str:
+    """A name without its spaces and separators, for matching a headline to a quote."""
+    return "".join(ch for ch in name if ch not in " \u3000,，、·")
+
+
 def _alternation(words: Iterable[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=lambda w: (-len(w), w)))
 
@@ -329,12 +334,30 @@ class Rules:
                 tail = None
             if tail or any(after.startswith(h) for h in self.org_heads if len(h) >= 2):
                 out.append(Candidate(s, e, "ORG", "quote", info=info))
-        for m in self.inner_quote_re.finditer(text):
-            s, e = m.span()
-            for h in self.prog_heads:
-                if text[s:e].endswith(h):
-                    out.append(Candidate(s, e, "PROGRAMME", "quote:inner", info={"quoted": False}))
+        # brand names with a quoted character inside (暖“新”驿站): every short prefix, a head at the end
+        for m in re.finditer(r"“[^“”\n]{1,3}”", text):
+            qs, qe = m.span()
+            ends = [qe + j for j in range(1, 5) if qe + j <= len(text) and all(is_cjk(ch) for ch in text[qe : qe + j])]
+            ends = [e for e in ends if any(text[qe:e].endswith(h) for h in self.prog_heads)]
+            for k in range(1, 4):
+                s = qs - k
+                if s < 0 or not is_cjk(text[s]):
                     break
+                for e in ends:
+                    out.append(Candidate(s, e, "PROGRAMME", "quote:inner", info={"quoted": False}))
+        # a headline that repeats a quoted name of the text (游园赏美景 千人健步行 … “游园赏美景 千人健步行”活动)
+        quoted = {}
+        for c in out:
+            if c.source == "quote" and c.label == "PROGRAMME":
+                quoted.setdefault(_normal(text[c.start : c.end]), (c.start, c.end))
+        for m in re.finditer(r"(?:^|\n)([^\n]{4,24})(?=\n|$)", text):
+            s, e = m.span(1)
+            line = text[s:e]
+            if line.strip() != line or any(ch in "。!！?？“”《》:：" for ch in line):
+                continue
+            echo = quoted.get(_normal(line))
+            if echo is not None and echo[0] != s:
+                out.append(Candidate(s, e, "PROGRAMME", "quote:headline", info={"quoted": False, "echo": echo}))
         return out
 
     def policies(self, text: str) -> list[Candidate]:
