@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,12 +112,10 @@ def measured(cmd: list[str]) -> dict:
     return result
 
 
-def kg_build(corpus: Path, out: Path, *, jobs: int, cache: bool, html: bool = True) -> dict:
-    cmd = [sys.executable, "-m", "kg.cli", "build", str(corpus), "--out", str(out), "--jobs", str(jobs)]
+def kg_build(corpus: Path, out: Path, *, jobs: int, cache: bool, flags: Sequence[str] = ()) -> dict:
+    cmd = [sys.executable, "-m", "kg.cli", "build", str(corpus), "--out", str(out), "--jobs", str(jobs), *flags]
     if not cache:
         cmd.append("--no-cache")
-    if not html:
-        cmd.append("--no-html")
     return measured(cmd)
 
 
@@ -369,7 +368,8 @@ def report(r: dict) -> str:
                 f"CPU check {when[4:]} the run: load average {c['load'][0]:.1f}; a fixed loop takes {c['one']:.2f} s alone "
                 f"and {c['two']:.2f} s with two at once (equal when both cores are free)."
             )
-    lines += ["", "## Whole build: `kg build --jobs 2 --no-cache` (HTML included), as a subprocess", ""]
+    command = " ".join(["kg build --jobs 2 --no-cache", *r["flags"].split()])
+    lines += ["", f"## Whole build: `{command}`, as a subprocess", ""]
     lines.append("| corpus | files | characters | wall s | CPU s (all processes) | chars/s | peak MB, largest process | peak MB, process tree (RSS sum) | vs jieba.posseg |")
     lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, b in r["builds"].items():
@@ -404,12 +404,13 @@ def report(r: dict) -> str:
                 lines.append(f"{key}: {notes[key]}.")
     if r.get("incremental"):
         inc = r["incremental"]
-        lines += ["", f"## Incremental: one file added to x{inc['size']}", ""]
+        flags_note = f" (`kg build --jobs 2 {inc['flags']}`)" if inc["flags"] else ""
+        lines += ["", f"## Incremental: one file added to x{inc['size']}{flags_note}", ""]
         lines.append("| build | wall s | cache hits |")
         lines.append("|---|---:|---:|")
-        lines.append(f"| clean, `--no-cache` | {_fmt(inc['clean_seconds'])} | 0 |")
         lines.append(f"| clean, filling the cache | {_fmt(inc['cached_clean_seconds'])} | 0 |")
         lines.append(f"| one file added, from the cache | {_fmt(inc['seconds'])} | {inc['hits']} of {inc['files']} |")
+        lines.append(f"| clean `--no-cache` build of the same {inc['files']} files | {_fmt(inc['clean_again_seconds'])} | 0 |")
         same = ", ".join(f"{k} {'identical' if v else '**differs**'}" for k, v in inc["same"].items())
         lines += ["", f"Against a clean `--no-cache` build of the same files: {same}."]
     t = r["triples"]
@@ -441,7 +442,7 @@ def checks(r: dict, sizes: list[int]) -> list[tuple[str, str, bool]]:
                     growth <= TARGET_GROWTH * factor / 10))
     if r.get("incremental"):
         inc = r["incremental"]
-        share = inc["seconds"] / inc["clean_seconds"]
+        share = inc["seconds"] / inc["clean_again_seconds"]
         out.append(("one file added: < 15% of the clean build", f"{100 * share:.1f}%", share < TARGET_INCREMENTAL))
         out.append(("incremental result equals a clean build", "bytes compared", all(inc["same"].values())))
     t = r["triples"]
@@ -465,6 +466,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="--jobs of the whole builds (default 2)")
     parser.add_argument("--triples", type=int, default=1_000_000, help="triples to write (default 1 M)")
     parser.add_argument("--jieba-chars", type=int, default=400_000, help="characters jieba.posseg reads (default 400 k)")
+    parser.add_argument("--flags", default="", help="more `kg build` flags for the whole builds, e.g. '--no-validate'")
+    parser.add_argument("--incremental-flags", default=None, help="`kg build` flags of the incremental test (default: --flags)")
+    parser.add_argument("--stages-size", type=int, default=None, help="corpus of the per-stage timing (default: the largest)")
     parser.add_argument("--no-stages", action="store_true", help="skip the per-stage timing")
     parser.add_argument("--no-incremental", action="store_true", help="skip the incremental rebuild")
     parser.add_argument("--results", default=str(RESULTS), help="markdown file to write (default benchmarks/results.md)")
@@ -476,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    flags = args.flags.split()
+    inc_flags = (args.flags if args.incremental_flags is None else args.incremental_flags).split()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="kg-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)
@@ -485,13 +491,14 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "commit": _commit(),
         "builds": {},
+        "flags": args.flags,
     }
     try:
         r["cpu_before"] = cpu_check()
         corpora = {n: make_corpus(work / f"corpus_x{n}", n) for n in sizes}
         for n in sizes:
-            print(f"bench: kg build x{n} --jobs {args.jobs} --no-cache …", file=sys.stderr)
-            b = kg_build(corpora[n], work / f"out_x{n}", jobs=args.jobs, cache=False)
+            print(f"bench: kg build x{n} --jobs {args.jobs} --no-cache {args.flags} …", file=sys.stderr)
+            b = kg_build(corpora[n], work / f"out_x{n}", jobs=args.jobs, cache=False, flags=flags)
             b["files"] = len(list(corpora[n].glob("*.txt")))
             b["chars"] = corpus_chars(corpora[n])
             r["builds"][n] = b
@@ -506,15 +513,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_incremental:
             print(f"bench: incremental on x{big} …", file=sys.stderr)
             out = work / f"inc_x{big}"
-            cached = kg_build(corpora[big], out, jobs=args.jobs, cache=True)
+            cached = kg_build(corpora[big], out, jobs=args.jobs, cache=True, flags=inc_flags)
             added = corpora[big] / "zz_added_page.txt"
             seed = sorted(SEEDS.glob("*.txt"))[0]
             added.write_bytes(seed.read_bytes().replace("。".encode(), "。\n".encode(), 1))
-            inc = kg_build(corpora[big], out, jobs=args.jobs, cache=True)
+            inc = kg_build(corpora[big], out, jobs=args.jobs, cache=True, flags=inc_flags)
             hits = int(inc["stdout"].split(" from cache")[0].rsplit("(", 1)[1])
-            clean = kg_build(corpora[big], work / f"clean_x{big}", jobs=args.jobs, cache=False)
+            clean = kg_build(corpora[big], work / f"clean_x{big}", jobs=args.jobs, cache=False, flags=inc_flags)
             r["incremental"] = {
                 "size": big,
+                "flags": " ".join(inc_flags),
                 "clean_seconds": r["builds"][big]["seconds"],
                 "cached_clean_seconds": cached["seconds"],
                 "seconds": inc["seconds"],
@@ -526,9 +534,11 @@ def main(argv: list[str] | None = None) -> int:
             added.unlink()
 
         if not args.no_stages:
-            print(f"bench: stages in one process on x{big} …", file=sys.stderr)
-            rows, notes = time_stages(corpora[big], work)
-            r["stages"] = {"size": big, "chars": r["builds"][big]["chars"], "rows": rows, "notes": notes}
+            at = args.stages_size or big
+            print(f"bench: stages in one process on x{at} …", file=sys.stderr)
+            stage_corpus = corpora.get(at) or make_corpus(work / f"corpus_x{at}", at)
+            rows, notes = time_stages(stage_corpus, work)
+            r["stages"] = {"size": at, "chars": corpus_chars(stage_corpus), "rows": rows, "notes": notes}
             gc.collect()
 
         print(f"bench: writing {args.triples:,} triples …", file=sys.stderr)
