@@ -247,19 +247,19 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         after = info.get("after", "")
         before = info.get("before", "")
         f.append(L + "quoted")
-        f.append(L + "q_after_prog=" + str(any(after.startswith(h) for h in rules.prog_after)))
-        f.append(L + "q_after_not=" + str(any(after.startswith(h) for h in rules.prog_not_after)))
-        f.append(L + "q_after_org=" + str(any(after.startswith(h) for h in rules.org_heads if len(h) >= 2)))
+        f.append(L + "q_after_prog=" + str(after.startswith(rules.t_prog_after)))
+        f.append(L + "q_after_not=" + str(after.startswith(rules.t_prog_not_after)))
+        f.append(L + "q_after_org=" + str(after.startswith(rules.t_org_heads2)))
         f.append(L + "q_after1=" + after[:1])
         f.append(L + "q_after2=" + after[:2])
-        f.append(L + "q_before_prog=" + str(any(before.endswith(v) for v in rules.prog_before)))
-        f.append(L + "q_before_not=" + str(any(before.endswith(v) for v in rules.prog_not_before)))
+        f.append(L + "q_before_prog=" + str(before.endswith(rules.t_prog_before)))
+        f.append(L + "q_before_not=" + str(before.endswith(rules.t_prog_not_before)))
         parts = [p for p in _split_parts(span) if p]
         f.append(L + "q_idiom=" + str(bool(parts) and all(p in rules.idioms for p in parts)))
         f.append(L + "q_idiom_any=" + str(any(p in rules.idioms for p in parts)))
         f.append(L + "q_before1=" + before[-1:])
         f.append(L + "q_before2=" + before[-2:])
-        f.append(L + "q_head=" + str(any(span.endswith(h) for h in rules.prog_heads)))
+        f.append(L + "q_head=" + str(span.endswith(rules.t_prog_heads)))
         f.append(L + "q_role=" + str(span[-1:] in rules.role_endings))
         f.append(L + "q_num=" + str(span[:1] in rules.numerals or span[:1].isdigit()))
         f.append(L + "q_digits=" + str(any(ch.isdigit() for ch in span)))
@@ -284,8 +284,8 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         if info.get("alone"):
             f.append(L + "ualone")
     if lab == "POLICY":
-        f.append(L + "p_head=" + str(any(span.endswith(h) for h in rules.policy_heads)))
-        f.append(L + "p_open=" + str(any(span.startswith(h) for h in rules.policy_openings)))
+        f.append(L + "p_head=" + str(span.endswith(rules.t_policy_heads)))
+        f.append(L + "p_open=" + str(span.startswith(rules.t_policy_openings)))
         f.append(L + "p_booked=" + str(bool(info.get("booked"))))
     return f
 

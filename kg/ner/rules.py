@@ -61,6 +61,10 @@ class Rules:
         self.predicates = set(lexicon.get("grammar", {}).get("predicate_words", ()))
         self._pred_prefix = {w for w in self.predicates if len(w) >= 2}
         self.name_openers = set(lexicon.get("grammar", {}).get("name_openers", ()))
+        # tuples for str.startswith / str.endswith, which test many words at C speed
+        self.t_org_heads2 = tuple(sorted(h for h in self.org_heads if len(h) >= 2))
+        self.t_not_heads = tuple(self.not_heads)
+        self.t_predicates = tuple(sorted(self.predicates))
         self.national_re = re.compile(_alternation(self.national)) if self.national else None
         self.role_cues = set(person["role_cues"])
         self.person_after = set(person["after"])
@@ -75,11 +79,19 @@ class Rules:
         self.prog_not_after = list(prog["not_after_quote"])
         self.prog_before = list(prog.get("before_quote", ()))
         self.prog_not_before = list(prog.get("not_before_quote", ()))
+        self.t_prog_after = tuple(self.prog_after)
+        self.t_prog_not_after = tuple(self.prog_not_after)
+        self.t_prog_before = tuple(self.prog_before)
+        self.t_prog_not_before = tuple(self.prog_not_before)
+        self.t_prog_heads = tuple(self.prog_heads)
         self.role_endings = set(prog["role_endings"])
         self.numerals = set(prog["numerals"])
         self.prog_unquoted_re = re.compile(_alternation(prog["unquoted_heads"]))
         self.policy_heads = list(policy["heads"])
         self.policy_openings = list(policy["openings"])
+        self.t_policy_heads = tuple(self.policy_heads)
+        self.t_policy_openings = tuple(self.policy_openings)
+        self.t_person_after = tuple(self.person_after)
         self.quote_re = re.compile(r"“([^“”\n]{1,60}?)”|“([^“”\n]*“[^“”\n]{1,8}”[^“”\n]*)”")
         self.book_re = re.compile(r"《([^《》\n]{1,120})》")
         self.inner_quote_re = re.compile(r"[\u4e00-\u9fff]{1,3}“[^“”\n]{1,3}”[\u4e00-\u9fff]{1,4}")
@@ -98,9 +110,7 @@ class Rules:
         names (说, 表示, 同志) or opens a predicate (在, 带领, 深入)."""
         if e >= len(text) or not is_cjk(text[e]):
             return True
-        return any(text.startswith(w, e) for w in self.person_after) or any(
-            text.startswith(w, e) for w in self.predicates
-        )
+        return text.startswith(self.t_person_after, e) or text.startswith(self.t_predicates, e)
 
     def longest_word(self, text: str, i: int, longest: int = 6) -> str:
         """The longest dictionary word starting at i (at least the character itself)."""
@@ -148,6 +158,8 @@ class Rules:
 
     def _head_in_common_word(self, text: str, a: int, b: int) -> bool:
         """The head text[a:b] ends a common word that is no organisation (格局, 网站, 会议室)."""
+        if not text.endswith(self.t_not_heads, 0, b):
+            return False
         for w in self.not_heads:
             n = len(w)
             if n > b - a and b - n >= 0 and text[b - n : b] == w:
@@ -332,13 +344,13 @@ class Rules:
             tail = self.org_re.search(inner[-5:])
             if tail and tail.end() == len(inner[-5:]) and self._head_in_common_word(inner, len(inner) - len(tail.group()), len(inner)):
                 tail = None
-            if tail or any(after.startswith(h) for h in self.org_heads if len(h) >= 2):
+            if tail or after.startswith(self.t_org_heads2):
                 out.append(Candidate(s, e, "ORG", "quote", info=info))
         # brand names with a quoted character inside (暖“新”驿站): every short prefix, a head at the end
         for m in re.finditer(r"“[^“”\n]{1,3}”", text):
             qs, qe = m.span()
             ends = [qe + j for j in range(1, 5) if qe + j <= len(text) and all(is_cjk(ch) for ch in text[qe : qe + j])]
-            ends = [e for e in ends if any(text[qe:e].endswith(h) for h in self.prog_heads)]
+            ends = [e for e in ends if text[qe:e].endswith(self.t_prog_heads)]
             for k in range(1, 4):
                 s = qs - k
                 if s < 0 or not is_cjk(text[s]):
