@@ -217,6 +217,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
             f.append(L + "head=" + head + "|lc=" + char_class(left1))
         if info.get("alone"):
             f.append(L + "alone=" + head)
+            f.append(L + "alone_definite=" + str(head in rules.definite_alone))
         f.append(L + "level_start=" + str(span[:1] in rules.level_chars))
         if span[:1] in rules.level_chars:
             f.append(L + "level_start|len=" + str(e - s))
@@ -232,7 +233,6 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(L + "name_tag=" + rules.words.get(span, "?"))
         if e - s == 3:
             f.append(L + "first2_word=" + str(rules.is_common_word(span[:2])))
-            f.append(L + "last2_word=" + str(rules.is_common_word(span[1:])))
         if "cue" in info:
             f.append(L + "cue=" + info["cue"])
         if "items" in info:

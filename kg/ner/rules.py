@@ -52,6 +52,7 @@ class Rules:
         self.place_re = re.compile(_alternation(self.admin_suffixes + self.site_suffixes))
         self.org_heads = set(org["heads"])
         self.org_short = set(org["short_heads"])
+        self.definite_alone = set(org.get("definite_alone", ()))
         self.role_after = set(org["role_after"])
         self.org_generic = set(org["generic"])
         self.org_max = int(org["max_len"])
@@ -193,7 +194,10 @@ class Rules:
         stops = stops or set()
         out = []
         sites = set(self.site_suffixes)
-        for m in self.place_re.finditer(text):
+        matches = list(self.place_re.finditer(text))
+        # a name may also begin right after a division suffix: 营城子镇|东尖山村
+        starts = starts | {m.end() for m in matches}
+        for m in matches:
             a, b = m.span()
             suffix = m.group()
             if b < len(text) and is_cjk(text[b]):
