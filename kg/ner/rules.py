@@ -307,6 +307,8 @@ class Rules:
                 pos += len(item) + 1
             if sum(self.is_surname_start(text[s:e]) and not self.is_common_word(text[s:e]) for s, e in spans[1:]) < len(spans) - 1:
                 continue
+            if any(self.words.get(text[s + 1 : e], "")[:1] == "v" for s, e in spans[1:]):
+                continue  # 双报到、双服务: a surname-like character before a verb is no name
             for i, (s, e) in enumerate(spans):
                 if i == 0:
                     for n in (3, 2):
