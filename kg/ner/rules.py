@@ -86,6 +86,8 @@ class Rules:
         self.t_prog_not_before = tuple(self.prog_not_before)
         self.t_prog_heads = tuple(self.prog_heads)
         self.role_endings = set(prog["role_endings"])
+        # last characters shared by all items of a list of roles or spots, not of names (楼栋长、单元长)
+        self.list_endings = self.role_endings | set("内外上下里中前后间边")
         self.numerals = set(prog["numerals"])
         self.prog_unquoted_re = re.compile(_alternation(prog["unquoted_heads"]))
         self.policy_heads = list(policy["heads"])
@@ -296,6 +298,8 @@ class Rules:
                         continue
                     if n == 3 and self.is_common_word(name[:2]) and self.is_common_word(self.longest_word(text, a + 2)):
                         continue  # 福祉|落到, 后备|人才: two words, not a name
+                    if n == 3 and self.words.get(name[:2], "")[:1] == "v":
+                        continue  # 弘扬好…: a verb, not a surname and a given name
                     out.append(Candidate(a, a + n, "PERSON", "person:role", info={"cue": m.group()}))
         # lists of names: 李某、王某某、张某等
         for m in re.finditer(r"[\u4e00-\u9fff]{2,3}(?:、[\u4e00-\u9fff]{2,3}){1,}(?=等|、|,|，|。)", text):
@@ -309,6 +313,8 @@ class Rules:
                 continue
             if any(self.words.get(text[s + 1 : e], "")[:1] == "v" for s, e in spans[1:]):
                 continue  # 双报到、双服务: a surname-like character before a verb is no name
+            if len({text[e - 1] for s, e in spans}) == 1 and text[spans[0][1] - 1] in self.list_endings:
+                continue  # 楼栋长、单元长 / 楼栋内、单元内: roles or places in parallel, not names
             for i, (s, e) in enumerate(spans):
                 if i == 0:
                     for n in (3, 2):
