@@ -239,3 +239,82 @@ def test_pkuseg_segmenter_with_a_model_trained_here(tmp_path):
     spans = extract_spans(nlp, text)
     assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
     assert ("民法典", "POLICY") in {(text[s.start : s.end], s.label) for s in spans}
+
+
+# ------------------------------------------------------------------- grammar that bounds a name
+def _org_candidates(nlp_rules, text):
+    doc = nlp_rules.make_doc(text)
+    for name in ("gazetteer", "rules"):
+        doc = nlp_rules.get_pipe(name)(doc)
+    return doc._.kg_candidates
+
+
+@pytest.mark.parametrize(
+    "text, bad, good",
+    [
+        ("双辽市成立专题小组,深入各村开展调研。", "双辽市成立专题小组", "专题小组"),
+        ("市司法局和市委政法委联合开展普法宣传。", "市司法局和市委政法委", "市委政法委"),
+        ("通化县切实加强法律援助中心建设。", "通化县切实加强法律援助中心", "法律援助中心"),
+    ],
+)
+def test_org_left_boundary_stops_at_a_predicate_word(nlp_rules, text, bad, good):
+    found = texts_of(_org_candidates(nlp_rules, text), text, "ORG")
+    assert bad not in found and good in found
+
+
+@pytest.mark.parametrize(
+    "text, bad",
+    [
+        ("全力构建共建共治共享的社会治理新格局。", "社会治理新格局"),
+        ("结果在四平市政府网站公示。", "四平市政府网站"),
+        ("居民在向阳社区会议室座谈。", "向阳社区会议室"),
+    ],
+)
+def test_org_head_inside_a_common_word_is_not_a_head(nlp_rules, text, bad):
+    assert bad not in texts_of(_org_candidates(nlp_rules, text), text, "ORG")
+
+
+def test_predicate_words_come_from_the_lexicon_and_spare_joint_bodies(rules):
+    text = "机关联合党支部联合社区开展活动。"
+    words = segment(text)
+    starts = {text[s:e] for s, e in rules.predicate_spans(text, words)}
+    assert "联合" in starts  # the verb before 社区
+    assert all(s != text.index("联合") for s, _ in rules.predicate_spans(text, words))  # 联合党支部 is a name
+
+
+@pytest.mark.parametrize(
+    "text, not_names",
+    [
+        ("全面推行“双报到、双服务”工作机制。", {"双报到", "双服务"}),
+        ("党员主动争当楼栋长、单元长,参与治理。", {"楼栋长", "单元长"}),
+        ("组织党员干部下沉社区服务群众。", {"干部", "干部下"}),
+        ("组织居民学习党史。", {"学习", "学习党"}),
+    ],
+)
+def test_person_rules_skip_words_that_look_like_names(rules, text, not_names):
+    assert not texts_of(rules.persons(text), text, "PERSON") & not_names
+
+
+def test_place_name_may_start_right_after_a_division(rules):
+    text = "靖宇县龙泉镇西沟村召开村民大会。"
+    starts = {s for s, _ in segment(text)}
+    assert "西沟村" in texts_of(rules.places(text, starts), text, "PLACE")
+
+
+def test_headline_that_repeats_a_quoted_name_is_a_candidate(rules):
+    text = "绿色出行 低碳生活\n\n近日,双辽市开展“绿色出行,低碳生活”主题活动。"
+    cands = [c for c in rules.quotes(text) if c.source == "quote:headline"]
+    assert [text[c.start : c.end] for c in cands] == ["绿色出行 低碳生活"]
+
+
+def test_quoted_idioms_are_known(rules):
+    from kg.ner.lexicon import idioms
+
+    assert {"一呼百应", "雪中送炭"} <= idioms()
+
+
+def test_trained_pipeline_keeps_a_role_cued_name_and_a_bare_organ():
+    nlp = load_nlp(ontology=TINY)
+    text = "靖宇县妇联、县人社局联合举办培训,县妇联主席李秀云讲话。"
+    found = {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
+    assert ("李秀云", "PERSON") in found
