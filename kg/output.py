@@ -50,9 +50,12 @@ def output_lock(out: Path) -> Iterator[None]:
     out = out.resolve()
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another --out.")
-    out.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out.parent / f".{out.name}.lock"
-    lock = open(lock_path, "w")  # noqa: SIM115 - held for the whole build
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(lock_path, "w")  # noqa: SIM115 - held for the whole build
+    except OSError as err:
+        raise OutputError(f"{out}: cannot be written ({err.strerror}: {err.filename}); choose another --out.") from err
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as err:
@@ -79,7 +82,10 @@ def atomic_output(
         # under the lock, temporary folders beside `out` are leftovers of a killed build (SIGKILL)
         for stale in sorted(out.parent.glob(f".{out.name}.new-*")) + sorted(out.parent.glob(f".{out.name}.old-*")):
             shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+        except OSError as err:
+            raise OutputError(f"{out}: cannot be written ({err.strerror}: {err.filename}); choose another --out.") from err
         try:
             yield tmp
             for name in keep:
@@ -100,6 +106,10 @@ def atomic_output(
                     shutil.rmtree(old, ignore_errors=True)
             else:
                 os.replace(tmp, out)
+        except OSError as err:
+            # a full disk or a folder that became unwritable: one line, the previous output kept
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise OutputError(f"{out}: writing the new output failed ({err}); the previous output is unchanged.") from err
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
