@@ -112,11 +112,36 @@ def measured(cmd: list[str]) -> dict:
     return result
 
 
+# `kg build` as the command line runs it, printing the build's own stage times at the end.
+_KG_BUILD = r"""
+import json, sys
+import kg.build
+from kg import cli
+
+seconds = {}
+real = kg.build.build
+
+def build(*args, **kwargs):
+    report = real(*args, **kwargs)
+    seconds.update(report.seconds)
+    return report
+
+kg.build.build = build
+rc = cli.main(sys.argv[1:])
+print("KG_SECONDS " + json.dumps(seconds))
+sys.exit(rc)
+"""
+
+
 def kg_build(corpus: Path, out: Path, *, jobs: int, cache: bool, flags: Sequence[str] = ()) -> dict:
-    cmd = [sys.executable, "-m", "kg.cli", "build", str(corpus), "--out", str(out), "--jobs", str(jobs), *flags]
+    cmd = [sys.executable, "-c", _KG_BUILD, "build", str(corpus), "--out", str(out), "--jobs", str(jobs), *flags]
     if not cache:
         cmd.append("--no-cache")
-    return measured(cmd)
+    result = measured(cmd)
+    for line in result["stdout"].splitlines():
+        if line.startswith("KG_SECONDS "):
+            result["stages"] = json.loads(line.removeprefix("KG_SECONDS "))
+    return result
 
 
 def make_corpus(directory: Path, times: int) -> Path:
@@ -380,6 +405,16 @@ def report(r: dict) -> str:
             f"| x{size} | {b['files']} | {b['chars']:,} | {_fmt(b['seconds'])} | {cpu} | {cps:,.0f} | "
             f"{_fmt(b['max_process_mb'], 0)} | {tree} | {cps / r['jieba']['cps']:.2f}x |"
         )
+    stage_names = sorted({k for b in r["builds"].values() for k in b.get("stages", {}) if k != "total"},
+                         key=lambda k: ["load", "extract", "graph", "rdf", "html", "validate"].index(k)
+                         if k in ("load", "extract", "graph", "rdf", "html", "validate") else 99)
+    if stage_names:
+        lines += ["", "Where the whole builds spend their wall time (`BuildReport.seconds`):", ""]
+        lines.append("| corpus | " + " | ".join(stage_names) + " |")
+        lines.append("|---|" + "---:|" * len(stage_names))
+        for size, b in r["builds"].items():
+            st = b.get("stages", {})
+            lines.append(f"| x{size} | " + " | ".join(_fmt(st[k]) if k in st else "" for k in stage_names) + " |")
     j = r["jieba"]
     lines += ["", f"jieba.posseg (one process): {j['cps']:,.0f} chars/s over {j['chars']:,} characters of the same corpus ({_fmt(j['seconds'])} s)."]
     if r.get("stages"):
@@ -411,6 +446,10 @@ def report(r: dict) -> str:
         lines.append(f"| clean, filling the cache | {_fmt(inc['cached_clean_seconds'])} | 0 |")
         lines.append(f"| one file added, from the cache | {_fmt(inc['seconds'])} | {inc['hits']} of {inc['files']} |")
         lines.append(f"| clean `--no-cache` build of the same {inc['files']} files | {_fmt(inc['clean_again_seconds'])} | 0 |")
+        for label, st in (("The rebuild", inc.get("stages")), ("The clean build", inc.get("clean_stages"))):
+            if st:
+                parts = ", ".join(f"{k} {_fmt(v)} s" for k, v in st.items() if k != "total")
+                lines += ["", f"{label} spent: {parts}."]
         same = ", ".join(f"{k} {'identical' if v else '**differs**'}" for k, v in inc["same"].items())
         lines += ["", f"Against a clean `--no-cache` build of the same files: {same}."]
     t = r["triples"]
@@ -529,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
                 "hits": hits,
                 "files": len(list(corpora[big].glob("*.txt"))),
                 "clean_again_seconds": clean["seconds"],
+                "stages": inc.get("stages", {}),
+                "clean_stages": clean.get("stages", {}),
                 "same": _same_bytes(out, work / f"clean_x{big}", ("kg.ttl", "mentions.jsonl", "mentions.trig", "kg.jsonld")),
             }
             added.unlink()
