@@ -38,7 +38,7 @@ def training_examples(gold_docs, nlp, *, ontology: Ontology | None = None) -> tu
     """
     from kg.ner.classifier import Context, grouped_features
     from kg.ner.candidates import doc_text
-    from kg.ner.gazetteer import Gazetteer, patterns_from
+    from kg.ner.gazetteer import patterns_from
 
     rules = nlp.get_pipe("rules").rules
     gaz_pipe = nlp.get_pipe("gazetteer") if "gazetteer" in nlp.pipe_names else None
@@ -48,7 +48,7 @@ def training_examples(gold_docs, nlp, *, ontology: Ontology | None = None) -> tu
     missing: list[str] = []
     for g in gold_docs:
         if ontology is not None and gaz_pipe is not None:
-            gaz_pipe.gazetteer = Gazetteer(patterns_from(ontology.without_documents([g.doc])))
+            gaz_pipe.gazetteer = gaz_pipe.build(patterns_from(ontology.without_documents([g.doc])))
         view, doc = next(candidate_docs(nlp, [g.text]))
         gold = {(e.start, e.end, e.label) for e in g.entities}
         cands = doc._.kg_candidates or []

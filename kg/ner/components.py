@@ -12,7 +12,7 @@ Settings come from `configs/ner.cfg`; data (patterns, lexicon, surnames, weights
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import srsly
@@ -24,7 +24,7 @@ from kg.errors import ConfigError
 from kg.mention import Span as KGSpan
 from kg.ner.candidates import Candidate, add_candidates, doc_text, register_extensions
 from kg.ner.classifier import Context, SpanClassifier, grouped_features
-from kg.ner.gazetteer import Gazetteer
+from kg.ner.gazetteer import Gazetteer, local_patterns
 from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
 from kg.ner.resolve import propagate, select
 from kg.ner.rules import Rules
@@ -37,24 +37,32 @@ register_extensions()
     "kg_gazetteer",
     requires=[],
     assigns=["doc._.kg_candidates"],
-    default_config={},
+    default_config={"home_regions": []},
 )
-def make_gazetteer(nlp: Language, name: str) -> GazetteerComponent:
-    return GazetteerComponent(name)
+def make_gazetteer(nlp: Language, name: str, home_regions: list[str]) -> GazetteerComponent:
+    return GazetteerComponent(name, home_regions=home_regions)
 
 
 class GazetteerComponent:
-    """Exact matches of ontology names (labels and aliases); the IRI rides along as kb_id."""
+    """Exact matches of ontology names (labels and aliases); the IRI rides along as kb_id.
 
-    def __init__(self, name: str) -> None:
+    `home_regions` (division-code prefixes) keeps the short forms of county-level divisions to the
+    paper's home region; see kg.ner.gazetteer.local_patterns."""
+
+    def __init__(self, name: str, *, home_regions: Sequence[str] = ()) -> None:
         self.name = name
+        self.home_regions = list(home_regions)
         self.gazetteer = Gazetteer()
 
+    def build(self, patterns: Iterable[dict]) -> Gazetteer:
+        """A gazetteer of these patterns, short forms from outside the home regions left out."""
+        return Gazetteer(local_patterns(patterns, self.home_regions))
+
     def initialize(self, get_examples: Callable | None = None, *, nlp: Language | None = None, patterns: Iterable[dict] = ()) -> None:
-        self.gazetteer = Gazetteer(patterns)
+        self.gazetteer = self.build(patterns)
 
     def add_patterns(self, patterns: Iterable[dict]) -> None:
-        self.gazetteer.add(patterns)
+        self.gazetteer.add(local_patterns(patterns, self.home_regions))
 
     def __call__(self, doc: Doc) -> Doc:
         found = [
@@ -122,17 +130,23 @@ class RulesComponent:
         words = segment(text)
         doc._.kg_words = words
         starts = {s for s, _ in words}
-        stops = {s for s, _ in r.predicate_spans(text, words)}
+        preds = r.predicate_spans(text, words)
+        stops = {s for s, _ in preds}
+        # inside an unknown place name a lone character is no verb (服先镇): only longer words stop it
+        long_stops = {s for s, e in preds if e - s > 1}
         have = doc._.kg_candidates or []
         found: list[Candidate] = []
         fam = self.families
         if "place" in fam:
-            found += r.places(text, starts, stops)
+            found += r.places(text, starts, long_stops)
         place_starts = {c.start for c in have if c.label == "PLACE"} | {c.start for c in found}
         place_ends = {c.end for c in have if c.label == "PLACE"} | {c.end for c in found}
         if "org" in fam:
             word_at = {i: w for w in words if w[1] - w[0] > 1 for i in range(w[0], w[1])}
-            found += r.orgs(text, starts | place_starts, place_ends, word_at, stops)
+            inside_places = {
+                i for c in have + found if c.label == "PLACE" for i in range(c.start + 1, c.end) if i in stops
+            }
+            found += r.orgs(text, starts | place_starts, place_ends, word_at, stops - inside_places)
         if "person" in fam:
             found += r.persons(text)
         if "quote" in fam:

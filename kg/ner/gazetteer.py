@@ -37,21 +37,47 @@ def patterns_from(onto: Ontology) -> list[dict]:
     label gets an empty id: the linker decides)."""
     owners: dict[tuple[str, str], list[str]] = defaultdict(list)
     levels: dict[tuple[str, str], set[int]] = defaultdict(set)
+    codes: dict[tuple[str, str], set[str]] = defaultdict(set)
+    full: set[tuple[str, str]] = set()  # names that are some owner's official name, not a short form
     for iri in sorted(onto.concepts):
         c = onto.concepts[iri]
         for name in dict.fromkeys(c.names):
             name = name.strip()
             if len(name) < MIN_NAME:
                 continue
-            owners[(name, c.label)].append(iri)
+            key = (name, c.label)
+            owners[key].append(iri)
             if c.level is not None:
-                levels[(name, c.label)].add(c.level)
+                levels[key].add(c.level)
+            codes[key].add(c.code or iri.rsplit("/", 1)[-1])
+            if name == c.pref.strip() or len(name) >= len(c.pref.strip()):
+                full.add(key)
     out = []
     for (name, label), iris in sorted(owners.items()):
+        key = (name, label)
         pattern = {"label": label, "pattern": name, "id": iris[0] if len(iris) == 1 else ""}
-        if levels.get((name, label)):
-            pattern["level"] = min(levels[(name, label)])
+        if levels.get(key):
+            pattern["level"] = min(levels[key])
+            pattern["codes"] = sorted(codes[key])
+            if key not in full:
+                pattern["short"] = True
         out.append(pattern)
+    return out
+
+
+def local_patterns(patterns: Iterable[dict], home_regions: Sequence[str]) -> list[dict]:
+    """Patterns without the short forms of county-level and lower divisions outside the home regions
+    (division-code prefixes, e.g. "22" for Jilin): 新建 (新建区, Nanchang), 太平, 和平 and 光明 are
+    common words in a Jilin paper far more often than places. Full names stay (新建区, 和平区), and
+    so do short forms of provinces and prefectures (湖南, 长春). No home regions: no filtering."""
+    if not home_regions:
+        return list(patterns)
+    home = tuple(home_regions)
+    out = []
+    for p in patterns:
+        if p.get("short") and int(p.get("level", 0) or 0) >= 3 and not any(c.startswith(home) for c in p.get("codes", ())):
+            continue
+        out.append(p)
     return out
 
 

@@ -66,11 +66,17 @@ class Rules:
         self.t_org_heads2 = tuple(sorted(h for h in self.org_heads if len(h) >= 2))
         self.t_not_heads = tuple(self.not_heads)
         self.t_predicates = tuple(sorted(self.predicates))
+
         self.national_re = re.compile(_alternation(self.national)) if self.national else None
         self.role_cues = set(person["role_cues"])
         self.person_after = set(person["after"])
         self.kin = set(person["kin"])
         self.role_re = re.compile(_alternation(self.role_cues))
+        # conjunctions: they part two names (气象局|和|县委) but join the words of one (文化和旅游厅)
+        self.coordinators = {"和", "与", "及", "或", "并", "同", "跟", "以及"}
+        self.t_name_ends = tuple(
+            sorted(self.org_heads | set(org["national"]) | set(self.admin_suffixes) | set(self.site_suffixes) | self.role_cues)
+        )
         cues = _alternation(person["byline_cues"])
         self.byline_re = re.compile(rf"(?:本报|全媒体|特约|见习|实习|首席)*(?:{cues})[ \u3000]*")
         self.cue_strip = re.compile(rf"^(?:本报|全媒体|特约|见习|实习|首席)*(?:{cues})")
@@ -156,6 +162,11 @@ class Rules:
             if w in self.predicates or (len(w) > 2 and (w[:2] in pre or w[:3] in pre)):
                 if w in self.name_openers and self.org_re.match(text, we):
                     continue
+                head = self.org_re.match(w)
+                if head is not None and head.end() == len(w):
+                    continue  # 联合会, 组织部: a head, not a verb
+                if w in self.coordinators and not text.endswith(self.t_name_ends, 0, ws):
+                    continue  # 文化和旅游厅: 和 joins two words of one name unless a name or a role ends before it
                 out.append((ws, we))
         return out
 
