@@ -219,6 +219,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
             f.append(L + "alone=" + head)
             f.append(L + "alone_definite=" + str(head in rules.definite_alone))
         f.append(L + "level_start=" + str(span[:1] in rules.level_chars))
+        f.append(L + "opener=" + str(span.startswith(rules.t_org_openers)))
         if span[:1] in rules.level_chars:
             f.append(L + "level_start|len=" + str(e - s))
         for r in (t[e : e + 2], t[e : e + 3]):

@@ -53,6 +53,7 @@ class Rules:
         self.org_heads = set(org["heads"])
         self.org_short = set(org["short_heads"])
         self.definite_alone = set(org.get("definite_alone", ()))
+        self.t_org_openers = tuple(org.get("openers", ()))
         self.role_after = set(org["role_after"])
         self.org_generic = set(org["generic"])
         self.org_max = int(org["max_len"])
