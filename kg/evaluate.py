@@ -1,7 +1,7 @@
 """NER scores against a gold JSONL: precision, recall and F1 per label, exact and overlapping, and the
 most frequent errors; cross-validation over the gold documents (`kg eval --cv`).
 
-Linking scores live beside them (`evaluate_links`, owned by the linker).
+Linking scores (kg.link_eval) are printed beside them, on the mentions the NER found exactly.
 """
 
 from __future__ import annotations
@@ -262,6 +262,7 @@ def cross_validate(
     config: Path | None = None,
     seed: int = 0,
     overrides: dict | None = None,
+    on_fold=None,
 ) -> tuple[NerReport, dict[str, NerReport]]:
     """Leave one document out: train on the others with their corpus-derived names, score the one left.
 
@@ -283,13 +284,10 @@ def cross_validate(
         nlp = load_nlp(config, ontology=fold_onto, overrides={**(overrides or {}), "paths.model": None})
         nlp.get_pipe("classifier").model = model
         predicted.update(predict([held], nlp))
+        if on_fold is not None:  # e.g. linking the fold's spans with the fold's ontology
+            on_fold(held, predicted[held.doc], fold_onto)
         folds[held.doc] = evaluate_ner([held], {held.doc: predicted[held.doc]})
     return evaluate_ner(gold_docs, predicted), folds
-
-
-def evaluate_links(*args, **kwargs):  # pragma: no cover - owned by the linker
-    """Linking scores against the gold `canonical` names (added by the linker's owner)."""
-    raise NotImplementedError("evaluate_links is not written yet.")
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -311,22 +309,37 @@ def main_eval(args: argparse.Namespace) -> int:
     """Run `kg eval`: print the tables (markdown), write JSON when asked; 0 on success."""
     from kg.ner import DEFAULT_CONFIG, load_nlp
 
+    from kg.link_eval import format_scores, gold_rows, link_spans, score_links
+    from kg.ontology import load_ontology
+
     gold = read_gold(args.gold)
     config = args.config or DEFAULT_CONFIG
+    linked: list[dict] = []
     if args.cv:
-        report, folds = cross_validate(gold, ontology=args.ontology, config=config, seed=args.seed)
+
+        def link_fold(held: GoldDoc, spans: list[Span], fold_onto) -> None:
+            linked.extend(link_spans([held], {held.doc: spans}, fold_onto))
+
+        report, folds = cross_validate(gold, ontology=args.ontology, config=config, seed=args.seed, on_fold=link_fold)
         print("## Cross-validation (leave one document out)\n")
         print("| held-out doc | F1 exact | F1 overlap |\n|---|---:|---:|")
         for doc, r in folds.items():
             print(f"| {doc} | {r.f1():.3f} | {r.f1(exact=False):.3f} |")
         print()
     else:
-        nlp = load_nlp(config, ontology=args.ontology)
-        report = evaluate_ner(gold, predict(gold, nlp))
+        onto = load_ontology(Path(args.ontology))
+        nlp = load_nlp(config, ontology=onto)
+        predicted = predict(gold, nlp)
+        report = evaluate_ner(gold, predicted)
+        linked = link_spans(gold, predicted, onto)
         folds = {}
     print(report.to_markdown(top=args.top))
+    links = score_links(gold_rows(gold), linked)
+    print("\n### linking (on the mentions found exactly)\n")
+    print(format_scores(links))
     if args.json:
         data = report.as_dict(top=args.top)
+        data["linking"] = links.as_dict()
         if folds:
             data["folds"] = {d: {"exact": {k: v.as_dict() for k, v in r.exact.items()}} for d, r in folds.items()}
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -124,9 +124,15 @@ def link_spans(docs: Iterable, spans_by_doc: Mapping[str, Iterable], onto) -> li
     return rows
 
 
+def gold_rows(docs: Iterable) -> dict[str, list[dict]]:
+    """Gold entities of kg.evaluate.GoldDoc objects as the dicts `score_links` reads."""
+    return {
+        g.doc: [{"start": e.start, "end": e.end, "label": e.label, "text": e.text, "canonical": e.canonical} for e in g.entities]
+        for g in docs
+    }
+
+
 def evaluate_links(docs: Iterable, spans_by_doc: Mapping[str, Iterable], onto) -> LinkScores:
     """Link the NER's spans of gold texts and score them against the gold canonical names."""
     docs = list(docs)
-    gold = {g.doc: [{"start": e.start, "end": e.end, "label": e.label, "text": e.text, "canonical": e.canonical}
-                    for e in g.entities] for g in docs}
-    return score_links(gold, link_spans(docs, spans_by_doc, onto))
+    return score_links(gold_rows(docs), link_spans(docs, spans_by_doc, onto))
