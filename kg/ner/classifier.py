@@ -26,7 +26,7 @@ MODEL_FORMAT = "kg.span_classifier.v1"
 
 def char_class(ch: str) -> str:
     if not ch:
-        return "BOS"
+        return "NL"  # the start of a text is the start of a line
     if ch in "\n":
         return "NL"
     if ch.isspace():
@@ -496,17 +496,30 @@ class SpanClassifier:
         return self
 
     def fit_stacked(
-        self, docs: Sequence[Sequence[tuple[tuple[int, int, str], list[str], int]]], *, seed: int = 0, **kw
+        self,
+        docs: Sequence[Sequence[tuple[tuple[int, int, str], list[str], int]]],
+        *,
+        seed: int = 0,
+        groups: Sequence[str] | None = None,
+        **kw,
     ) -> SpanClassifier:
         """Fit stage one on all documents, then stage two on stage-one scores that were cross-fitted
-        (each document scored by a model that did not see it), so stage two learns honest scores."""
+        (each document scored by a model that did not see it), so stage two learns honest scores.
+        `groups` names the source text of each entry of `docs` (several readings of one text are
+        left out together)."""
+        groups = list(groups) if groups is not None else [str(i) for i in range(len(docs))]
         flat = [(f, y) for d in docs for _, f, y in d]
         self.fit(flat, seed=seed, **kw)
         stage1 = self.weights
         data2: list[tuple[list[str], int]] = []
+        others: dict[str, SpanClassifier] = {}
         for i, d in enumerate(docs):
-            if len(docs) > 1:
-                other = SpanClassifier().fit([(f, y) for j, e in enumerate(docs) if j != i for _, f, y in e], seed=seed, **kw)
+            g = groups[i]
+            if len(set(groups)) > 1:
+                if g not in others:
+                    rest = [(f, y) for j, e in enumerate(docs) if groups[j] != g for _, f, y in e]
+                    others[g] = SpanClassifier().fit(rest, seed=seed, **kw)
+                other = others[g]
             else:
                 other = self
             probs = [other.prob(f) for _, f, _ in d]
