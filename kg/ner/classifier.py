@@ -324,17 +324,23 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
     for i, (s, e, lab) in enumerate(keys):
         best: dict[str, float] = {}
         lo = bisect_left(starts, s - 40)
-        hi = bisect_right(starts, e)
+        hi = bisect_right(starts, e + 3)
         for k in range(lo, hi):
             j = order[k]
             if j == i:
                 continue
             s2, e2, lab2 = keys[j]
-            if e2 < s:
+            if e2 < s and not (lab2 == lab and s - e2 <= 3):
                 continue
             p = probs[j]
-            if e2 == s:
+            if lab2 == lab and (0 < s - e2 <= 3):
+                rel = "sib"  # the previous item of a run of names (“…”“…”, X、Y)
+            elif e2 == s:
                 rel = "prev_" + lab2
+            elif lab2 == lab and 0 < s2 - e <= 3:
+                rel = "sib"  # the next item of a run of names
+            elif s2 > e:
+                continue
             elif s2 == e:
                 rel = "next_" + lab2
             elif (s2, e2) == (s, e):
