@@ -318,3 +318,27 @@ def test_trained_pipeline_keeps_a_role_cued_name_and_a_bare_organ():
     text = "靖宇县妇联、县人社局联合举办培训,县妇联主席李秀云讲话。"
     found = {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
     assert ("李秀云", "PERSON") in found
+
+
+def test_gazetteer_keeps_short_forms_of_divisions_to_the_home_region():
+    from kg.ner.gazetteer import local_patterns, patterns_from
+    from kg.ontology import load_ontology
+
+    marked = {p["pattern"]: p for p in patterns_from(load_ontology(TINY))}
+    assert marked["梨树"].get("short") and not marked["梨树县"].get("short")
+    patterns = [
+        {"label": "PLACE", "pattern": "新建", "id": "x", "level": 3, "codes": ["360112"], "short": True},
+        {"label": "PLACE", "pattern": "新建区", "id": "x", "level": 3, "codes": ["360112"]},
+        {"label": "PLACE", "pattern": "梨树", "id": "y", "level": 3, "codes": ["220322"], "short": True},
+        {"label": "PLACE", "pattern": "湖南", "id": "z", "level": 1, "codes": ["430000"], "short": True},
+    ]
+    kept = {p["pattern"] for p in local_patterns(patterns, ["22"])}
+    assert kept == {"新建区", "梨树", "湖南"}
+    assert len(local_patterns(patterns, [])) == 4
+
+
+def test_conjunction_parts_two_names_but_not_the_words_of_one(rules):
+    text = "县住房和城乡建设局与市应急管理局联合检查。"
+    stops = {s for s, _ in rules.predicate_spans(text, segment(text))}
+    first, second = text.index("和"), text.index("与")
+    assert first not in stops and second in stops
