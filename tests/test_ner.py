@@ -342,3 +342,21 @@ def test_conjunction_parts_two_names_but_not_the_words_of_one(rules):
     stops = {s for s, _ in rules.predicate_spans(text, segment(text))}
     first, second = text.index("和"), text.index("与")
     assert first not in stops and second in stops
+
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("“日子越过越红火。”居民张桂芝笑着说。", "张桂芝"),
+        ("据靖宇县农业农村局副局长孙立军介绍,今年粮食增产。", "孙立军"),
+        ("网格员马丽丽每天都要走访。", "马丽丽"),
+    ],
+)
+def test_role_cued_names_in_running_text(nlp, text, name):
+    assert (name, "PERSON") in {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
+
+
+def test_standing_committee_member_is_a_role_not_an_org(nlp):
+    text = "靖宇县委常委、组织部长赵明出席会议。"
+    found = {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
+    assert ("靖宇县委常委", "ORG") not in found and ("赵明", "PERSON") in found

@@ -224,6 +224,7 @@ class ClassifierComponent:
                 for c in members:
                     c.score = p
             _echo_scores(cands)
+            _person_floor(cands, doc_text(doc), self._rules())
         else:
             for c in cands:
                 c.score = prior(c)
@@ -247,6 +248,16 @@ def _echo_scores(cands: list[Candidate]) -> None:
         echo = c.info.get("echo")
         if echo is not None:
             c.score = max(c.score, quoted.get(tuple(echo), 0.0))
+
+
+def _person_floor(cands: list[Candidate], text: str, rules: Rules, floor: float = 0.55) -> None:
+    """A name after a role word that ends at punctuation or at a word that follows names (说, 介绍,
+    表示) is a person whatever the few examples of the seeds taught the model: the rule is strict."""
+    for c in cands:
+        if c.source == "person:role" and c.score < floor:
+            e = c.end
+            if e >= len(text) or text[e] in "，,。；;：:！!？?、）)" or text.startswith(rules.t_person_after, e):
+                c.score = floor
 
 
 _PRIORS = {
