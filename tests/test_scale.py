@@ -173,7 +173,7 @@ def test_benchmark_runs_and_writes_table(tmp_path):
          "--jieba-chars", "20000", "--results", str(results)],
         capture_output=True, text=True, cwd=ROOT, timeout=900,
     )
-    assert done.returncode in (0, 1), done.stderr
+    assert done.returncode == 0, done.stderr
     text = results.read_text(encoding="utf-8")
     for heading in ("## Whole build", "## Stages in one process", "## Incremental", "## Writing 1 M triples", "## Targets"):
         assert heading in text
