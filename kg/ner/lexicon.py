@@ -10,6 +10,7 @@ import ast
 import importlib.util
 import logging
 import tomllib
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,11 +78,14 @@ def idioms() -> frozenset[str]:
     spec = importlib.util.find_spec("jionlp")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("the idiom list needs the package jionlp; install it with `pip install jionlp`.")
-    path = Path(next(iter(spec.submodule_search_locations))) / "dictionary" / "chinese_idiom.txt"
+    # jionlp ships the list zipped and unzips it beside the zip on its first import, which a
+    # fresh install has not done yet: read the zip itself
+    path = Path(next(iter(spec.submodule_search_locations))) / "dictionary" / "chinese_idiom.zip"
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read jionlp's idiom list ({err.strerror}).") from err
+        with zipfile.ZipFile(path) as archive:
+            lines = archive.read("chinese_idiom.txt").decode("utf-8").splitlines()
+    except (OSError, KeyError, zipfile.BadZipFile) as err:
+        raise ConfigError(f"{path}: cannot read jionlp's idiom list ({err}).") from err
     return frozenset(line.split("\t", 1)[0] for line in lines if line.strip())
 
 
