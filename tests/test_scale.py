@@ -176,5 +176,5 @@ def test_benchmark_runs_and_writes_table(tmp_path):
     assert done.returncode == 0, done.stderr
     text = results.read_text(encoding="utf-8")
     for heading in ("## Whole build", "## Stages in one process", "## Incremental", "## Writing 1 M triples", "## Targets"):
-        assert heading in text
-    assert "**differs**" not in text
+        assert heading in text, text
+    assert "**differs**" not in text, text
