@@ -360,3 +360,9 @@ def test_standing_committee_member_is_a_role_not_an_org(nlp):
     text = "靖宇县委常委、组织部长赵明出席会议。"
     found = {(text[s.start : s.end], s.label) for s in extract_spans(nlp, text)}
     assert ("靖宇县委常委", "ORG") not in found and ("赵明", "PERSON") in found
+
+
+def test_gazetteer_match_at_the_end_of_a_text_stays_inside_it(nlp_rules):
+    for text in ("中共四平市铁西区委员会", "梨树县"):
+        spans = extract_spans(nlp_rules, text)
+        assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)

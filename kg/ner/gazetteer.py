@@ -118,11 +118,14 @@ class Gazetteer:
         out = []
         lengths = self._lengths
         entries = self.entries
-        for i in range(len(text) - 1):
+        size = len(text)
+        for i in range(size - 1):
             ls = lengths.get(text[i : i + 2])
             if ls is None:
                 continue
             for n in ls:
+                if i + n > size:
+                    continue  # a slice past the end is shorter than n: it would match a shorter name
                 found = entries.get(text[i : i + n])
                 if found:
                     for label, iri, level in found:
