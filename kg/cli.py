@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kg: error: {line}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("kg: interrupted; the previous output is unchanged.", file=sys.stderr)
+        # a signal can land after the swap (while the old output is removed): say what is always true
+        print("kg: interrupted; the output folder holds a complete build (the previous one, unless this one had finished).", file=sys.stderr)
         return 130
     finally:
         if in_main_thread:
