@@ -137,7 +137,7 @@ def test_kill_build_at_random_moments_keeps_a_complete_output(corpora, reference
             # (starting Python, imports) Python's own handling ends the process, nothing written yet
             assert proc.returncode in (130, -sig.value), (sig.name, proc.returncode, err[-2000:])
             if proc.returncode == 130:
-                assert "kg: interrupted; the previous output is unchanged." in err and "Traceback" not in err
+                assert "kg: interrupted; the output folder holds a complete build" in err and "Traceback" not in err
             # SIGINT and SIGTERM clean up: no temporary folder is left behind
             assert set(strays(out)) <= before, (sig.name, when, strays(out))
     print("kills:", outcomes)
@@ -197,5 +197,5 @@ def test_kill_sigterm_is_reported_like_ctrl_c(corpora, tmp_path):
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err[-2000:]
-    assert "kg: interrupted; the previous output is unchanged." in err and "Traceback" not in err
+    assert "kg: interrupted; the output folder holds a complete build" in err and "Traceback" not in err
     assert not out.exists() and strays(out) == []
