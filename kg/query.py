@@ -67,6 +67,11 @@ _QUERY_WORD = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
 Row = tuple[object, ...]
 
 
+def _one_line(err: Exception) -> str:
+    """A parser's message on one line: the CLI prints one line per problem."""
+    return " ".join(str(err).split())
+
+
 def default_output() -> Path:
     """The build folder to read: `$KG_OUTPUT`, else `output/`."""
     return Path(os.environ.get("KG_OUTPUT") or "output")
@@ -193,7 +198,7 @@ def run_query(
     try:
         result = store.query(text, prefixes=PREFIXES)
     except SyntaxError as err:
-        raise QueryError(f"{source}: not valid SPARQL: {err}") from err
+        raise QueryError(f"{source}: not valid SPARQL: {_one_line(err)}") from err
     except (OSError, ValueError, TypeError, RuntimeError) as err:
         raise QueryError(f"{source}: the query failed: {err}") from err
     if isinstance(result, ox.QueryBoolean):
@@ -294,7 +299,7 @@ def _run_rdflib(text: str, source: str, data):
             result = ds.query(text, initNs=PREFIXES)
             rows = list(result)
     except Exception as err:  # rdflib raises pyparsing and assorted errors for a bad query
-        raise QueryError(f"{source}: not valid SPARQL or the query failed: {err}") from err
+        raise QueryError(f"{source}: not valid SPARQL or the query failed: {_one_line(err)}") from err
     if result.type == "ASK":
         return ["ask"], [(bool(result.askAnswer),)]
     if result.type == "SELECT":

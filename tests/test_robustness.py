@@ -506,8 +506,6 @@ def test_robust_long_line_over_spacy_limit_builds(tmp_path):
     assert seconds < 900, f"{seconds:.0f} s"
 
 
-@pytest.mark.xfail(strict=True, reason="kg/ner/gazetteer.py Gazetteer.matches: a name at the very end of the text "
-                   "matches every longer entry length, so its span ends past the text (reported)")
 def test_robust_name_at_the_end_of_a_file_stays_inside_the_text(tmp_path):
     from kg.build import DEFAULT_ONTOLOGY, extract_file
 
@@ -767,7 +765,6 @@ def test_errors_bad_sparql_is_one_line(capsys, tiny_build, query):
     _one_error(capsys, "query", query, "--data", str(tiny_build), names="<query>", says="not valid SPARQL")
 
 
-@pytest.mark.xfail(strict=True, reason="kg/query.py passes pyoxigraph's multi-line parser message through: four 'kg: error:' lines")
 def test_errors_bad_sparql_with_a_long_parser_message_is_one_line(capsys, tiny_build):
     _one_error(capsys, "query", "SELECT?x{", "--data", str(tiny_build), names="<query>", says="not valid SPARQL")
 
