@@ -194,6 +194,8 @@ def build(
         _check_base(base)
     onto = load_ontology(ontology)
     paths = list_inputs(inputs)
+    if not paths:
+        raise InputError(f"{inputs}: holds no .txt files; nothing to build (the previous output is unchanged).")
     ids = doc_ids(paths, inputs)
     # held from here to the swap: a second build into `out` stops now, not after its extraction
     with output_lock(out):

@@ -71,6 +71,9 @@ CLASS_OF = {
 }
 
 _Term = ox.NamedNode | ox.Literal
+# pyoxigraph's parsers refuse a literal over 16 MiB; a page that long keeps its text in the input
+# file only (its NIF context still gives its length), so the output stays readable everywhere.
+_MAX_LITERAL_BYTES = 16 * 1024 * 1024 - 1024
 
 
 def _n(iri: str) -> ox.NamedNode:
@@ -210,7 +213,8 @@ def mention_quads(mentions: Iterable[Mention], docs: Sequence[DocInfo], *, base:
         out.add(ox.Quad(_n(context), _n(RDF + "type"), _n(NIF + "Context"), graph))
         out.add(ox.Quad(_n(context), _n(NIF + "beginIndex"), _int(0), graph))
         out.add(ox.Quad(_n(context), _n(NIF + "endIndex"), _int(len(d.text)), graph))
-        out.add(ox.Quad(_n(context), _n(NIF + "isString"), ox.Literal(_clean(d.text)), graph))
+        if len(d.text) * 4 < _MAX_LITERAL_BYTES or len(d.text.encode("utf-8")) < _MAX_LITERAL_BYTES:
+            out.add(ox.Quad(_n(context), _n(NIF + "isString"), ox.Literal(_clean(d.text)), graph))
     return sorted(out, key=lambda q: (q.graph_name.value, *_triple_key(q.triple)))
 
 

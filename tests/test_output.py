@@ -45,3 +45,29 @@ def test_atomic_output_refuses_a_file_as_folder(tmp_path):
     with pytest.raises(OutputError, match="not a folder"):
         with atomic_output(target):
             pass
+
+
+def test_build_of_a_folder_without_txt_files_keeps_the_previous_output(tmp_path):
+    from kg.build import build
+    from kg.errors import InputError
+
+    (tmp_path / "in").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kg.ttl").write_text("previous")
+    with pytest.raises(InputError, match="holds no .txt files"):
+        build(tmp_path / "in", out)
+    assert (out / "kg.ttl").read_text() == "previous"
+
+
+def test_huge_document_text_stays_out_of_literals_pyoxigraph_refuses():
+    import pyoxigraph as ox
+
+    from kg import rdf
+    from kg.graph import DocInfo
+
+    big = DocInfo("big", "铁" * 6_000_000, "utf-8", [(0, 0, 6_000_000, "t", None)])  # 18 MB in UTF-8
+    quads = rdf.mention_quads([], [big])
+    assert not any(q.predicate.value.endswith("isString") for q in quads)
+    data = ox.serialize(quads, format=ox.RdfFormat.TRIG)
+    assert len(list(ox.parse(data, format=ox.RdfFormat.TRIG))) == len(quads)
