@@ -21,13 +21,13 @@ import re
 import sys
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.errors import QueryError
+from kg.errors import KGError, QueryError
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = ROOT / "queries"
@@ -308,15 +308,9 @@ def _run_rdflib(text: str, source: str, data):
     return ["subject", "predicate", "object"], sorted(tuple(_py_rdflib(x) for x in t) for t in rows)
 
 
-def load_dataset(data: Path):
-    """An rdflib Dataset of a build: kg.ttl in the default graph, one named graph per article of
-    mentions.trig; its default graph for queries is the union. Parsed by pyoxigraph (fast)."""
-    from rdflib import Dataset
-
-    ds = Dataset(default_union=True)
-    for prefix, ns in PREFIXES.items():
-        ds.bind(prefix, ns)
-    graphs: dict = {}
+def rdflib_quads(path: Path, error: type[KGError] = QueryError) -> Iterator[tuple]:
+    """(graph name or None, subject, predicate, object) of an RDF file as rdflib terms, parsed by
+    pyoxigraph (fast); each repeated term is converted once. Errors name the file."""
     terms: dict = {}
 
     def term(t):
@@ -325,18 +319,31 @@ def load_dataset(data: Path):
             found = terms[t] = to_rdflib(t)
         return found
 
+    try:
+        with path.open("rb") as fh:
+            for quad in ox.parse(fh, format=_FORMAT_OF.get(path.suffix, ox.RdfFormat.TURTLE)):
+                name = None if isinstance(quad.graph_name, ox.DefaultGraph) else term(quad.graph_name)
+                yield name, term(quad.subject), term(quad.predicate), term(quad.object)
+    except SyntaxError as err:
+        raise error(f"{path}: not valid RDF: {err}") from err
+    except OSError as err:
+        raise error(f"{path}: cannot be read ({err}).") from err
+
+
+def load_dataset(data: Path):
+    """An rdflib Dataset of a build: kg.ttl in the default graph, one named graph per article of
+    mentions.trig; its default graph for queries is the union. Parsed by pyoxigraph (fast)."""
+    from rdflib import Dataset
+
+    ds = Dataset(default_union=True)
+    for prefix, ns in PREFIXES.items():
+        ds.bind(prefix, ns)
+    graphs: dict = {None: ds.default_graph}
     for path in data_files(data):
-        try:
-            with path.open("rb") as fh:
-                for quad in ox.parse(fh, format=_FORMAT_OF[path.suffix]):
-                    name = quad.graph_name
-                    if name not in graphs:
-                        graphs[name] = ds.default_graph if isinstance(name, ox.DefaultGraph) else ds.graph(term(name))
-                    graphs[name].add((term(quad.subject), term(quad.predicate), term(quad.object)))
-        except SyntaxError as err:
-            raise QueryError(f"{path}: not valid RDF: {err}") from err
-        except OSError as err:
-            raise QueryError(f"{path}: cannot be read ({err}).") from err
+        for name, s, p, o in rdflib_quads(path):
+            if name not in graphs:
+                graphs[name] = ds.graph(name)
+            graphs[name].add((s, p, o))
     return ds
 
 

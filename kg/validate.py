@@ -21,14 +21,13 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import ValidationError
-from kg.query import compact, data_files, default_output, to_rdflib
+from kg.query import compact, data_files, default_output, rdflib_quads, to_rdflib
 
 ROOT = Path(__file__).resolve().parent.parent
 ONTOLOGY = ROOT / "ontology"
 SHAPES = ONTOLOGY / "shapes.ttl"
 SH = "http://www.w3.org/ns/shacl#"
 RDFS_SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
-_FORMATS = {".ttl": ox.RdfFormat.TURTLE, ".trig": ox.RdfFormat.TRIG, ".nt": ox.RdfFormat.N_TRIPLES}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -126,24 +125,9 @@ def _read_graph(files: list[Path]):
     from rdflib import Graph
 
     g = Graph()
-    terms: dict = {}
-
-    def term(t):
-        # IRIs repeat a lot (every evidence names its document): convert each once
-        found = terms.get(t)
-        if found is None:
-            found = terms[t] = to_rdflib(t)
-        return found
-
     for path in files:
-        try:
-            with path.open("rb") as fh:
-                for quad in ox.parse(fh, format=_FORMATS.get(path.suffix, ox.RdfFormat.TURTLE)):
-                    g.add((term(quad.subject), term(quad.predicate), term(quad.object)))
-        except SyntaxError as err:
-            raise ValidationError(f"{path}: not valid RDF: {err}") from err
-        except OSError as err:
-            raise ValidationError(f"{path}: cannot be read ({err}).") from err
+        for _, s, p, o in rdflib_quads(path, ValidationError):
+            g.add((s, p, o))
     return g
 
 
