@@ -55,7 +55,7 @@ class Scope:
                     return c
         return None
 
-    def key(self, onto: Ontology) -> str:
+    def key(self) -> str:
         """The scope of new nodes: the county-level (or finer) place the article is about."""
         return self.places[0] if self.places else ""
 
@@ -65,7 +65,7 @@ class Linker:
 
     def __init__(self, onto: Ontology) -> None:
         self.onto = onto
-        self.home = _home_region(onto)
+        self.home = onto.home
 
     # -- candidates -------------------------------------------------------------------------
     def _rank(self, candidates: Sequence[Concept], scope: Scope, *, inside: str | None = None) -> Concept | None:
@@ -76,17 +76,7 @@ class Linker:
             within = [c for c in candidates if inside in self.onto.ancestors(c.iri)]
             if within:
                 candidates = within
-
-        def score(c: Concept) -> tuple:
-            up = set(self.onto.ancestors(c.iri)) | {c.iri, c.serves or ""}
-            hits = [rank for rank, p in enumerate(scope.places) if p in up]
-            near = -min(hits) if hits else -99
-            home = sum(1 for h in self.home if h in up)
-            level = -(c.level or 9)  # a coarser division is the likelier reading of a bare name
-            return (bool(hits), home, near, len(hits), level, c.iri)
-
-        best = max(candidates, key=score)
-        return best
+        return max(candidates, key=lambda c: self.onto.rank(c, scope.places))
 
     def exact(self, name: str, label: str, scope: Scope, *, inside: str | None = None) -> Concept | None:
         return self._rank(self.onto.lookup(name, label), scope, inside=inside)
@@ -110,7 +100,8 @@ class Linker:
         for end in range(min(len(name) - 2, 8), 1, -1):
             places = self.onto.lookup(name[:end], "PLACE")
             if places:
-                ranked = sorted(places, key=lambda c: c.iri != (self._rank(places, scope) or c).iri)
+                best = self._rank(places, scope)
+                ranked = [best, *(c for c in places if c is not best)]  # the scope's reading first
                 tries.extend((p, name[end:]) for p in ranked[:3])
                 break
         for place, rest in tries:
@@ -207,7 +198,7 @@ class Linker:
         """A stable IRI for a name the ontology does not know, unique within its scope."""
         key = ""
         if label in _SCOPED_LABELS:
-            key = self._county(inside or self._prefix_place(name, label) or scope.key(self.onto))
+            key = self._county(inside or self._prefix_place(name) or scope.key())
         # the key ignores punctuation: 爱心奉献 扶危助困 and 爱心奉献,扶危助困 are one name
         digest = hashlib.sha1(f"{label}|{key}|{_PUNCT.sub('', name)}".encode()).hexdigest()[:16]
         return f"{KGR}new/{label.lower()}/{digest}"
@@ -220,13 +211,9 @@ class Linker:
                 return a
         return iri
 
-    def _prefix_place(self, name: str, label: str) -> str | None:
-        """The place a name starts with (铁西区环卫处 → 铁西区), which scopes the new node."""
-        for end in range(min(len(name) - 1, 12), 1, -1):
-            found = self.onto.lookup(name[:end], "PLACE")
-            if found:
-                return self._rank(found, Scope(list(self.home))).iri
-        return None
+    def _prefix_place(self, name: str) -> str | None:
+        place = self.onto.place_prefix(name)
+        return place.iri if place is not None else None
 
 
 def _earlier_form(name: str, label: str, earlier: list[tuple[str, str, str]]) -> str | None:
@@ -258,17 +245,3 @@ def _sentence_of(start: int, end: int, sents: list[tuple[int, int]]) -> tuple[in
     if i >= 0 and sents[i][0] <= start < sents[i][1]:
         return (sents[i][0], max(sents[i][1], end))
     return (start, end)
-
-
-def _home_region(onto: Ontology) -> list[str]:
-    """The places most curated bodies serve: the region this ontology is about, finest first."""
-    counts: Counter = Counter()
-    for c in onto.concepts.values():
-        if c.label == "ORG" and c.serves:
-            for p in [c.serves, *onto.ancestors(c.serves)]:
-                counts[p] += 1
-    if not counts:
-        return []
-    top = max(counts.values())
-    region = [p for p, n in counts.items() if n * 4 >= top]
-    return sorted(region, key=lambda p: -(onto.concepts[p].level or 0) if p in onto.concepts else 0)

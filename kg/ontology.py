@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +40,7 @@ _CODE = KGO + "divisionCode"
 _FULL = KGO + "fullName"
 _NER_LABEL = KGO + "nerLabel"
 _DERIVED = PROV + "wasDerivedFrom"
-_CACHE_VERSION = "1"
+_CACHE_VERSION = "2"  # bump when Ontology gains a field: old pickles lack it
 
 
 @dataclass(slots=True)
@@ -74,6 +74,7 @@ class Ontology:
     class_labels: dict[str, str]  # class IRI → NER label
     by_name: dict[str, list[str]] = field(default_factory=dict)
     children: dict[str, list[str]] = field(default_factory=dict)
+    home: list[str] = field(default_factory=list)  # the region the ontology is about, finest first
 
     def __post_init__(self) -> None:
         names: dict[str, list[str]] = defaultdict(list)
@@ -87,6 +88,42 @@ class Ontology:
                     kids[parent].append(iri)
         self.by_name = dict(names)
         self.children = dict(kids)
+        self.home = self._home_region()
+
+    def _home_region(self) -> list[str]:
+        """The places most curated bodies serve: the region this ontology is about, finest first."""
+        counts: Counter = Counter()
+        for c in self.concepts.values():
+            if c.label == "ORG" and c.serves:
+                for p in [c.serves, *self.ancestors(c.serves)]:
+                    counts[p] += 1
+        if not counts:
+            return []
+        top = max(counts.values())
+        region = [p for p, n in counts.items() if n * 4 >= top]
+        return sorted(region, key=lambda p: -(self.concepts[p].level or 0) if p in self.concepts else 0)
+
+    def rank(self, c: Concept, places: Sequence[str]) -> tuple:
+        """How well a concept agrees with salient places (an article's, else the home region):
+        in them at all, in the home region, nearest to the most salient, how many, coarser, IRI."""
+        up = set(self.ancestors(c.iri)) | {c.iri, c.serves or ""}
+        hits = [n for n, p in enumerate(places) if p in up]
+        return (
+            bool(hits),
+            sum(1 for h in self.home if h in up),
+            -min(hits) if hits else -99,
+            len(hits),
+            -(c.level or 9),  # a coarser division is the likelier reading of a bare name
+            c.iri,
+        )
+
+    def place_prefix(self, name: str) -> Concept | None:
+        """The place a name starts with (铁西区环卫站 → 四平市铁西区), the home region's homonym first."""
+        for end in range(min(len(name) - 1, 12), 1, -1):
+            found = self.lookup(name[:end], "PLACE")
+            if found:
+                return max(found, key=lambda c: self.rank(c, self.home))
+        return None
 
     def lookup(self, name: str, label: str | None = None) -> list[Concept]:
         """Concepts with this exact name (and NER label, when given), sorted by IRI."""

@@ -114,13 +114,9 @@ def _structure(doc: Document, ms: Sequence[Mention], onto: Ontology) -> Iterable
         if best is not None:
             predicate = PART_OF if best[0].label == "ORG" else SERVES
             yield Relation(m.iri, predicate, best[0].iri, Evidence(doc.doc_id, m.start, m.end), 0.9)
-        else:
+        elif (place := onto.place_prefix(name)) is not None:
             # a new body named with a known place prefix (铁西区环卫处) serves that place
-            for end in range(min(len(name) - 1, 12), 1, -1):
-                places = onto.lookup(name[:end], "PLACE")
-                if places:
-                    yield Relation(m.iri, SERVES, places[0].iri, Evidence(doc.doc_id, m.start, m.end), 0.7)
-                    break
+            yield Relation(m.iri, SERVES, place.iri, Evidence(doc.doc_id, m.start, m.end), 0.7)
 
 
 def _main_actor(article, ms: Sequence[Mention]) -> Mention | None:
