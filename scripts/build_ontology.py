@@ -110,6 +110,19 @@ class Node:
         self.props[pred].add(obj)
 
 
+def add_concept(nodes: dict[str, Node], iri: str, cls: str, pref: str, alts: list[str], *, where: str) -> Node:
+    """A new concept with its class, prefLabel and altLabels (never repeating the prefLabel)."""
+    if iri in nodes:
+        raise BuildError(f"{where}: {iri} is defined twice")
+    node = nodes[iri] = Node(iri)
+    node.add("a", cls)
+    node.add("skos:prefLabel", lit(pref))
+    for alt in alts:
+        if alt != pref:
+            node.add("skos:altLabel", lit(alt))
+    return node
+
+
 def natural_key(text: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]
 
@@ -513,15 +526,7 @@ def build_bodies(by_code: dict[str, Division], towns: list[Division]) -> dict[st
     nodes: dict[str, Node] = {}
 
     def new(iri: str, pref: str, alts: list[str]) -> Node:
-        if iri in nodes:
-            raise BuildError(f"bodies: {iri} is defined twice")
-        node = nodes[iri] = Node(iri)
-        node.add("a", "kgo:Organisation")
-        node.add("skos:prefLabel", lit(pref))
-        for alt in alts:
-            if alt != pref:
-                node.add("skos:altLabel", lit(alt))
-        return node
+        return add_concept(nodes, iri, "kgo:Organisation", pref, alts, where="bodies")
 
     fixed = read_table(SOURCES / "bodies-fixed.tsv", 5)
     for slug, pref, alts, parent, place in fixed:
@@ -579,15 +584,7 @@ def build_simple(table: str, prefix: str, cls: str) -> dict[str, Node]:
     for slug, pref, alts in read_table(SOURCES / table, 3):
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug):
             raise BuildError(f"{table}: slug {slug!r} must be lower-case ASCII words joined by '-'")
-        iri = f"{prefix}:{slug}"
-        if iri in nodes:
-            raise BuildError(f"{table}: {iri} is defined twice")
-        node = nodes[iri] = Node(iri)
-        node.add("a", cls)
-        node.add("skos:prefLabel", lit(pref))
-        for alt in split_labels(alts):
-            if alt != pref:
-                node.add("skos:altLabel", lit(alt))
+        add_concept(nodes, f"{prefix}:{slug}", cls, pref, split_labels(alts), where=table)
     return nodes
 
 
@@ -625,14 +622,9 @@ def build_seeds(paths: dict[str, str], known: set[str]) -> dict[str, Node]:
             raise BuildError(f"corpus-seeds.tsv: {slug}: class {kind!r} is not one of {sorted(SEED_CLASSES)}")
         prefix, cls = SEED_CLASSES[kind]
         iri = f"{prefix}:{slug}"
-        if iri in nodes or iri in known:
+        if iri in known:
             raise BuildError(f"corpus-seeds.tsv: {iri} is defined twice")
-        node = nodes[iri] = Node(iri)
-        node.add("a", cls)
-        node.add("skos:prefLabel", lit(pref))
-        for alt in split_labels(alts):
-            if alt != pref:
-                node.add("skos:altLabel", lit(alt))
+        node = add_concept(nodes, iri, cls, pref, split_labels(alts), where="corpus-seeds.tsv")
         for stem in docs.split(","):
             node.add("prov:wasDerivedFrom", f"doc:{stem.strip()}")
         for link in split_labels(links):
