@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
-from kg.errors import ConfigError, InputError, KGError
+from kg.errors import ConfigError, InputError
 from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
@@ -355,5 +355,3 @@ def ensure_built(out: Path, inputs: Path = ROOT / "seeds") -> Path:
         build(inputs, out)
     return out
 
-
-__all__ = ["BuildReport", "DocResult", "Extractor", "KGError", "build", "ensure_built", "export"]

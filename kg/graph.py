@@ -18,7 +18,7 @@ import networkx as nx
 from kg.corpus import Document
 from kg.mention import Mention, Relation
 from kg.ontology import Ontology
-from kg.relations import MENTIONS, PART_OF, SERVES, WITHIN, article_iri
+from kg.relations import PART_OF, SERVES, WITHIN, article_iri
 
 ARTICLE = "ARTICLE"
 
@@ -142,16 +142,6 @@ def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
                 g.add_edge(c.iri, target, key=predicate, confidence=1.0, count=0, evidence=[], cues=[], source="ontology")
             parent = parent or target
         c = onto.concepts.get(parent) if parent else None
-
-
-def entity_nodes(g: nx.MultiDiGraph) -> list[str]:
-    """The entity nodes (not articles), sorted."""
-    return sorted(n for n, t in g.nodes(data="type") if t != ARTICLE)
-
-
-def mentioned_in(g: nx.MultiDiGraph, iri: str) -> list[str]:
-    """The articles that mention a node, sorted."""
-    return sorted({u for u, _, k in g.in_edges(iri, keys=True) if k == MENTIONS})
 
 
 def summary(g: nx.MultiDiGraph, mentions: Sequence[Mention]) -> dict[str, Counter]:

@@ -131,8 +131,3 @@ def gold_rows(docs: Iterable) -> dict[str, list[dict]]:
         for g in docs
     }
 
-
-def evaluate_links(docs: Iterable, spans_by_doc: Mapping[str, Iterable], onto) -> LinkScores:
-    """Link the NER's spans of gold texts and score them against the gold canonical names."""
-    docs = list(docs)
-    return score_links(gold_rows(docs), link_spans(docs, spans_by_doc, onto))

@@ -81,7 +81,6 @@ def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> lis
         ms = by_article.get(article.index, [])
         art = article_iri(doc.doc_id, article.index)
         for m in ms:
-            ev = Evidence(doc.doc_id, m.sentence[0], m.sentence[1])
             if m.label == "PERSON" and article.byline and article.byline[0] <= m.start < article.byline[1]:
                 byline = Evidence(doc.doc_id, article.byline[0], article.byline[1])
                 credit = doc.text[article.byline[0] : article.byline[1]].rstrip().endswith("摄")

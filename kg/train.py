@@ -168,13 +168,3 @@ def main_train(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB)")
     return 0
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kg")
-    add_train_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
