@@ -352,6 +352,7 @@ _IRI_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 _UCSCHAR = ((0xA0, 0xD7FF), (0xF900, 0xFDCF), (0xFDF0, 0xFFEF), *((p << 16, (p << 16) + 0xFFFD) for p in range(1, 15)))
 
 
+@cache  # called for every IRI of a document's mentions, sentences and articles
 def iri_path(doc_id: str) -> str:
     """A document ID as it goes into an IRI: characters an IRI cannot hold percent-encoded, '/' kept.
 
