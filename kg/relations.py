@@ -87,8 +87,11 @@ def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> lis
                 out.append(Relation(art, AUTHOR, m.iri, byline, 0.95, "摄" if credit else "署名"))
             out.append(Relation(art, MENTIONS, m.iri, Evidence(doc.doc_id, m.start, m.end), 1.0))
         out.extend(_structure(doc, ms, onto))
-        out.extend(_stated(doc, ms, _main_actor(article, ms)))
-        out.extend(_cooccurrence(doc, ms))
+        by_sentence: dict[tuple[int, int], list[Mention]] = {}
+        for m in ms:
+            by_sentence.setdefault(m.sentence, []).append(m)
+        out.extend(_stated(doc, by_sentence, _main_actor(article, ms)))
+        out.extend(_cooccurrence(doc, by_sentence))
     return sorted(set(out), key=_order)
 
 
@@ -130,11 +133,8 @@ def _main_actor(article, ms: Sequence[Mention]) -> Mention | None:
     return None
 
 
-def _stated(doc: Document, ms: Sequence[Mention], main: Mention | None) -> Iterable[Relation]:
+def _stated(doc: Document, sentences: dict[tuple[int, int], list[Mention]], main: Mention | None) -> Iterable[Relation]:
     rules, fallback = cue_rules()
-    sentences: dict[tuple[int, int], list[Mention]] = {}
-    for m in ms:
-        sentences.setdefault(m.sentence, []).append(m)
     for (s, e), members in sentences.items():
         text = doc.text[s:e]
         for rule in rules:
@@ -224,10 +224,7 @@ def _first_clause(doc: Document, targets: list[Mention], pos: int) -> list[Menti
     return out
 
 
-def _cooccurrence(doc: Document, ms: Sequence[Mention]) -> Iterable[Relation]:
-    sentences: dict[tuple[int, int], list[Mention]] = {}
-    for m in ms:
-        sentences.setdefault(m.sentence, []).append(m)
+def _cooccurrence(doc: Document, sentences: dict[tuple[int, int], list[Mention]]) -> Iterable[Relation]:
     for (s, e), members in sentences.items():
         iris = sorted({m.iri for m in members})
         for a, b in combinations(iris, 2):
