@@ -123,10 +123,14 @@ class Linker:
             if span.label not in ("PLACE", "ORG"):
                 continue
             art = doc.article_at(span.start)
-            c = self.exact(normalise(doc.text[span.start : span.end]), span.label, base)
-            if c is None:
-                continue
-            place = c.iri if c.label == "PLACE" else (c.serves or c.place)
+            name = normalise(doc.text[span.start : span.end])
+            c = self.exact(name, span.label, base)
+            if c is not None:
+                place = c.iri if c.label == "PLACE" else (c.serves or c.place)
+            else:
+                # a name with no node still says where it is (双辽政协无党派工商联 → 双辽市), as it
+                # does for the scope of its own new node
+                place = self._prefix_place(name)
             if place is None:
                 continue
             target = place

@@ -103,3 +103,10 @@ def test_linker_new_iris_do_not_depend_on_file_order(linker):
     ia = linker.link(a, [Span(4, 6, "PERSON")])[0].iri
     ib = linker.link(b, [Span(8, 10, "PERSON")])[0].iri
     assert ia == ib
+
+
+def test_linker_scope_counts_the_place_of_a_name_with_no_node(linker):
+    # the headline names 梨树县 only inside a body the ontology does not know; 政协 is that county's
+    text = "履职尽责 服务群众\n\n梨树县政协文史委员会开展调研\n\n本报讯(通讯员 王五)近日,铁东区、铁西区代表参加,政协委员建言献策。"
+    iris = _iris(linker, text, ("梨树县政协文史委员会", "ORG"), ("铁东区", "PLACE"), ("铁西区", "PLACE"), ("政协", "ORG"))
+    assert iris[3] == f"{KGR}org/ls-cppcc"
