@@ -18,8 +18,9 @@ import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import networkx as nx
@@ -150,7 +151,8 @@ def slug(text: str, *, limit: int = 40) -> str:
     >>> slug("../<img src=x>")
     'img-src-x'
     """
-    words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
+    # pypinyin keeps a run without Chinese whole: an ASCII name (a file name) is its own pinyin
+    words = [text] if text.isascii() else lazy_pinyin(text, style=Style.NORMAL, errors="default")
     s = re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-")
     return s[:limit].rstrip("-")
 
@@ -220,7 +222,7 @@ def _components_layout(
             room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
             boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
             continue
-        pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed).tolist())), crowded=crowded)
+        pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed))), crowded=crowded)
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
@@ -243,40 +245,44 @@ def _components_layout(
     return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
 
 
-def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int = 60):
+def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int = 60) -> list[tuple[float, float]]:
     """Fruchterman-Reingold on a dense weight matrix, seeded: the same positions every run.
 
     networkx's spring_layout needs scipy from 500 nodes on; this is its dense method, in float32,
     about 1.5 s for a 1,500-node component.
     """
+    index = {n: i for i, n in enumerate(order)}
+    shape = tuple(sorted((min(index[u], index[v]), max(index[u], index[v]), w) for u, v, w in h.edges(data="weight")))
+    return list(_shape_layout(len(order), shape, seed, iterations))
+
+
+# Positions depend only on the shape (nodes in order, weighted edges), not on names: article
+# networks are mostly pairs, triangles and small stars, computed once each.
+@lru_cache(maxsize=4096)
+def _shape_layout(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, iterations: int) -> tuple[tuple[float, float], ...]:
     import numpy as np
 
-    index = {n: i for i, n in enumerate(order)}
-    n = len(order)
     adj = np.zeros((n, n), dtype=np.float32)
-    for u, v, w in h.edges(data="weight"):
-        adj[index[u], index[v]] = adj[index[v], index[u]] = w
-    pos = np.random.RandomState(seed).rand(n, 2).astype(np.float32)
-    x, y = pos[:, 0].copy(), pos[:, 1].copy()
+    for i, j, w in edges:
+        adj[i, j] = adj[j, i] = w
+    # x and y as the two rows of one array: half the numpy calls, which dominate on small components
+    xy = np.random.RandomState(seed).rand(n, 2).astype(np.float32).T.copy()
     k = np.float32(math.sqrt(1.0 / n))
+    kk = k * k
     t = np.float32(0.1)
     dt = t / (iterations + 1)
     for _ in range(iterations):
-        dx = x[:, None] - x[None, :]
-        dy = y[:, None] - y[None, :]
-        dist = np.sqrt(dx * dx + dy * dy)
-        np.clip(dist, 0.01, None, out=dist)
+        d = xy[:, :, None] - xy[:, None, :]
+        dist = np.sqrt(d[0] * d[0] + d[1] * d[1])
+        np.maximum(dist, 0.01, out=dist)
         # repulsion k²/d minus attraction w·d²/k, along the unit vector (dx, dy) / d
-        force = k * k / (dist * dist) - adj * (dist / k)
-        fx = (dx * force).sum(axis=1)
-        fy = (dy * force).sum(axis=1)
-        length = np.sqrt(fx * fx + fy * fy)
+        force = kk / (dist * dist) - adj * (dist / k)
+        f = (d * force).sum(axis=2)
+        length = np.sqrt(f[0] * f[0] + f[1] * f[1])
         length[length < 0.01] = 0.1
-        x += fx * (t / length)
-        y += fy * (t / length)
+        xy += f * (t / length)
         t -= dt
-    pos = np.stack([x, y], axis=1)
-    return pos.astype(np.float64)
+    return tuple(map(tuple, xy.T.astype(np.float64).tolist()))
 
 
 def _spread(pos: dict[str, tuple[float, float]], *, crowded: float) -> dict[str, tuple[float, float]]:
@@ -333,6 +339,9 @@ class _Site:
     mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
     importance: dict[str, int]
     anchors: dict[str, set[int]]  # doc -> offsets where some evidence starts: the targets of links
+    # (doc, start, end) of an article -> (u, v, key) of each edge read in it -> its first evidence there
+    evidence_in: dict[tuple[str, int, int], dict[tuple[str, str, str], int]]
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # IRI -> (tooltip, search key), filled on use
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -362,6 +371,14 @@ class _Site:
 
     def type(self, iri: str) -> str:
         return str(self.g.nodes[iri].get("type", ""))
+
+    def node_text(self, iri: str) -> tuple[str, str]:
+        """(tooltip, search key) of a node: the same on every page that draws it, so made once."""
+        text = self.texts.get(iri)
+        if text is None:
+            a = self.g.nodes[iri]
+            text = self.texts[iri] = (_tooltip(self, iri), search_key(str(a.get("label") or ""), a.get("aliases") or ()))
+        return text
 
 
 def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
@@ -406,7 +423,33 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         mentions_in=dict(mentions_in),
         importance=importance,
         anchors=dict(anchors),
+        evidence_in=_evidence_in(g, starts),
     )
+
+
+def _evidence_in(g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]]]) -> dict[tuple[str, int, int], dict[tuple[str, str, str], int]]:
+    """For each article (doc, start, end), the edges with evidence starting in it and the first such start.
+
+    One pass over all evidence: an article page asks for its own edges without scanning evidence
+    lists, which grow with the corpus. Articles may overlap; an evidence counts for each that holds it.
+    """
+    spans = {
+        doc: ([s for s, _, _ in rows], list(accumulate((e for _, e, _ in rows), max)), rows) for doc, rows in starts.items()
+    }
+    found: dict[tuple[str, int, int], dict[tuple[str, str, str], int]] = defaultdict(dict)
+    for u, v, k, ev in g.edges(keys=True, data="evidence"):
+        for e in ev or ():
+            if e[0] not in spans:
+                continue
+            first, reach, rows = spans[e[0]]
+            # rows before i start at or before the evidence; walk back while one of them may still reach it
+            i = bisect_right(first, e[1]) - 1
+            while i >= 0 and reach[i] > e[1]:
+                start, end, _ = rows[i]
+                if start <= e[1] < end:
+                    found[(e[0], start, end)].setdefault((u, v, k), e[1])
+                i -= 1
+    return dict(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,6 +521,7 @@ def _network(
             extra["borderWidth"] = 4
             extra["font"] = {"size": 18, "bold": True}
         x, y = pos[n]
+        tooltip, key = site.node_text(n)
         value = site.importance.get(n, 0) + 1
         if n == focus:
             value = max([value, *(site.importance.get(m, 0) + 1 for m in nodes)])
@@ -487,12 +531,12 @@ def _network(
             shape=st.shape,
             color={"background": st.colour, "border": _darker(st.colour) if a.get("new") or n == focus else st.colour},
             value=value,
-            title=_tooltip(site, n),
+            title=tooltip,
             x=x,
             y=y,
             type=t,
             href=site.href(n, root) or "",
-            key=search_key(str(a.get("label") or ""), a.get("aliases") or ()),
+            key=key,
             **extra,
         )
     # vis-network draws parallel edges on top of each other: bend the second and later ones
@@ -632,8 +676,14 @@ def _env() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # one build renders thousands of pages: no stat of the templates for each
     )
     env.globals.update(type_style=type_style, rel_style=rel_style, TYPES=TYPES)
+    macros = env.get_template("_macros.html").module
+    # symbols, chips and links to a node recur on many pages: each is rendered once per argument
+    for name in ("symbol", "line", "type_chip", "ref"):
+        env.globals[name] = lru_cache(maxsize=None)(getattr(macros, name))
+    env.globals["panel"] = macros.panel
     return env
 
 
@@ -690,12 +740,8 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
     ms = [m for m in site.mentions_in.get(iri, []) if start <= m.start and m.end <= end]
     present = sorted({m.iri for m in ms if m.iri in site.entity})
     keep = set(present)
-
-    def here(d: dict) -> bool:
-        ev = d.get("evidence") or []
-        return d.get("source") == "ontology" or any(e[0] == doc.doc_id and start <= e[1] < end for e in ev)
-
-    edges = [e for e in _edges_among(g, keep) if here(e[3])]
+    read_here = site.evidence_in.get((doc.doc_id, start, end), {})
+    edges = [e for e in _edges_among(g, keep) if e[3].get("source") == "ontology" or e[:3] in read_here]
     pos = _components_layout(
         present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), crowded=0.6, labels={n: site.label(n) for n in present}
     )
@@ -708,14 +754,15 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
             "key": k,
             "o": (site.label(v), site.href(v, "../"), site.type(v)),
             "source": d.get("source", ""),
-            "evidence": [f"#s-{e[1]}" for e in d.get("evidence") or [] if e[0] == doc.doc_id and start <= e[1] < end][:1],
+            "evidence": [f"#s-{read_here[(u, v, k)]}"] if (u, v, k) in read_here else [],
         }
         for u, v, k, d in edges
         if k != COOCCURS
     ]
     counts = Counter(m.label for m in ms)
+    per_entity = Counter(m.iri for m in ms)
     names = sorted(
-        ((site.label(n), site.href(n, "../"), site.type(n), sum(1 for m in ms if m.iri == n)) for n in present),
+        ((site.label(n), site.href(n, "../"), site.type(n), per_entity[n]) for n in present),
         key=lambda r: (-r[3], r[0]),
     )
     return env.get_template("article.html").render(
@@ -776,7 +823,8 @@ def _entity(site: _Site, env: Environment, iri: str) -> str:
     ]
     relations = []
     for direction, other, k, d in rels:
-        links = [site.evidence_link(e, "../") for e in d.get("evidence") or []]
+        # the sentence is cut out only for the three shown; the rest are counted
+        linked = [e for e in d.get("evidence") or [] if site.article_at(e[0], e[1]) is not None and e[0] in site.docs]
         relations.append(
             {
                 "direction": direction,
@@ -786,8 +834,8 @@ def _entity(site: _Site, env: Environment, iri: str) -> str:
                 "source": d.get("source", ""),
                 "count": int(d.get("count") or 0),
                 "confidence": d.get("confidence", ""),
-                "evidence": [x for x in links if x][:3],
-                "more": max(0, len([x for x in links if x]) - 3),
+                "evidence": [site.evidence_link(e, "../") for e in linked[:3]],
+                "more": max(0, len(linked) - 3),
             }
         )
     facts = {k: [r for r in relations if r["key"] == k] for k in dict.fromkeys(r["key"] for r in relations)}
