@@ -14,12 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 import re
 from bisect import bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from pathlib import Path
 
@@ -863,12 +865,29 @@ def _entity(site: _Site, env: Environment, iri: str) -> str:
     )
 
 
-def _write(path: Path, content: str | bytes, written: list[Path]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _write(path: Path, content: str | bytes) -> None:
+    """Write the file unless it holds these bytes already: an unchanged page keeps its time stamp."""
     data = content.encode("utf-8") if isinstance(content, str) else content
-    if not path.exists() or path.read_bytes() != data:
+    try:
+        same = path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        same = False
+    if not same:
         path.write_bytes(data)
-    written.append(path)
+
+
+# The pages a forked worker renders: set in the worker, inherited from the parent without pickling.
+_PAGES: list[tuple[Path, Callable[[], str]]] = []
+
+
+def _adopt(pages: list[tuple[Path, Callable[[], str]]]) -> None:
+    global _PAGES
+    _PAGES = pages
+
+
+def _write_share(part: int, parts: int) -> None:
+    for path, render in _PAGES[part::parts]:
+        _write(path, render())
 
 
 def write_pages(
@@ -878,31 +897,46 @@ def write_pages(
     out: Path,
     *,
     max_overview_nodes: int = MAX_OVERVIEW_NODES,
+    jobs: int = 1,
 ) -> list[Path]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
 
     The scripts and stylesheets go to `assets/`; pages of an earlier build that this graph no
     longer has are removed from `articles/` and `entities/`. Returns the paths written, sorted.
+    `jobs` > 1 renders the pages in that many forked processes (where the platform can fork), each
+    a share of them, with the same bytes; an error in one is raised here once all have stopped.
     """
     out = Path(out)
     site = _site(g, docs, mentions)
     env = _env()
-    written: list[Path] = []
-    for name, src in (("vis-network.min.js", VIS / "vis-network.min.js"), ("vis-network.css", VIS / "vis-network.css")):
-        _write(out / "assets" / name, src.read_bytes(), written)
-    for src in sorted(ASSETS.iterdir()):
-        if src.suffix in (".js", ".css"):
-            _write(out / "assets" / src.name, src.read_bytes(), written)
-    _write(out / "index.html", _index(site, env, max_overview_nodes), written)
+    assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
+    assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
+    pages: list[tuple[Path, Callable[[], str]]] = [(out / "index.html", partial(_index, site, env, max_overview_nodes))]
     for d in site.docs.values():
         for index, start, end, title, byline in d.articles:
             name = site.article[site.article_of[(d.doc_id, index)]]
-            _write(out / "articles" / name, _article(site, env, d, index, start, end, title, byline), written)
+            pages.append((out / "articles" / name, partial(_article, site, env, d, index, start, end, title, byline)))
     for iri, name in sorted(site.entity.items()):
-        _write(out / "entities" / name, _entity(site, env, iri), written)
-    keep = set(written)
+        pages.append((out / "entities" / name, partial(_entity, site, env, iri)))
+    for folder in sorted({path.parent for path, _ in [*assets, *pages]}):
+        folder.mkdir(parents=True, exist_ok=True)
+    for path, src in assets:
+        _write(path, src.read_bytes())
+    jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
+    if jobs > 1:
+        for name in ("index.html", "article.html", "entity.html"):
+            env.get_template(name)  # compiled once, here, not in each worker
+        # forked after the site is computed: the workers inherit it and the pages to render
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_adopt, initargs=(pages,)) as pool:
+            for share in [pool.submit(_write_share, part, jobs) for part in range(jobs)]:
+                share.result()
+    else:
+        for path, render in pages:
+            _write(path, render())
+    written = {path for path, _ in [*assets, *pages]}
     for sub in ("articles", "entities"):
         for stale in sorted((out / sub).glob("*.html")):
-            if stale not in keep:
+            if stale not in written:
                 stale.unlink()
     return sorted(written)

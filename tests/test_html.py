@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import random
 import re
+from concurrent.futures.process import BrokenProcessPool
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import kg.html
 from kg.graph import ARTICLE, DocInfo, build_graph
 from kg.html import page_names, pinyin, script_json, search_key, slug, write_pages
 from kg.mention import Evidence, Mention, Relation
@@ -229,6 +232,38 @@ def test_write_pages_same_graph_same_bytes(tmp_path, corpus):
     for x, y in zip(a, b):
         assert x.read_bytes() == y.read_bytes(), x.name
 
+
+
+def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
+    one = write_pages(*corpus, tmp_path / "one")
+    two = write_pages(*corpus, tmp_path / "two", jobs=2)
+    assert [p.relative_to(tmp_path / "one") for p in one] == [p.relative_to(tmp_path / "two") for p in two]
+    assert {p for p in (tmp_path / "two").rglob("*") if p.is_file()} == set(two)
+    for x, y in zip(one, two):
+        assert x.read_bytes() == y.read_bytes(), x.name
+
+
+class _PageError(Exception): ...
+
+
+def _broken_entity_page(site, env, iri):
+    raise _PageError(f"cannot render {iri}")
+
+
+def _dying_entity_page(site, env, iri):
+    os._exit(3)
+
+
+def test_write_pages_raises_what_failed_in_a_worker(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(kg.html, "_entity", _broken_entity_page)
+    with pytest.raises(_PageError, match="cannot render"):
+        write_pages(*corpus, tmp_path, jobs=2)
+
+
+def test_write_pages_raises_when_a_worker_dies(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(kg.html, "_entity", _dying_entity_page)
+    with pytest.raises(BrokenProcessPool):
+        write_pages(*corpus, tmp_path, jobs=2)
 
 def test_pages_load_nothing_from_the_network(site):
     out, _ = site
