@@ -16,7 +16,7 @@ import json
 import math
 import multiprocessing
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -224,7 +224,7 @@ def _components_layout(
             room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
             boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
             continue
-        pos = _spread(dict(zip(comp, _force_layout(h.subgraph(comp), comp, seed=seed))), crowded=crowded)
+        pos = dict(zip(comp, _placed(h.subgraph(comp), comp, seed=seed, crowded=crowded)))
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
@@ -247,21 +247,26 @@ def _components_layout(
     return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
 
 
-def _force_layout(h: nx.Graph, order: list[str], *, seed: int, iterations: int = 60) -> list[tuple[float, float]]:
-    """Fruchterman-Reingold on a dense weight matrix, seeded: the same positions every run.
-
-    networkx's spring_layout needs scipy from 500 nodes on; this is its dense method, in float32,
-    about 1.5 s for a 1,500-node component.
-    """
+def _placed(h: nx.Graph, order: list[str], *, seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
+    """Pixel positions of a connected component's nodes, in `order`: a force layout, spread."""
     index = {n: i for i, n in enumerate(order)}
     shape = tuple(sorted((min(index[u], index[v]), max(index[u], index[v]), w) for u, v, w in h.edges(data="weight")))
-    return list(_shape_layout(len(order), shape, seed, iterations))
+    return _shape_positions(len(order), shape, seed, crowded)
 
 
 # Positions depend only on the shape (nodes in order, weighted edges), not on names: article
-# networks are mostly pairs, triangles and small stars, computed once each.
+# networks are mostly pairs, triangles and small stars, laid out once each.
 @lru_cache(maxsize=4096)
-def _shape_layout(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, iterations: int) -> tuple[tuple[float, float], ...]:
+def _shape_positions(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
+    return _spread(_force_layout(n, edges, seed=seed), crowded=crowded)
+
+
+def _force_layout(n: int, edges: Iterable[tuple[int, int, float]], *, seed: int, iterations: int = 60):
+    """Fruchterman-Reingold on a dense weight matrix, seeded: the same positions every run.
+
+    networkx's spring_layout needs scipy from 500 nodes on; this is its dense method, in float32,
+    about 1.5 s for a 1,500-node component. Nodes are 0 to n - 1, edges (i, j, weight).
+    """
     import numpy as np
 
     adj = np.zeros((n, n), dtype=np.float32)
@@ -284,10 +289,10 @@ def _shape_layout(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, 
         length[length < 0.01] = 0.1
         xy += f * (t / length)
         t -= dt
-    return tuple(map(tuple, xy.T.astype(np.float64).tolist()))
+    return xy.T.astype(np.float64, order="C")
 
 
-def _spread(pos: dict[str, tuple[float, float]], *, crowded: float) -> dict[str, tuple[float, float]]:
+def _spread(xy, *, crowded: float) -> tuple[tuple[float, float], ...]:
     """Scale a component's layout to `SPACING`² pixels of area per node, spread further if crowded.
 
     Scaling by area keeps stars (a district and its forty bodies) compact, so that hubs' labels stay
@@ -296,17 +301,16 @@ def _spread(pos: dict[str, tuple[float, float]], *, crowded: float) -> dict[str,
     """
     import numpy as np
 
-    xy = np.array(list(pos.values()))
     w, h = np.ptp(xy, axis=0) if len(xy) else (0.0, 0.0)
-    area = w * h if min(w, h) > 1e-3 * max(w, h, 1e-9) else max(w, h, 1e-9) ** 2 / len(pos)
-    scale = SPACING * math.sqrt(len(pos) / max(area, 1e-12))
+    area = w * h if min(w, h) > 1e-3 * max(w, h, 1e-9) else max(w, h, 1e-9) ** 2 / len(xy)
+    scale = SPACING * math.sqrt(len(xy) / max(area, 1e-12))
     if crowded > 0 and len(xy) > 1:
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)
         typical = float(np.median(d.min(axis=1)))
         if typical > 1e-9:
             scale = scale ** (1 - crowded) * (SPACING / typical) ** crowded
-    return {n: (float(x * scale), float(y * scale)) for n, (x, y) in zip(pos, xy.tolist())}
+    return tuple((float(x * scale), float(y * scale)) for x, y in xy.tolist())
 
 
 def _radial_layout(center: str, others: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -340,7 +344,7 @@ class _Site:
     mentions_of: dict[str, list[Mention]]  # entity IRI -> its mentions, sorted
     mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
     importance: dict[str, int]
-    anchors: dict[str, set[int]]  # doc -> offsets where some evidence starts: the targets of links
+    anchors: dict[str, list[int]]  # doc -> sorted offsets where some evidence starts: the targets of links
     # (doc, start, end) of an article -> (u, v, key) of each edge read in it -> its first evidence there
     evidence_in: dict[tuple[str, int, int], dict[tuple[str, str, str], int]]
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # IRI -> (tooltip, search key), filled on use
@@ -424,7 +428,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         mentions_of=dict(mentions_of),
         mentions_in=dict(mentions_in),
         importance=importance,
-        anchors=dict(anchors),
+        anchors={doc: sorted(offsets) for doc, offsets in anchors.items()},
         evidence_in=_evidence_in(g, starts),
     )
 
@@ -626,12 +630,13 @@ def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequ
             kept.append(m)  # of overlapping mentions the first wins
     starts = [m.start for m in kept]
     anchors = set()
-    for a in site.anchors.get(doc.doc_id, ()):
-        if start <= a < end:
-            a = min(max(a, lo), hi)
-            i = bisect_right(starts, a) - 1
-            # an anchor inside a mention moves to the mention's start
-            anchors.add(kept[i].start if i >= 0 and a < kept[i].end else a)
+    offsets = site.anchors.get(doc.doc_id, [])
+    # only this article's: a document may hold thousands of articles
+    for a in offsets[bisect_left(offsets, start) : bisect_left(offsets, end)]:
+        a = min(max(a, lo), hi)
+        i = bisect_right(starts, a) - 1
+        # an anchor inside a mention moves to the mention's start
+        anchors.add(kept[i].start if i >= 0 and a < kept[i].end else a)
     events = sorted([(a, 0, None) for a in anchors] + [(m.start, 1, m) for m in kept], key=lambda e: (e[0], e[1]))
     out: list[str] = []
     pos = lo
