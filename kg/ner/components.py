@@ -25,7 +25,7 @@ from kg.mention import Span as KGSpan
 from kg.ner.candidates import Candidate, add_candidates, doc_text, register_extensions
 from kg.ner.classifier import Context, SpanClassifier, grouped_features
 from kg.ner.gazetteer import Gazetteer, local_patterns
-from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_tags, jieba_tokenizer
+from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_segmenter, word_tags
 from kg.ner.resolve import propagate, select
 from kg.ner.rules import Rules
 
@@ -179,7 +179,7 @@ class RulesComponent:
 def segment(text: str) -> list[tuple[int, int]]:
     """Dictionary words of the text as (start, end), by jieba without HMM: the boundaries a name is
     likely to take, and the words whose tags tell a name from a phrase."""
-    return [(start, end) for _, start, end in jieba_tokenizer().tokenize(text, HMM=False)]
+    return word_segmenter()(text)
 
 
 # --------------------------------------------------------------------------------------- classifier

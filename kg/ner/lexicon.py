@@ -17,6 +17,7 @@ from pathlib import Path
 from spacy.util import registry
 
 from kg.errors import ConfigError
+from kg.ner.segment import Segmenter
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
 
@@ -114,3 +115,9 @@ def jieba_tokenizer():
     tok = jieba.Tokenizer()
     tok.initialize()
     return tok
+
+
+@lru_cache(maxsize=1)
+def word_segmenter() -> Segmenter:
+    """jieba's segmentation without HMM over its own dictionary, as offsets (kg.ner.segment)."""
+    return Segmenter(jieba_tokenizer())
