@@ -55,7 +55,11 @@ def _len_bucket(n: int) -> str:
 
 
 class Context:
-    """What the features of one document need: its text, candidates indexed by position, words."""
+    """What the features of one document need: its text, candidates indexed by position, words.
+
+    What the text says at a boundary (the characters and words around it, the candidates that end
+    or start there) is worked out once per position and label: the rules propose many candidates
+    per head and per suffix, which share their ends and many of their starts."""
 
     def __init__(self, text: str, cands: Sequence[Candidate], rules: Rules, words: Sequence[tuple[int, int]] | None = None) -> None:
         self.text = text
@@ -73,11 +77,12 @@ class Context:
                 self.gaz[(c.start, c.end)].add(c.label)
         # long candidates, for "inside a longer X" features
         self.spans = sorted({(c.start, c.end, c.label) for c in cands})
-        self.gaz_spans = {(c.start, c.end, c.label) for c in cands if c.source in ("gazetteer", "quote", "policy")}
         self.starts = [s for s, _, _ in self.spans]
         # quoted and bracketed ranges: a candidate strictly inside one is part of a larger name
         self.quoted = sorted({(c.start, c.end, "Q" if c.info.get("quoted") else "B") for c in cands if c.source in ("quote", "policy")})
         self.quoted_starts = [q[0] for q in self.quoted]
+        self._left: dict[tuple[str, int], tuple] = {}
+        self._right: dict[tuple[str, int], tuple] = {}
 
     def tags_inside(self, s: int, e: int) -> list[str]:
         """Tags of the dictionary words that lie inside [s, e), in order."""
@@ -115,6 +120,59 @@ class Context:
             i += 1
         return out
 
+    def left(self, L: str, s: int) -> tuple:
+        """Features of a left boundary for a label ("ORG|"), and the first word's length."""
+        found = self._left.get((L, s))
+        if found is None:
+            t, rules = self.text, self.rules
+            words = rules.words
+            left1 = t[s - 1] if s > 0 else ""
+            lc = char_class(left1)
+            lw = rules.word_ending_at(t, s)
+            fw = rules.longest_word(t, s) if s < len(t) else ""
+            cross = any(t[s - 1 : s + k] in words for k in (1, 2, 3)) if s > 0 else False
+            after_place = any(x.label == "PLACE" for x in self.by_end.get(s, ()) if x.source in ("gazetteer", "place"))
+            found = self._left[(L, s)] = (
+                L + "l1=" + left1,
+                L + "l2=" + t[max(0, s - 2) : s],
+                L + "lc=" + lc,
+                lc,
+                L + "lw=" + lw,
+                L + "lwtag=" + words.get(lw, "?"),
+                L + "fwtag=" + words.get(fw, "?"),
+                len(fw),
+                L + "cross_l=" + str(cross),
+                L + "after_place=" + str(after_place),
+            )
+        return found
+
+    def right(self, L: str, e: int) -> tuple:
+        """Features of a right boundary for a label, and the word that starts there."""
+        found = self._right.get((L, e))
+        if found is None:
+            t, rules = self.text, self.rules
+            words = rules.words
+            right1 = t[e] if e < len(t) else ""
+            rc = char_class(right1)
+            rw = rules.longest_word(t, e) if e < len(t) else ""
+            # a word that crosses the right edge from the last character, or from the one before
+            cross1 = e >= 1 and (t[e - 1 : e + 2] in words or t[e - 1 : e + 1] in words)
+            cross2 = cross1 or (e >= 2 and (t[e - 2 : e + 2] in words or t[e - 2 : e + 1] in words))
+            follows = {x.label for x in self.by_start.get(e, ()) if x.source in ("gazetteer", "place", "org")}
+            found = self._right[(L, e)] = (
+                L + "r1=" + right1,
+                L + "r2=" + t[e : e + 2],
+                L + "rc=" + rc,
+                rc,
+                L + "rw=" + rw,
+                L + "rwtag=" + words.get(rw, "?"),
+                rw,
+                (L + "cross_r=False", L + "cross_r=" + str(cross1), L + "cross_r=" + str(cross2)),
+                L + "we=" + str(e in self.word_ends),
+                [L + "next=" + x for x in sorted(follows)],
+            )
+        return found
+
 
 def features(c: Candidate, ctx: Context) -> list[str]:
     """Sparse features of one candidate, each a string; the label is part of most of them."""
@@ -123,47 +181,44 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     span = t[s:e]
     src = c.source.split(":")[0]
     L = lab + "|"
-    left1 = t[s - 1] if s > 0 else ""
-    left2 = t[max(0, s - 2) : s]
-    right1 = t[e] if e < len(t) else ""
-    right2 = t[e : e + 2]
+    l1, l2, lc, lcc, lw, lwtag, fwtag, fw_len, cross_l, after_place = ctx.left(L, s)
+    r1, r2, rc, rcc, rw_f, rwtag, rw, cross_r, we, follows = ctx.right(L, e)
+    n = e - s
     f = [
         "bias",
         L + "bias",
         L + "src=" + c.source,
-        L + "len=" + _len_bucket(e - s),
-        L + "src=" + src + "|len=" + _len_bucket(e - s),
+        L + "len=" + _len_bucket(n),
+        L + "src=" + src + "|len=" + _len_bucket(n),
         L + "last=" + span[-1:],
         L + "last2=" + span[-2:],
-        L + "l1=" + left1,
-        L + "l2=" + left2,
-        L + "r1=" + right1,
-        L + "r2=" + right2,
-        L + "lc=" + char_class(left1),
-        L + "rc=" + char_class(right1),
-        L + "lc|rc=" + char_class(left1) + char_class(right1),
-        L + "src=" + src + "|lc=" + char_class(left1),
-        L + "src=" + src + "|rc=" + char_class(right1),
+        l1,
+        l2,
+        r1,
+        r2,
+        lc,
+        rc,
+        L + "lc|rc=" + lcc + rcc,
+        L + "src=" + src + "|lc=" + lcc,
+        L + "src=" + src + "|rc=" + rcc,
+        lw,
+        lwtag,
+        fwtag,
+        L + "fw_in=" + str(fw_len <= n),  # the first word ends inside the span
+        rw_f,
+        rwtag,
+        # the word that crosses the right edge (…区民 in 铁西区民政局): a sign the span ends mid-word
+        cross_r[min(max(n, 0), 2)],
+        cross_l,
     ]
     rules = ctx.rules
-    lw = rules.word_ending_at(t, s)
-    f.append(L + "lw=" + lw)
-    f.append(L + "lwtag=" + rules.words.get(lw, "?"))
-    fw = rules.longest_word(t, s) if s < len(t) else ""
-    f.append(L + "fwtag=" + rules.words.get(fw, "?"))
-    f.append(L + "fw_in=" + str(len(fw) <= e - s))  # the first word ends inside the span
-    rw = rules.longest_word(t, e) if e < len(t) else ""
-    f.append(L + "rw=" + rw)
-    f.append(L + "rwtag=" + rules.words.get(rw, "?"))
-    # the word that crosses the right edge (…区民 in 铁西区民政局): a sign the span ends mid-word
-    f.append(L + "cross_r=" + str(any(t[i:e + 2] in rules.words or t[i:e + 1] in rules.words for i in range(max(s, e - 2), e))))
-    f.append(L + "cross_l=" + str(any(t[s - 1 : s + k] in rules.words for k in (1, 2, 3)) if s > 0 else False))
-    ws = c.info.get("ws")
+    info = c.info
+    ws = info.get("ws")
     if ws is not None:
         f.append(L + "ws=" + str(ws))
     f.append(L + "encl=" + ctx.enclosure(s, e))
     if ctx.words:
-        f.append(L + "we=" + str(e in ctx.word_ends))
+        f.append(we)
         if lab != "POLICY" and not info_quoted(c):
             tags = ctx.tags_inside(s, e)
             f.append(L + "nwords=" + str(min(len(tags), 5)))
@@ -179,14 +234,13 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     if "\n" in span:
         f.append(L + "break")
     # gazetteer agreement
-    gaz = ctx.gaz.get((s, e), set())
+    gaz = ctx.gaz.get((s, e), ())
     f.append(L + "gaz=" + ("same" if lab in gaz else ("other" if gaz else "none")))
     if c.source == "gazetteer":
-        f.append(L + "gaz_level=" + str(c.info.get("level", 0)))
+        f.append(L + "gaz_level=" + str(info.get("level", 0)))
         f.append(L + "gaz_id=" + str(bool(c.kb_id)))
     # neighbours: a place ends where this starts, a place starts here, another candidate contains it
-    before = {x.label for x in ctx.by_end.get(s, ()) if x.source in ("gazetteer", "place")}
-    f.append(L + "after_place=" + str("PLACE" in before))
+    f.append(after_place)
     starts_here = {x.label + ("G" if x.source == "gazetteer" else "") for x in ctx.by_start.get(s, ()) if x.end < e}
     for x in sorted(starts_here):
         f.append(L + "prefix=" + x)
@@ -195,16 +249,13 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(L + "suffix_is=" + x)
     for x in sorted(ctx.containing(c)):
         f.append(L + "inside=" + x)
-    follows = {x.label for x in ctx.by_start.get(e, ()) if x.source in ("gazetteer", "place", "org")}
-    for x in sorted(follows):
-        f.append(L + "next=" + x)
+    f += follows
     # family-specific evidence
-    info = c.info
     if lab == "PLACE":
         if "suffix" in info:
             f.append(L + "suffix=" + info["suffix"])
             f.append(L + "suffix=" + info["suffix"] + "|len=" + str(e - s))
-            f.append(L + "suffix=" + info["suffix"] + "|lc=" + char_class(left1))
+            f.append(L + "suffix=" + info["suffix"] + "|lc=" + lcc)
         nm = span[: -len(info["suffix"])] if "suffix" in info else span
         # a gazetteer name that is also a common word (新建, 博爱, 振兴) is rarely meant as a place
         f.append(L + "common_word=" + str(rules.words.get(span, "ns")[:1] not in ("n", "j") or rules.words.get(span) == "n"))
@@ -214,7 +265,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         head = info.get("head", "")
         if head:
             f.append(L + "head=" + head)
-            f.append(L + "head=" + head + "|lc=" + char_class(left1))
+            f.append(L + "head=" + head + "|lc=" + lcc)
         if info.get("alone"):
             f.append(L + "alone=" + head)
             f.append(L + "alone_definite=" + str(head in rules.definite_alone))
@@ -240,10 +291,8 @@ def features(c: Candidate, ctx: Context) -> list[str]:
             f.append(L + "items=" + str(min(info["items"], 4)))
         if "token" in info:
             f.append(L + "token=" + str(info["token"]) + "|len=" + str(e - s))
-        for w in rules.person_after:
-            if t.startswith(w, e):
-                f.append(L + "after_word")
-                break
+        if t.startswith(rules.t_person_after, e):
+            f.append(L + "after_word")
     if lab in ("PROGRAMME", "ORG") and info.get("quoted"):
         after = info.get("after", "")
         before = info.get("before", "")

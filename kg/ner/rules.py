@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cached_property
 
 from kg.ner.candidates import Candidate
 from kg.ner.gazetteer import Gazetteer
@@ -122,16 +123,34 @@ class Rules:
             return True
         return text.startswith(self.t_person_after, e) or text.startswith(self.t_predicates, e)
 
+    @cached_property
+    def word_reach(self) -> tuple[dict[str, int], dict[str, int]]:
+        """The length of the longest dictionary word by its first two characters, and by its last
+        two: most positions of a text start or end no word of two characters or more, and one
+        look-up says so where the words dictionary would be asked once per length."""
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for w in self.words:
+            n = len(w)
+            if n >= 2:
+                if n > first.get(w[:2], 0):
+                    first[w[:2]] = n
+                if n > last.get(w[-2:], 0):
+                    last[w[-2:]] = n
+        return first, last
+
     def longest_word(self, text: str, i: int, longest: int = 6) -> str:
         """The longest dictionary word starting at i (at least the character itself)."""
-        for n in range(min(longest, len(text) - i), 1, -1):
+        reach = self.word_reach[0].get(text[i : i + 2], 0)
+        for n in range(min(longest, reach, len(text) - i), 1, -1):
             if text[i : i + n] in self.words:
                 return text[i : i + n]
         return text[i : i + 1]
 
     def word_ending_at(self, text: str, j: int, longest: int = 4) -> str:
         """The longest dictionary word ending at j (exclusive), or the character before j."""
-        for n in range(min(longest, j), 1, -1):
+        reach = self.word_reach[1].get(text[j - 2 : j], 0) if j >= 2 else 0
+        for n in range(min(longest, reach, j), 1, -1):
             if text[j - n : j] in self.words:
                 return text[j - n : j]
         return text[j - 1 : j] if j > 0 else ""
