@@ -508,7 +508,7 @@ class SpanClassifier:
 
     def prob(self, feats: Iterable[str], weights: dict[str, float] | None = None) -> float:
         w = self.weights if weights is None else weights
-        z = sum([w[x] for x in feats if x in w])
+        z = sum(filter(None, map(w.get, feats)))  # unknown features left out, as before
         if z >= 0:
             return 1.0 / (1.0 + math.exp(-z))
         ez = math.exp(z)
