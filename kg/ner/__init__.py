@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from spacy.language import Language
+from spacy.tokens import Doc
 from spacy.util import load_config, load_model_from_config
 
 import kg.ner.components  # noqa: F401  (registers the factories)
@@ -22,6 +23,7 @@ import kg.ner.lexicon  # noqa: F401  (registers kg.lexicon.v1, kg.surnames.v1)
 from kg.corpus import NerView
 from kg.errors import ConfigError
 from kg.mention import Span
+from kg.ner.candidates import make_doc
 from kg.ner.gazetteer import patterns_from
 from kg.ontology import Ontology
 
@@ -90,7 +92,7 @@ def extract_spans(nlp: Language, text: str) -> list[Span]:
     """Run the NER over NerView(text) and return non-overlapping spans with offsets into `text`
     (the original), sorted; Span.kb_id is the ontology IRI when a gazetteer name matched exactly."""
     view = NerView(text)
-    return spans_of(nlp(view.text), view)
+    return spans_of(nlp(make_doc(nlp, view.text)), view)
 
 
 def pipe_spans(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[Span]]:
@@ -98,11 +100,11 @@ def pipe_spans(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> 
     views = (NerView(t) for t in texts)
     pending: list[NerView] = []
 
-    def view_texts() -> Iterator[str]:
+    def view_docs() -> Iterator[Doc]:
         for v in views:
             pending.append(v)
-            yield v.text
+            yield make_doc(nlp, v.text)
 
-    for doc in nlp.pipe(view_texts(), batch_size=batch_size):
+    for doc in nlp.pipe(view_docs(), batch_size=batch_size):
         view = pending.pop(0)
         yield spans_of(doc, view)

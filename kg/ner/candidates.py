@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from spacy.language import Language
 from spacy.tokens import Doc
 
 
@@ -44,6 +45,13 @@ def add_candidates(doc: Doc, found: list[Candidate]) -> None:
         if k not in seen:
             seen.add(k)
             have.append(c)
+
+
+def make_doc(nlp: Language, text: str) -> Doc:
+    """The tokenized doc of a text, the text kept for `doc_text` (tokenization loses no character)."""
+    doc = nlp.make_doc(text)
+    doc.user_data["kg_text"] = text
+    return doc
 
 
 def doc_text(doc: Doc) -> str:
