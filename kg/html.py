@@ -11,6 +11,7 @@ Tooltips are plain strings, which vis-network shows as text. This module never i
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -933,9 +934,15 @@ def write_pages(
             env.get_template(name)  # compiled once, here, not in each worker
         # forked after the site is computed: the workers inherit it and the pages to render
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_adopt, initargs=(pages,)) as pool:
-            for share in [pool.submit(_write_share, part, jobs) for part in range(jobs)]:
-                share.result()
+        # frozen, the inherited objects are left out of the workers' garbage collections, which
+        # would otherwise write to (and so copy) every page of memory the site occupies
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_adopt, initargs=(pages,)) as pool:
+                for share in [pool.submit(_write_share, part, jobs) for part in range(jobs)]:
+                    share.result()
+        finally:
+            gc.unfreeze()
     else:
         for path, render in pages:
             _write(path, render())
