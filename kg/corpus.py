@@ -136,7 +136,7 @@ def _inner_breaks(text: str) -> Iterator[tuple[int, int]]:
         following = text[match.end() : match.end() + 1]
         if not line or not following or following.isspace():
             continue
-        if line[-1] in _TERMINAL or _CREDIT.search(line) or _BYLINE.match(line):
+        if line[-1] in _TERMINAL or _is_credit(line) or _BYLINE.match(line):
             continue
         if len(line) >= _PAGE_LINE_MIN or (len(line) >= 12 and re.search(r"[,，、。]", line)):
             yield match.start(), match.end()
@@ -195,8 +195,14 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int, int]]:
         prev_end = e
 
 
+def _is_credit(line: str) -> bool:
+    """A photo credit (… 摄). The pattern backtracks along a whole paragraph before it fails; the
+    end of the line, where its `摄$` must match, decides most lines at once."""
+    return line.endswith(("摄", "摄\n")) and _CREDIT.search(line) is not None
+
+
 def _kind(line: str) -> str:
-    if _CREDIT.search(line) and len(line) <= 40:
+    if len(line) <= 40 and _is_credit(line):
         return "credit"
     if _BYLINE.match(line) or _DATELINE_ONLY.match(line):
         return "byline"
