@@ -236,7 +236,7 @@ def build(
         report.characters = sum(len(r.doc.text) for r in ordered)
         report.seconds["extract"] = time.perf_counter() - t1
         report.outputs = export(
-            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True
+            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
@@ -283,10 +283,12 @@ def export(
     validate: bool = True,
     ontology: Path = DEFAULT_ONTOLOGY,
     locked: bool = False,
+    jobs: int = 1,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
-    `locked`: the caller holds `output_lock(out)` already (as `build` does).
+    `locked`: the caller holds `output_lock(out)` already (as `build` does). `jobs`: processes
+    for the pages (the SHACL check uses a thread per CPU whatever it is).
     """
     from kg import rdf
 
@@ -311,14 +313,16 @@ def export(
             t = time.perf_counter()
             from kg.html import write_pages
 
-            write_pages(g, docs, mentions, tmp)
+            write_pages(g, docs, mentions, tmp, jobs=jobs)
             report.seconds["html"] = time.perf_counter() - t
         if validate:
-            # a build whose own output breaks the shapes fails loudly, and the previous output stays
+            # a build whose own output breaks the shapes fails loudly, and the previous output stays;
+            # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
+            # fraction of its time (tests/test_shacl.py holds the two engines to each other)
             from kg.validate import validate as shacl_validate
 
             t = time.perf_counter()
-            shacl_validate(tmp, ontology=ontology).check()
+            shacl_validate(tmp, ontology=ontology, engine="sparql").check()
             report.seconds["validate"] = time.perf_counter() - t
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return [out / p for p in written]

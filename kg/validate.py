@@ -82,14 +82,19 @@ class Report:
         return self
 
 
-def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> Report:
+ENGINES = ("pyshacl", "sparql")
+
+
+def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, engine: str = "pyshacl") -> Report:
     """Check a build folder (kg.ttl and mentions.trig) or one RDF file against the SHACL shapes.
 
-    Never raises for invalid data: call `.check()` on the report for that. Raises ValidationError
-    when the folder holds no graph or a file is not RDF.
+    `engine`: "pyshacl" (the reference, every SHACL feature, ~15k triples/s) or "sparql" (the
+    shapes compiled to SPARQL and run by pyoxigraph, kg.shacl: the same results, ~100x faster;
+    what `kg build` uses). Never raises for invalid data: call `.check()` on the report for that.
+    Raises ValidationError when the folder holds no graph or a file is not RDF.
     """
-    from pyshacl import validate as shacl
-
+    if engine not in ENGINES:
+        raise ValidationError(f"--engine {engine}: unknown; valid: {', '.join(ENGINES)}.")
     out = Path(out) if out is not None else default_output()
     report = Report(out=out, shapes=shapes)
     t0 = time.perf_counter()
@@ -97,6 +102,10 @@ def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path =
         files = data_files(out)
     except Exception as err:  # QueryError from the shared reader: same problem, our family of error
         raise ValidationError(str(err)) from err
+    if engine == "sparql":
+        return _validate_sparql(report, files, ontology, t0)
+    from pyshacl import validate as shacl
+
     data = _read_graph(files)
     report.triples = len(data)
     for triple in _subclass_triples(ontology):
@@ -118,6 +127,34 @@ def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path =
     report.results = _results(results)
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: float) -> Report:
+    from kg.query import compact
+    from kg.shacl import load_store, validate_store
+
+    if not report.shapes.is_file():
+        raise ValidationError(f"{report.shapes}: no such shapes file; the shapes live in ontology/shapes.ttl.")
+    extra = [ox.Triple(*(_to_ox(x) for x in t)) for t in _subclass_triples(ontology)]
+    store = load_store(files, extra)
+    report.triples = len(store) - len(extra)
+    report.seconds["read"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    found = validate_store(store, report.shapes)
+    report.seconds["shacl"] = time.perf_counter() - t1
+    out = set()
+    for f in found:
+        v = f.value
+        value = "" if v is None else (v.value if isinstance(v, ox.Literal) else compact(str(v.value)) if isinstance(v, ox.NamedNode) else str(v))
+        c = f.check
+        out.add(Result(c.severity, f.focus.value, c.path, c.message, value, compact(c.shape) if c.shape else ""))
+    report.results = sorted(out, key=lambda r: (r.severity != "Violation", r.focus, r.path, r.message, r.value))
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _to_ox(t):
+    return ox.NamedNode(str(t))
 
 
 def _read_graph(files: list[Path]):
@@ -203,7 +240,7 @@ def _results(g) -> list[Result]:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    report = validate(Path(args.out) if args.out else None, shapes=Path(args.shapes))
+    report = validate(Path(args.out) if args.out else None, shapes=Path(args.shapes), engine=args.engine)
     for warning in report.warnings:
         print(f"kg: {warning}", file=sys.stderr)
     report.check(strict=args.strict)
@@ -220,5 +257,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("out", nargs="?", default=None, help="build folder or RDF file (default: $KG_OUTPUT or output/)")
     v.add_argument("--shapes", default=str(SHAPES), help="SHACL shapes file (default: ontology/shapes.ttl)")
     v.add_argument("--strict", action="store_true", help="fail on warnings too")
+    v.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="pyshacl",
+        help="pyshacl (the reference, default) or sparql (the shapes compiled to SPARQL, for large graphs; what kg build uses)",
+    )
     v.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     v.set_defaults(func=_validate)

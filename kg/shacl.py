@@ -1,0 +1,468 @@
+"""SHACL shapes compiled to SPARQL and run by pyoxigraph: the validator of large builds.
+
+pySHACL checks one focus node at a time in Python over rdflib: about 15k triples a second, so
+the million triples of a year of a newspaper take minutes. Here each constraint of a shape
+becomes one SPARQL SELECT that returns the focus nodes (and values) breaking it, and
+pyoxigraph's engine evaluates it over the whole graph at once: the seeds x200 (1.4 M triples)
+are checked in seconds. The results are those pySHACL gives (tests/test_shacl.py compares the
+two engines on every broken fixture and on real builds).
+
+The SHACL Core components kg's shapes use are compiled, and a few more (see `_value_ok` and
+`_property_checks`); SHACL-AF SPARQL targets (`sh:SPARQLTarget`) run as subqueries. A shapes file
+with a component outside that set is refused with its name, never silently ignored.
+
+    >>> store = load_store([Path("output/kg.ttl"), Path("output/mentions.trig")])  # doctest: +SKIP
+    >>> results = validate_store(store, Path("ontology/shapes.ttl"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.errors import ValidationError
+
+SH = "http://www.w3.org/ns/shacl#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+TYPE = f"<{RDF}type>"
+SUBCLASS = f"<{RDFS}subClassOf>"
+
+# the lexical forms a well-typed literal of these datatypes has (XML Schema 1.1, whitespace collapsed)
+_LEXICAL = {
+    XSD + "integer": r"^[+-]?[0-9]+$",
+    XSD + "decimal": r"^[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)$",
+    XSD + "boolean": r"^(true|false|1|0)$",
+}
+_NODE_KIND = {
+    "IRI": "isIRI({v})",
+    "BlankNode": "isBlank({v})",
+    "Literal": "isLiteral({v})",
+    "BlankNodeOrIRI": "!isLiteral({v})",
+    "BlankNodeOrLiteral": "!isIRI({v})",
+    "IRIOrLiteral": "!isBlank({v})",
+}
+_COMPARE = {"minInclusive": ">=", "maxInclusive": "<=", "minExclusive": ">", "maxExclusive": "<"}
+_PAIR = {"lessThan": "<", "lessThanOrEquals": "<="}
+# what a shape may say besides its constraints
+_ANNOTATIONS = {
+    "path", "message", "severity", "name", "description", "order", "group", "deactivated", "targetClass",
+    "targetNode", "targetSubjectsOf", "targetObjectsOf", "target", "declare", "prefixes", "defaultValue",
+}
+_ANNOTATION_IRIS = {RDF + "type", RDFS + "comment", RDFS + "label", RDFS + "seeAlso"}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One compiled constraint: the query that lists what breaks it, and how to report it."""
+
+    shape: str  # the IRI of the shape, "" for a blank node
+    component: str  # e.g. "minCount"
+    severity: str  # Violation, Warning or Info
+    path: str  # the result path as text (compact), "" for a node shape
+    message: str
+    query: str  # SELECT ?this ?value
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One row of a check: the focus node and the offending value (when the component has one)."""
+
+    check: Check
+    focus: ox.NamedNode | ox.BlankNode
+    value: ox.NamedNode | ox.BlankNode | ox.Literal | None
+
+
+class _Shapes:
+    """The shapes graph as subject -> predicate -> objects, with RDF lists read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.triples: dict = defaultdict(lambda: defaultdict(list))
+        try:
+            for q in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE):
+                self.triples[q.subject][q.predicate.value].append(q.object)
+        except (SyntaxError, OSError) as err:
+            raise ValidationError(f"{path}: cannot read the shapes: {err}") from err
+
+    def objects(self, s, local: str) -> list:
+        return self.triples.get(s, {}).get(SH + local, [])
+
+    def value(self, s, local: str):
+        found = self.objects(s, local)
+        return found[0] if found else None
+
+    def list(self, node) -> list:
+        out = []
+        while node is not None and not (isinstance(node, ox.NamedNode) and node.value == RDF + "nil"):
+            first = self.triples.get(node, {}).get(RDF + "first")
+            if not first:
+                raise ValidationError(f"{self.path}: {node} is not a well-formed RDF list")
+            out.append(first[0])
+            rest = self.triples[node].get(RDF + "rest")
+            node = rest[0] if rest else None
+        return out
+
+    def name(self, node) -> str:
+        return node.value if isinstance(node, ox.NamedNode) else ""
+
+    def where(self, node) -> str:
+        """How an error names a shape: its IRI, or the message of a blank one."""
+        if isinstance(node, ox.NamedNode):
+            return f"<{node.value}>"
+        message = self.value(node, "message")
+        return f"the shape {message.value!r}" if message is not None else "a blank shape"
+
+
+def term(t) -> str:
+    """A term in SPARQL syntax."""
+    if isinstance(t, ox.NamedNode):
+        return f"<{t.value}>"
+    if isinstance(t, ox.Literal):
+        text = t.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        if t.language:
+            return f'"{text}"@{t.language}'
+        return f'"{text}"^^<{t.datatype.value}>'
+    raise ValidationError(f"a blank node ({t}) cannot be a constant of a shape")
+
+
+class _Compiler:
+    def __init__(self, shapes: _Shapes, subclasses) -> None:
+        self.s = shapes
+        self.subclasses = subclasses  # class IRI -> the IRIs of it and its subclasses in the data
+        self.fresh = (f"?_v{i}" for i in itertools.count())
+        self.prefixes: dict[str, str] = {}
+        self._open: set = set()  # the shapes being compiled: a shape that refers to itself is refused
+
+    # -- paths, targets ---------------------------------------------------------------------
+
+    def path(self, node) -> str:
+        """The SPARQL property path of a sh:path."""
+        if isinstance(node, ox.NamedNode):
+            return f"<{node.value}>"
+        if self.s.triples.get(node, {}).get(RDF + "first"):
+            return "/".join(self.path(x) for x in self.s.list(node))
+        for local, fmt in (("inversePath", "^({})"), ("zeroOrMorePath", "({})*"), ("oneOrMorePath", "({})+"), ("zeroOrOnePath", "({})?")):
+            inner = self.s.value(node, local)
+            if inner is not None:
+                return fmt.format(self.path(inner))
+        alternatives = self.s.value(node, "alternativePath")
+        if alternatives is not None:
+            return "(" + "|".join(self.path(x) for x in self.s.list(alternatives)) + ")"
+        raise ValidationError(f"{self.s.path}: a sh:path the validator does not know: {node}")
+
+    def hop(self, s: str, node, o: str) -> str:
+        """Triple patterns from `s` along the sh:path `node` to `o`. A sequence path becomes a
+        chain through fresh variables: pyoxigraph plans a chain well and a `a/b` path inside
+        NOT EXISTS badly (a minute instead of a millisecond on the seeds x20)."""
+        if not isinstance(node, ox.NamedNode) and self.s.triples.get(node, {}).get(RDF + "first"):
+            steps = self.s.list(node)
+            names = [s, *(next(self.fresh) for _ in steps[:-1]), o]
+            return " ".join(self.hop(a, step, b) for a, step, b in zip(names, steps, names[1:]))
+        return f"{s} {self.path(node)} {o} ."
+
+    def path_text(self, node) -> str:
+        from kg.query import compact
+
+        if isinstance(node, ox.NamedNode):
+            return compact(node.value)
+        if self.s.triples.get(node, {}).get(RDF + "first"):
+            return "/".join(self.path_text(x) for x in self.s.list(node))
+        inverse = self.s.value(node, "inversePath")
+        return f"^{self.path_text(inverse)}" if inverse is not None else "(complex path)"
+
+    def instance_of(self, v: str, cls: str) -> str:
+        """A pattern true when `v` is an instance of `cls` or of one of its subclasses."""
+        c = next(self.fresh)
+        values = " ".join(f"<{x}>" for x in self.subclasses(cls))
+        return f"{v} {TYPE} {c} . VALUES {c} {{ {values} }}"
+
+    def targets(self, shape) -> str | None:
+        parts = []
+        for cls in self.s.objects(shape, "targetClass"):
+            parts.append(self.instance_of("?this", cls.value))
+        # a class that is also a node shape targets its own instances (implicit class target)
+        if self.s.triples.get(shape, {}).get(RDF + "type") and any(
+            t.value == RDFS + "Class" for t in self.s.triples[shape][RDF + "type"]
+        ):
+            parts.append(self.instance_of("?this", shape.value))
+        for node in self.s.objects(shape, "targetNode"):
+            parts.append(f"VALUES ?this {{ {term(node)} }}")
+        for p in self.s.objects(shape, "targetSubjectsOf"):
+            parts.append(f"?this <{p.value}> {next(self.fresh)} .")
+        for p in self.s.objects(shape, "targetObjectsOf"):
+            parts.append(f"{next(self.fresh)} <{p.value}> ?this .")
+        for target in self.s.objects(shape, "target"):
+            select = self.s.value(target, "select")
+            if select is None:
+                raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: a sh:target the validator does not know (only sh:SPARQLTarget)")
+            for decl in self.s.objects(target, "prefixes"):
+                for d in self.s.objects(decl, "declare"):
+                    self.prefixes[self.s.value(d, "prefix").value] = self.s.value(d, "namespace").value
+            parts.append(f"{{ {select.value} }}")
+        if not parts:
+            return None
+        union = " UNION ".join(f"{{ {p} }}" for p in parts)
+        return f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
+
+    # -- constraints ------------------------------------------------------------------------
+
+    def _value_ok(self, shape, local: str, obj, v: str) -> str | None:
+        """A SPARQL expression true when the value node `v` meets the component; None when
+        `local` is not a component on single value nodes."""
+        if local == "nodeKind":
+            return _NODE_KIND[obj.value.removeprefix(SH)].format(v=v)
+        if local == "datatype":
+            ok = f"(isLiteral({v}) && datatype({v}) = <{obj.value}>"
+            lexical = _LEXICAL.get(obj.value)
+            return ok + (f' && REGEX(STR({v}), "{lexical}"))' if lexical else ")")
+        if local == "class":
+            return f"EXISTS {{ {self.instance_of(v, obj.value)} }}"
+        if local == "in":
+            return "(" + " || ".join(f"sameTerm({v}, {term(x)})" for x in self.s.list(obj)) + ")" if self.s.list(obj) else "false"
+        if local == "hasValue":
+            return f"sameTerm({v}, {term(obj)})"
+        if local in ("minLength", "maxLength"):
+            op = "<" if local == "minLength" else ">"
+            return f"(!isBlank({v}) && !(STRLEN(STR({v})) {op} {int(obj.value)}))"
+        if local == "pattern":
+            flags = self.s.value(shape, "flags")
+            extra = f", {term(ox.Literal(flags.value))}" if flags is not None else ""
+            return f"(!isBlank({v}) && REGEX(STR({v}), {term(ox.Literal(obj.value))}{extra}))"
+        if local == "languageIn":
+            tags = " || ".join(f"langMatches(lang({v}), {term(ox.Literal(t.value))})" for t in self.s.list(obj))
+            return f"(isLiteral({v}) && ({tags or 'false'}))"
+        if local in _COMPARE:
+            return f"COALESCE({v} {_COMPARE[local]} {term(obj)}, false)"
+        if local == "node":
+            return self.conforms(obj, v)
+        if local == "not":
+            return f"!({self.conforms(obj, v)})"
+        if local in ("or", "and", "xone"):
+            branches = [self.conforms(x, v) for x in self.s.list(obj)]
+            if local == "or":
+                return "(" + " || ".join(branches) + ")" if branches else "false"
+            if local == "and":
+                return "(" + " && ".join(branches) + ")" if branches else "true"
+            return "((" + " + ".join(f"IF({b}, 1, 0)" for b in branches) + ") = 1)" if branches else "false"
+        return None
+
+    def conforms(self, shape, v: str) -> str:
+        """A SPARQL expression true when node `v` conforms to `shape` (for sh:or, sh:node …)."""
+        if shape in self._open:
+            raise ValidationError(f"{self.s.path}: {self.s.where(shape)} refers to itself; recursive shapes are not validated")
+        self._open.add(shape)
+        try:
+            parts = []
+            path = self.s.value(shape, "path")
+            for local, obj in self._components(shape):
+                if path is None:
+                    ok = self._value_ok(shape, local, obj, v)
+                    if ok is None:
+                        raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated inside another shape")
+                    parts.append(ok)
+                else:
+                    parts.append(self._property_ok(shape, local, obj, v, path))
+            for prop in self.s.objects(shape, "property"):
+                parts.append(self.conforms(prop, v))
+            return "(" + " && ".join(parts) + ")" if parts else "true"
+        finally:
+            self._open.discard(shape)
+
+    def _property_ok(self, shape, local: str, obj, v: str, path) -> str:
+        """A property constraint inside another shape, as an expression on the focus `v`."""
+        w = next(self.fresh)
+        ok = None if local == "hasValue" else self._value_ok(shape, local, obj, w)
+        if ok is not None:
+            return f"NOT EXISTS {{ {self.hop(v, path, w)} FILTER(!({ok})) }}"
+        if local == "minCount" and int(obj.value) <= 1:
+            return f"EXISTS {{ {self.hop(v, path, w)} }}" if int(obj.value) == 1 else "true"
+        if local == "maxCount" and int(obj.value) == 0:
+            return f"NOT EXISTS {{ {self.hop(v, path, w)} }}"
+        if local == "hasValue":
+            return f"EXISTS {{ {self.hop(v, path, term(obj))} }}"
+        if local == "qualifiedValueShape":
+            low = self.s.value(shape, "qualifiedMinCount")
+            high = self.s.value(shape, "qualifiedMaxCount")
+            if high is None and low is not None and int(low.value) <= 1:
+                inner = self.conforms(obj, w)
+                return f"EXISTS {{ {self.hop(v, path, w)} FILTER({inner}) }}" if int(low.value) == 1 else "true"
+        raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated inside another shape")
+
+    def _components(self, shape) -> Iterator[tuple[str, object]]:
+        for p, objs in sorted(self.s.triples.get(shape, {}).items()):
+            if p in _ANNOTATION_IRIS or not p.startswith(SH):
+                continue
+            local = p.removeprefix(SH)
+            if local in _ANNOTATIONS or local in ("property", "flags", "qualifiedMinCount", "qualifiedMaxCount", "qualifiedValueShapesDisjoint", "closed", "ignoredProperties"):
+                continue
+            for obj in objs:
+                yield local, obj
+
+    def _check(self, shape, component: str, path_node, query: str, *, owner=None) -> Check:
+        owner = owner if owner is not None else shape
+        severity = self.s.value(shape, "severity")
+        message = self.s.value(shape, "message")
+        return Check(
+            shape=self.s.name(owner),
+            component=component,
+            severity=severity.value.removeprefix(SH) if severity is not None else "Violation",
+            path="" if path_node is None else self.path_text(path_node),
+            message=message.value if message is not None else f"does not meet sh:{component}",
+            query=query,
+        )
+
+    def node_checks(self, shape) -> Iterator[Check]:
+        """The checks of a shape with targets: its own constraints and those of its properties."""
+        if _true(self.s.value(shape, "deactivated")):
+            return
+        target = self.targets(shape)
+        if target is None:
+            return
+        if self.s.value(shape, "closed") is not None and _true(self.s.value(shape, "closed")):
+            raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:closed is not validated by this engine")
+        path = self.s.value(shape, "path")
+        if path is not None:  # a property shape with targets of its own
+            yield from self._property_checks(shape, target, path, owner=shape)
+        else:
+            for local, obj in self._components(shape):
+                ok = self._value_ok(shape, local, obj, "?this")
+                if ok is None:
+                    raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
+                yield self._check(shape, local, None, f"SELECT ?this ?value WHERE {{ {target} BIND(?this AS ?value) FILTER(!({ok})) }}")
+        for prop in self.s.objects(shape, "property"):
+            if _true(self.s.value(prop, "deactivated")):
+                continue
+            p = self.s.value(prop, "path")
+            if p is None:
+                raise ValidationError(f"{self.s.path}: {self.s.where(prop)}: a property shape without sh:path")
+            yield from self._property_checks(prop, target, p, owner=prop)
+
+    def _property_checks(self, shape, target: str, path_node, *, owner) -> Iterator[Check]:
+        hop = lambda s, o: self.hop(s, path_node, o)  # noqa: E731
+        for local, obj in self._components(shape):
+            # sh:hasValue of a property: some value is it (of a node shape: the node is it)
+            ok = None if local == "hasValue" else self._value_ok(shape, local, obj, "?value")
+            if ok is not None:
+                q = f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} FILTER(!({ok})) }}"
+            elif local in ("minCount", "maxCount"):
+                n = int(obj.value)
+                if local == "minCount" and n == 1:
+                    # MINUS is an anti-join; NOT EXISTS over a path of two steps is re-run per focus node
+                    q = f"SELECT ?this WHERE {{ {target} MINUS {{ {hop('?this', '?_any')} }} }}"
+                elif local == "minCount":
+                    q = (
+                        f"SELECT ?this WHERE {{ {target} OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) "
+                        f"WHERE {{ {hop('?this', '?_v')} }} GROUP BY ?this }} FILTER(COALESCE(?n, 0) < {n}) }}"
+                    )
+                else:
+                    q = (
+                        f"SELECT ?this WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} }} "
+                        f"GROUP BY ?this }} FILTER(?n > {n}) }}"
+                    )
+            elif local == "hasValue":
+                q = f"SELECT ?this WHERE {{ {target} FILTER NOT EXISTS {{ {hop('?this', term(obj))} }} }}"
+            elif local == "uniqueLang":
+                if not _true(obj):
+                    continue
+                q = (
+                    f"SELECT ?this WHERE {{ {{ SELECT ?this ?_l (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} "
+                    f'BIND(LCASE(LANG(?_v)) AS ?_l) FILTER(?_l != "") }} GROUP BY ?this ?_l }} FILTER(?n > 1) }}'
+                )
+            elif local in ("disjoint", "equals"):
+                if local == "equals":
+                    raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:equals is not validated by this engine")
+                q = f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} ?this <{obj.value}> ?value }}"
+            elif local in _PAIR:
+                q = (
+                    f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} ?this <{obj.value}> ?_w . "
+                    f"FILTER(!COALESCE(?value {_PAIR[local]} ?_w, false)) }}"
+                )
+            elif local == "qualifiedValueShape":
+                inner = self.conforms(obj, "?_v")
+                low = self.s.value(shape, "qualifiedMinCount")
+                high = self.s.value(shape, "qualifiedMaxCount")
+                counted = (
+                    f"OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {hop('?this', '?_v')} FILTER({inner}) }} GROUP BY ?this }}"
+                )
+                bad = []
+                if low is not None:
+                    bad.append(f"COALESCE(?n, 0) < {int(low.value)}")
+                if high is not None:
+                    bad.append(f"COALESCE(?n, 0) > {int(high.value)}")
+                if not bad:
+                    continue
+                q = f"SELECT ?this WHERE {{ {target} {counted} FILTER({' || '.join(bad)}) }}"
+            else:
+                raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
+            yield self._check(shape, local, path_node, q, owner=owner)
+
+
+def _true(node) -> bool:
+    return isinstance(node, ox.Literal) and node.value in ("true", "1")
+
+
+def compile_shapes(path: Path, subclasses) -> list[Check]:
+    """Every constraint of the shapes with targets in `path`, as SPARQL checks."""
+    shapes = _Shapes(path)
+    c = _Compiler(shapes, subclasses)
+    kinds = {SH + "NodeShape", SH + "PropertyShape"}
+    roots = sorted(
+        (s for s, po in shapes.triples.items() if any(t.value in kinds for t in po.get(RDF + "type", []))),
+        key=lambda s: (isinstance(s, ox.BlankNode), str(s)),
+    )
+    checks = [check for shape in roots for check in c.node_checks(shape)]
+    head = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(c.prefixes.items()))
+    return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query) for x in checks]
+
+
+def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Store:
+    """An in-memory store of the files (Turtle into the default graph, TriG with its graphs)."""
+    from kg.query import _FORMAT_OF
+
+    store = ox.Store()
+    for f in files:
+        fmt = _FORMAT_OF.get(f.suffix, ox.RdfFormat.TURTLE)
+        try:
+            if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):
+                store.bulk_load(path=str(f), format=fmt)
+            else:
+                store.bulk_load(path=str(f), format=fmt, to_graph=ox.DefaultGraph())
+        except (SyntaxError, OSError, ValueError) as err:
+            raise ValidationError(f"{f}: not valid RDF: {err}") from err
+    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
+    return store
+
+
+def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None) -> list[Finding]:
+    """What breaks the shapes in the store (the union of its graphs is the data graph).
+
+    The checks run in `threads` threads (default: one per CPU): pyoxigraph evaluates a query
+    without the GIL, so two cores check the seeds x200 in a third of the time of one.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    @lru_cache(maxsize=None)
+    def subclasses(cls: str) -> tuple[str, ...]:
+        rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
+        return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
+
+    def run(check: Check) -> list[Finding]:
+        try:
+            rows = store.query(check.query, use_default_graph_as_union=True)
+        except SyntaxError as err:  # a compiler defect or a broken sh:select: say which
+            raise ValidationError(f"{shapes}: the check of {check.shape or 'a shape'} ({check.component}) is not valid SPARQL: {err}") from err
+        has_value = any(v.value == "value" for v in rows.variables)
+        return [Finding(check, row["this"], row["value"] if has_value else None) for row in rows]
+
+    checks = compile_shapes(shapes, subclasses)
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        return [f for found in pool.map(run, checks) for f in found]
