@@ -24,7 +24,7 @@ from kg.errors import ConfigError, InputError
 from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
-from kg.ontology import Ontology, load_ontology
+from kg.ontology import KGR, Ontology, load_ontology
 from kg.output import atomic_output, output_lock
 from kg.progress import Progress
 from kg.relations import CUES, relations
@@ -43,6 +43,7 @@ class DocResult:
     doc: DocInfo
     mentions: list[Mention]
     relations: list[Relation]
+    trig: bytes  # the document's part of mentions.trig (rdf.document_trig, default namespace)
 
 
 @dataclass(slots=True)
@@ -64,7 +65,10 @@ class Extractor:
     """Per-document extraction with one loaded pipeline: NER spans, linking, relations."""
 
     def __init__(self, onto: Ontology, *, config: Path | None = None) -> None:
-        from kg.ner import DEFAULT_CONFIG, load_nlp  # spaCy only where extraction happens
+        from kg.ner import (  # spaCy only where extraction happens
+            DEFAULT_CONFIG,
+            load_nlp,
+        )
 
         self.onto = onto
         self.nlp = load_nlp(config or DEFAULT_CONFIG, ontology=onto)
@@ -78,8 +82,11 @@ class Extractor:
             for start, end in ner_pieces(doc.text, NER_PIECE)
             for span in extract_spans(self.nlp, doc.text[start:end])
         ]
+        from kg.rdf import document_trig
+
         mentions = self.linker.link(doc, spans)
-        return DocResult(DocInfo.of(doc), mentions, relations(doc, mentions, self.onto))
+        info = DocInfo.of(doc)
+        return DocResult(info, mentions, relations(doc, mentions, self.onto), document_trig(mentions, info))
 
 
 # One extractor per worker process, made on first use (the pipeline takes a second to load).
@@ -107,7 +114,7 @@ def pipeline_version(ontology: Path, config: Path | None) -> str:
 
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent
-    sources = sorted([*here.glob("ner/**/*"), *(here / n for n in ("corpus.py", "link.py", "relations.py", "mention.py"))])
+    sources = sorted([*here.glob("ner/**/*"), *(here / n for n in ("corpus.py", "link.py", "relations.py", "mention.py", "rdf.py", "build.py"))])
     for f in [*sources, *sorted(ontology.glob("*.ttl")), Path(config or DEFAULT_CONFIG), CUES]:
         if f.is_file():
             h.update(f.name.encode())
@@ -305,7 +312,10 @@ def export(
         write_mentions(mentions, tmp / "mentions.jsonl")
         triples = rdf.graph_triples(g, docs, base=base)
         rdf.write_turtle(triples, tmp / "kg.ttl", base=base)
-        rdf.write_trig(rdf.mention_quads(mentions, docs, base=base), tmp / "mentions.trig", base=base)
+        # each document's mention graphs were written where it was extracted (and are cached)
+        own = base in (None, KGR)
+        parts = (r.trig if own else rdf.document_trig(r.mentions, r.doc, base=base) for r in results)
+        rdf.write_trig_parts(parts, tmp / "mentions.trig", base=base)
         rdf.write_jsonld(triples, tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t

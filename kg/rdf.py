@@ -254,17 +254,49 @@ def write_trig(quads: Iterable[ox.Quad], path: Path, *, base: str | None = None)
     ox.serialize(quads, str(path), ox.RdfFormat.TRIG, prefixes=prefixes(base))
 
 
+def document_trig(mentions: Sequence[Mention], doc: DocInfo, *, base: str | None = None) -> bytes:
+    """One document's part of mentions.trig: its named graphs as TriG, without the prefix lines.
+
+    Made where the document is extracted (a worker) and cached with it, so that the global stage
+    only concatenates: the mention graphs of a document depend on nothing outside it.
+    """
+    data = ox.serialize(mention_quads(mentions, [doc], base=base), format=ox.RdfFormat.TRIG, prefixes=prefixes(base))
+    i = 0
+    while data.startswith(b"@prefix ", i):
+        i = data.index(b"\n", i) + 1
+    return data[i:]
+
+
+def write_trig_parts(parts: Iterable[bytes], path: Path, *, base: str | None = None) -> None:
+    """mentions.trig from the parts of `document_trig`, in the order given (the documents' order)."""
+    with path.open("wb") as fh:
+        fh.write("".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode())
+        for part in parts:
+            fh.write(part)
+
+
 def write_jsonld(triples: Sequence[ox.Triple], path: Path, *, base: str | None = None) -> None:
-    """JSON-LD with a context: one object per subject, sorted, keys compacted by the prefixes."""
+    """JSON-LD with a context: one object per subject, sorted, keys compacted by the prefixes.
+
+    One node object per line: json's C encoder writes each (an indented dump goes through its
+    pure-Python encoder, five times slower on an archive), and the file still diffs line by line.
+    """
     ctx = prefixes(base)
     nodes: dict[str, dict] = {}
     longest_first = sorted(ctx.items(), key=lambda kv: -len(kv[1]))
+    short: dict[str, str] = {}
 
     def compact(iri: str) -> str:
-        for p, ns in longest_first:
-            if iri.startswith(ns):
-                return f"{p}:{iri[len(ns):]}"
-        return iri
+        found = short.get(iri)
+        if found is None:
+            found = iri
+            for p, ns in longest_first:
+                if iri.startswith(ns):
+                    found = f"{p}:{iri[len(ns):]}"
+                    break
+            if len(short) < 1_000_000:  # predicates and classes repeat; subjects mostly do not
+                short[iri] = found
+        return found
 
     for t in triples:
         node = nodes.setdefault(t.subject.value, {"@id": compact(t.subject.value)})
@@ -285,8 +317,11 @@ def write_jsonld(triples: Sequence[ox.Triple], path: Path, *, base: str | None =
         else:
             value = o.value
         node.setdefault(key, []).append(value)
-    doc = {"@context": ctx, "@graph": [nodes[k] for k in sorted(nodes)]}
-    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write('{"@context": ' + dump(ctx) + ',\n"@graph": [\n')
+        fh.write(",\n".join(dump(nodes[k]) for k in sorted(nodes)))
+        fh.write("\n]}\n")
 
 
 def iter_ntriples(triples: Iterable[ox.Triple]) -> Iterator[bytes]:

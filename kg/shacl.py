@@ -22,7 +22,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -347,7 +347,7 @@ class _Compiler:
             yield from self._property_checks(prop, target, p, owner=prop)
 
     def _property_checks(self, shape, target: str, path_node, *, owner) -> Iterator[Check]:
-        hop = lambda s, o: self.hop(s, path_node, o)  # noqa: E731
+        hop = lambda s, o: self.hop(s, path_node, o)
         for local, obj in self._components(shape):
             # sh:hasValue of a property: some value is it (of a node shape: the node is it)
             ok = None if local == "hasValue" else self._value_ok(shape, local, obj, "?value")
@@ -450,7 +450,7 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None)
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    @lru_cache(maxsize=None)
+    @cache
     def subclasses(cls: str) -> tuple[str, ...]:
         rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
         return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
