@@ -366,3 +366,30 @@ def test_gazetteer_match_at_the_end_of_a_text_stays_inside_it(nlp_rules):
     for text in ("中共四平市铁西区委员会", "梨树县"):
         spans = extract_spans(nlp_rules, text)
         assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
+
+
+def test_segmenter_gives_the_words_jieba_gives():
+    # kg.ner.segment redoes jieba's no-HMM route in one pass for speed: it must not change a word
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from kg.ner.lexicon import jieba_tokenizer, word_segmenter
+
+    tok, ours = jieba_tokenizer(), word_segmenter()
+
+    def jieba_words(text: str) -> list[tuple[int, int]]:
+        return [(s, e) for _, s, e in tok.tokenize(text, HMM=False)]
+
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    for path in sorted(seeds.glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        assert ours(text) == jieba_words(text), path.name
+
+    alphabet = st.sampled_from("铁西区委社区街道办事处东煤红心物业党员双报到我为群众办实事abc12 ，。、\n《》")
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet, max_size=60))
+    def same(text: str) -> None:
+        assert ours(text) == jieba_words(text)
+
+    same()
