@@ -27,6 +27,7 @@ from kg.mention import Mention, Relation
 from kg.ontology import KGR, Ontology, load_ontology
 from kg.output import atomic_output, output_lock
 from kg.progress import Progress
+from kg.rdf import document_trig
 from kg.relations import CUES, relations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,10 +66,7 @@ class Extractor:
     """Per-document extraction with one loaded pipeline: NER spans, linking, relations."""
 
     def __init__(self, onto: Ontology, *, config: Path | None = None) -> None:
-        from kg.ner import (  # spaCy only where extraction happens
-            DEFAULT_CONFIG,
-            load_nlp,
-        )
+        from kg.ner import DEFAULT_CONFIG, load_nlp  # spaCy only where extraction happens
 
         self.onto = onto
         self.nlp = load_nlp(config or DEFAULT_CONFIG, ontology=onto)
@@ -82,8 +80,6 @@ class Extractor:
             for start, end in ner_pieces(doc.text, NER_PIECE)
             for span in extract_spans(self.nlp, doc.text[start:end])
         ]
-        from kg.rdf import document_trig
-
         mentions = self.linker.link(doc, spans)
         info = DocInfo.of(doc)
         return DocResult(info, mentions, relations(doc, mentions, self.onto), document_trig(mentions, info))
@@ -314,7 +310,7 @@ def export(
         rdf.write_turtle(triples, tmp / "kg.ttl", base=base)
         # each document's mention graphs were written where it was extracted (and are cached)
         own = base in (None, KGR)
-        parts = (r.trig if own else rdf.document_trig(r.mentions, r.doc, base=base) for r in results)
+        parts = (r.trig if own else document_trig(r.mentions, r.doc, base=base) for r in results)
         rdf.write_trig_parts(parts, tmp / "mentions.trig", base=base)
         rdf.write_jsonld(triples, tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")

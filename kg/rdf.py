@@ -250,10 +250,6 @@ def write_turtle(triples: Iterable[ox.Triple], path: Path, *, base: str | None =
     ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes(base))
 
 
-def write_trig(quads: Iterable[ox.Quad], path: Path, *, base: str | None = None) -> None:
-    ox.serialize(quads, str(path), ox.RdfFormat.TRIG, prefixes=prefixes(base))
-
-
 def document_trig(mentions: Sequence[Mention], doc: DocInfo, *, base: str | None = None) -> bytes:
     """One document's part of mentions.trig: its named graphs as TriG, without the prefix lines.
 

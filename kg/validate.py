@@ -108,8 +108,8 @@ def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path =
 
     data = _read_graph(files)
     report.triples = len(data)
-    for triple in _subclass_triples(ontology):
-        data.add(triple)
+    for t in _subclass_triples(ontology):
+        data.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
     report.seconds["read"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     _, results, _ = shacl(
@@ -135,7 +135,7 @@ def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: floa
 
     if not report.shapes.is_file():
         raise ValidationError(f"{report.shapes}: no such shapes file; the shapes live in ontology/shapes.ttl.")
-    extra = [ox.Triple(*(_to_ox(x) for x in t)) for t in _subclass_triples(ontology)]
+    extra = _subclass_triples(ontology)
     store = load_store(files, extra)
     report.triples = len(store) - len(extra)
     report.seconds["read"] = time.perf_counter() - t0
@@ -151,10 +151,6 @@ def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: floa
     report.results = sorted(out, key=lambda r: (r.severity != "Violation", r.focus, r.path, r.message, r.value))
     report.seconds["total"] = time.perf_counter() - t0
     return report
-
-
-def _to_ox(t):
-    return ox.NamedNode(str(t))
 
 
 def _read_graph(files: list[Path]):
@@ -192,12 +188,13 @@ def _subclass_closure(directory: Path, stamp: tuple) -> tuple:
             continue  # the instance files (places, bodies …) are large and declare no classes
         for quad in ox.parse(raw, format=ox.RdfFormat.TURTLE):
             if quad.predicate.value == RDFS_SUBCLASS and isinstance(quad.object, ox.NamedNode):
-                triples.append((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))
-    return tuple(sorted(triples))
+                triples.append(quad.triple)
+    return tuple(sorted(triples, key=str))
 
 
-def _subclass_triples(directory: Path) -> tuple:
-    """The rdfs:subClassOf triples of the ontology folder (cached while its files are unchanged)."""
+def _subclass_triples(directory: Path) -> tuple[ox.Triple, ...]:
+    """The rdfs:subClassOf triples of the ontology folder as pyoxigraph triples (cached while its
+    files are unchanged)."""
     if not directory.is_dir():
         return ()
     stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(directory.glob("*.ttl")))

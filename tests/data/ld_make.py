@@ -59,7 +59,8 @@ def write(out: Path):
     docs, mentions, g = stages()
     out.mkdir(parents=True, exist_ok=True)
     rdf.write_turtle(rdf.graph_triples(g, docs), out / "kg.ttl")
-    rdf.write_trig(rdf.mention_quads(mentions, docs), out / "mentions.trig")
+    parts = [rdf.document_trig([m for m in mentions if m.doc_id == d.doc_id], d) for d in sorted(docs, key=lambda d: d.doc_id)]
+    rdf.write_trig_parts(parts, out / "mentions.trig")
     return g
 
 
