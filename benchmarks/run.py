@@ -223,24 +223,23 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
         g = build_graph(infos, all_mentions, all_rels, onto)
     with stage("RDF: mentions.jsonl", chars):
         write_mentions(all_mentions, out / "mentions.jsonl")
-    with stage("RDF: kg.ttl triples (graph_triples)", chars):
-        triples = rdf.graph_triples(g, infos)
-    with stage("RDF: kg.ttl written (write_turtle)", chars):
-        rdf.write_turtle(triples, out / "kg.ttl")
-    with stage("RDF: mentions.trig per document (document_trig, done in extraction)", chars):
-        parts = [rdf.document_trig(ms, info) for ms, info in zip(mentions, infos, strict=True)]
+    with stage("RDF: per-document parts of kg.ttl, kg.jsonld, mentions.trig (document_parts, done in extraction)", chars):
+        parts = [rdf.document_parts(info, ms, rs) for info, ms, rs in zip(infos, mentions, rels, strict=True)]
+    with stage("RDF: corpus-wide triples of kg.ttl (graph_triples)", chars):
+        triples = rdf.graph_triples(g)
+    with stage("RDF: kg.ttl written (write_turtle_parts)", chars):
+        rdf.write_turtle_parts(triples, (p.ttl for p in parts), out / "kg.ttl")
     with stage("RDF: mentions.trig written (write_trig_parts)", chars):
-        rdf.write_trig_parts(parts, out / "mentions.trig")
+        rdf.write_trig_parts((p.trig for p in parts), out / "mentions.trig")
+    with stage("RDF: kg.jsonld written (write_jsonld)", chars):
+        rdf.write_jsonld(triples, (p.jsonld for p in parts), out / "kg.jsonld")
     notes["quads_mentions_trig"] = _count_triples(out / "mentions.trig")
-    del parts
-    with stage("RDF: kg.jsonld (write_jsonld)", chars):
-        rdf.write_jsonld(triples, out / "kg.jsonld")
-    notes["triples_kg_ttl"] = len(triples)
-    del triples
+    notes["triples_kg_ttl"] = _count_triples(out / "kg.ttl")
+    del triples, parts
     with stage("RDF: documents.json", chars):
         from kg.build import DocResult
 
-        write_documents([DocResult(d, [], [], b"") for d in infos], out / "documents.json")
+        write_documents([DocResult(d, [], [], rdf.DocumentParts(b"", b"", b"")) for d in infos], out / "documents.json")
     try:
         from kg.html import write_pages
     except ImportError as err:

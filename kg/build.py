@@ -27,7 +27,7 @@ from kg.mention import Mention, Relation
 from kg.ontology import KGR, Ontology, load_ontology
 from kg.output import atomic_output, output_lock
 from kg.progress import Progress
-from kg.rdf import document_trig
+from kg.rdf import DocumentParts, document_parts
 from kg.relations import CUES, relations
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ class DocResult:
     doc: DocInfo
     mentions: list[Mention]
     relations: list[Relation]
-    trig: bytes  # the document's part of mentions.trig (rdf.document_trig, default namespace)
+    parts: DocumentParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
 
 
 @dataclass(slots=True)
@@ -82,7 +82,8 @@ class Extractor:
         ]
         mentions = self.linker.link(doc, spans)
         info = DocInfo.of(doc)
-        return DocResult(info, mentions, relations(doc, mentions, self.onto), document_trig(mentions, info))
+        rels = relations(doc, mentions, self.onto)
+        return DocResult(info, mentions, rels, document_parts(info, mentions, rels))
 
 
 # One extractor per worker process, made on first use (the pipeline takes a second to load).
@@ -306,13 +307,13 @@ def export(
     with atomic_output(out, locked=locked) as tmp:
         t = time.perf_counter()
         write_mentions(mentions, tmp / "mentions.jsonl")
-        triples = rdf.graph_triples(g, docs, base=base)
-        rdf.write_turtle(triples, tmp / "kg.ttl", base=base)
-        # each document's mention graphs were written where it was extracted (and are cached)
+        triples = rdf.graph_triples(g, base=base)
+        # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
-        parts = (r.trig if own else document_trig(r.mentions, r.doc, base=base) for r in results)
-        rdf.write_trig_parts(parts, tmp / "mentions.trig", base=base)
-        rdf.write_jsonld(triples, tmp / "kg.jsonld", base=base)
+        parts = [r.parts if own else document_parts(r.doc, r.mentions, r.relations, base=base) for r in results]
+        rdf.write_turtle_parts(triples, (p.ttl for p in parts), tmp / "kg.ttl", base=base)
+        rdf.write_trig_parts((p.trig for p in parts), tmp / "mentions.trig", base=base)
+        rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
         if html:

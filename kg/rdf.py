@@ -9,6 +9,10 @@
 - `kg.jsonld`: the content of kg.ttl as JSON-LD with a context.
 
 Triples are emitted sorted and without blank nodes, so the same graph gives the same bytes.
+kg.ttl and kg.jsonld are written in parts: the corpus-wide triples (`graph_triples`: entities,
+their relations, the statements' heads), then each document's (`document_parts`: the document,
+its articles and what they mention, the evidence read in it), made where the document is
+extracted and cached with it, so a rebuild after one file changed re-serialises only that file.
 This module never imports spaCy.
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
@@ -24,7 +29,7 @@ import pyoxigraph as ox
 
 from kg.corpus import iri_path
 from kg.graph import ARTICLE, DocInfo
-from kg.mention import Mention
+from kg.mention import Mention, Relation
 from kg.ontology import KGO, KGR, ORG, PROV, RDFS, SCHEMA, SKOS
 from kg.relations import ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, article_iri
 
@@ -118,26 +123,20 @@ class Rebase:
         return iri
 
 
-def graph_triples(g: nx.MultiDiGraph, docs: Sequence[DocInfo], *, base: str | None = None) -> list[ox.Triple]:
-    """The triples of kg.ttl, sorted."""
+def graph_triples(g: nx.MultiDiGraph, *, base: str | None = None) -> list[ox.Triple]:
+    """The corpus-wide triples of kg.ttl, sorted: entities, their relations, the statements' heads.
+
+    What belongs to one document (the document, its articles, what they mention, the evidence of
+    each statement read there) is in `document_triples`, made where the document is extracted.
+    """
     rb = Rebase(base)
     out: set[ox.Triple] = set()
     add = lambda s, p, o: out.add(ox.Triple(_n(rb(s)), _n(p), o))  # noqa: E731
-    texts = {d.doc_id: d.text for d in docs}
-    for d in docs:
-        add(doc_iri(d.doc_id), RDF + "type", _n(KGO + "Document"))
-        add(doc_iri(d.doc_id), SCHEMA + "identifier", ox.Literal(d.doc_id))
-        add(doc_iri(d.doc_id), SCHEMA + "encodingFormat", ox.Literal(d.encoding))
-        add(doc_iri(d.doc_id), KGO + "characters", _int(len(d.text)))
     for node, data in g.nodes(data=True):
         kind = data["type"]
-        add(node, RDF + "type", _n(data.get("cls") or CLASS_OF[kind]))
         if kind == ARTICLE:
-            add(node, SCHEMA + "headline", _zh(data["label"]))
-            add(node, SCHEMA + "isPartOf", _n(rb(doc_iri(data["doc"]))))
-            add(node, NIF + "beginIndex", _int(data["start"]))
-            add(node, NIF + "endIndex", _int(data["end"]))
             continue
+        add(node, RDF + "type", _n(data.get("cls") or CLASS_OF[kind]))
         add(node, SKOS + "prefLabel", _zh(data["label"]))
         add(node, RDFS + "label", _zh(data["label"]))
         for alias in data.get("aliases", ()):
@@ -153,11 +152,13 @@ def graph_triples(g: nx.MultiDiGraph, docs: Sequence[DocInfo], *, base: str | No
         if data.get("full_name"):
             add(node, KGO + "fullName", _zh(data["full_name"]))
     for s, o, key, data in g.edges(keys=True, data=True):
+        if key == MENTIONS:
+            continue  # article → entity: in the article's document part
         predicate = PREDICATE_IRI[key]
         out.add(ox.Triple(_n(rb(s)), _n(predicate), _n(rb(o))))
-        if data.get("source") != "text" or key == MENTIONS:
+        if data.get("source") != "text":
             continue
-        stmt = rb(f"{KGR}statement/{_hash(s, key, o)}")
+        stmt = rb(statement_iri(s, key, o))
         add(stmt, RDF + "type", _n(KGO + "Statement"))
         add(stmt, RDF + "subject", _n(rb(s)))
         add(stmt, RDF + "predicate", _n(predicate))
@@ -166,11 +167,46 @@ def graph_triples(g: nx.MultiDiGraph, docs: Sequence[DocInfo], *, base: str | No
         add(stmt, KGO + "count", _int(data["count"]))
         for cue in data.get("cues", ()):
             add(stmt, KGO + "cue", _zh(cue))
-        for doc_id, start, end in data["evidence"]:
-            ev = rb(range_iri(doc_id, start, end))
-            add(stmt, KGO + "evidence", _n(ev))
-            add(stmt, PROV + "wasDerivedFrom", _n(rb(doc_iri(doc_id))))
-            _string(add, ev, doc_id, start, end, texts, rb)
+    return sorted(out, key=_triple_key)
+
+
+def statement_iri(s: str, key: str, o: str) -> str:
+    return f"{KGR}statement/{_hash(s, key, o)}"
+
+
+def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, base: str | None = None) -> list[ox.Triple]:
+    """One document's triples of kg.ttl, sorted: the document and its articles, the entities each
+    article mentions, and for every relation read in it the statement's evidence there (a NIF
+    string with the sentence). They depend on nothing outside the document."""
+    rb = Rebase(base)
+    out: set[ox.Triple] = set()
+    add = lambda s, p, o: out.add(ox.Triple(_n(rb(s)), _n(p), o))  # noqa: E731
+    d = doc_iri(doc.doc_id)
+    add(d, RDF + "type", _n(KGO + "Document"))
+    add(d, SCHEMA + "identifier", ox.Literal(doc.doc_id))
+    add(d, SCHEMA + "encodingFormat", ox.Literal(doc.encoding))
+    add(d, KGO + "characters", _int(len(doc.text)))
+    nodes = {m.iri for m in mentions}
+    for index, start, end, title, _byline in doc.articles:
+        a = article_iri(doc.doc_id, index)
+        nodes.add(a)
+        add(a, RDF + "type", _n(CLASS_OF[ARTICLE]))
+        add(a, SCHEMA + "headline", _zh(title))
+        add(a, SCHEMA + "isPartOf", _n(rb(d)))
+        add(a, NIF + "beginIndex", _int(start))
+        add(a, NIF + "endIndex", _int(end))
+    texts = {doc.doc_id: doc.text}
+    for r in relations:
+        if r.subject not in nodes or r.object not in nodes:
+            continue  # as the graph stage drops it (kg.graph.build_graph)
+        if r.predicate == MENTIONS:
+            add(r.subject, SCHEMA + "mentions", _n(rb(r.object)))
+            continue
+        ev = r.evidence
+        stmt = statement_iri(r.subject, r.predicate, r.object)
+        add(stmt, KGO + "evidence", _n(rb(range_iri(ev.doc_id, ev.start, ev.end))))
+        add(stmt, PROV + "wasDerivedFrom", _n(rb(doc_iri(ev.doc_id))))
+        _string(add, range_iri(ev.doc_id, ev.start, ev.end), ev.doc_id, ev.start, ev.end, texts, rb)
     return sorted(out, key=_triple_key)
 
 
@@ -250,17 +286,49 @@ def write_turtle(triples: Iterable[ox.Triple], path: Path, *, base: str | None =
     ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes(base))
 
 
-def document_trig(mentions: Sequence[Mention], doc: DocInfo, *, base: str | None = None) -> bytes:
-    """One document's part of mentions.trig: its named graphs as TriG, without the prefix lines.
-
-    Made where the document is extracted (a worker) and cached with it, so that the global stage
-    only concatenates: the mention graphs of a document depend on nothing outside it.
-    """
-    data = ox.serialize(mention_quads(mentions, [doc], base=base), format=ox.RdfFormat.TRIG, prefixes=prefixes(base))
+def _without_prefixes(data: bytes) -> bytes:
     i = 0
     while data.startswith(b"@prefix ", i):
         i = data.index(b"\n", i) + 1
     return data[i:]
+
+
+@dataclass(slots=True)
+class DocumentParts:
+    """One document's parts of the exports, made where it is extracted and cached with it.
+
+    The global stage only concatenates them (documents in id order) after the corpus-wide part.
+    """
+
+    ttl: bytes  # its triples of kg.ttl as Turtle, without the prefix lines
+    jsonld: bytes  # the same triples as JSON-LD node objects, one per line (",\n" between them)
+    trig: bytes  # its named graphs of mentions.trig as TriG, without the prefix lines
+
+
+def document_parts(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, base: str | None = None) -> DocumentParts:
+    triples = document_triples(doc, mentions, relations, base=base)
+    ttl = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes(base))
+    return DocumentParts(_without_prefixes(ttl), ",\n".join(jsonld_nodes(triples, base=base)).encode(), document_trig(mentions, doc, base=base))
+
+
+def document_trig(mentions: Sequence[Mention], doc: DocInfo, *, base: str | None = None) -> bytes:
+    """One document's part of mentions.trig: its named graphs as TriG, without the prefix lines.
+
+    The mention graphs of a document depend on nothing outside it.
+    """
+    return _without_prefixes(ox.serialize(mention_quads(mentions, [doc], base=base), format=ox.RdfFormat.TRIG, prefixes=prefixes(base)))
+
+
+def write_turtle_parts(triples: Iterable[ox.Triple], parts: Iterable[bytes], path: Path, *, base: str | None = None) -> None:
+    """kg.ttl: the corpus-wide triples, then each document's part (`DocumentParts.ttl`) in the order given.
+
+    A statement's subject is written twice, its head above and its evidence in each document
+    where it was read: Turtle allows it, and every reader sees one graph.
+    """
+    write_turtle(triples, path, base=base)
+    with path.open("ab") as fh:
+        for part in parts:
+            fh.write(part)
 
 
 def write_trig_parts(parts: Iterable[bytes], path: Path, *, base: str | None = None) -> None:
@@ -271,11 +339,11 @@ def write_trig_parts(parts: Iterable[bytes], path: Path, *, base: str | None = N
             fh.write(part)
 
 
-def write_jsonld(triples: Sequence[ox.Triple], path: Path, *, base: str | None = None) -> None:
-    """JSON-LD with a context: one object per subject, sorted, keys compacted by the prefixes.
+def jsonld_nodes(triples: Iterable[ox.Triple], *, base: str | None = None) -> list[str]:
+    """One JSON-LD node object per subject, sorted, keys compacted by the prefixes (one line each).
 
-    One node object per line: json's C encoder writes each (an indented dump goes through its
-    pure-Python encoder, five times slower on an archive), and the file still diffs line by line.
+    json's C encoder writes each (an indented dump goes through its pure-Python encoder, five
+    times slower on an archive).
     """
     ctx = prefixes(base)
     nodes: dict[str, dict] = {}
@@ -314,10 +382,24 @@ def write_jsonld(triples: Sequence[ox.Triple], path: Path, *, base: str | None =
             value = o.value
         node.setdefault(key, []).append(value)
     dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write('{"@context": ' + dump(ctx) + ',\n"@graph": [\n')
-        fh.write(",\n".join(dump(nodes[k]) for k in sorted(nodes)))
-        fh.write("\n]}\n")
+    return [dump(nodes[k]) for k in sorted(nodes)]
+
+
+def write_jsonld(triples: Iterable[ox.Triple], parts: Iterable[bytes], path: Path, *, base: str | None = None) -> None:
+    """kg.jsonld: the content of kg.ttl with a context, one node object per line: the corpus-wide
+    nodes, then each document's (`DocumentParts.jsonld`). A statement is two node objects, its
+    head and its evidence in a document; JSON-LD merges node objects with the same @id."""
+    dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+    with path.open("wb") as fh:
+        fh.write(('{"@context": ' + dump(prefixes(base)) + ',\n"@graph": [\n').encode())
+        head = ",\n".join(jsonld_nodes(triples, base=base)).encode()
+        fh.write(head)
+        first = not head
+        for part in parts:
+            if part:
+                fh.write(part if first else b",\n" + part)
+                first = False
+        fh.write(b"\n]}\n")
 
 
 def iter_ntriples(triples: Iterable[ox.Triple]) -> Iterator[bytes]:

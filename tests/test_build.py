@@ -136,6 +136,37 @@ def test_build_every_relation_names_document_and_range(seeds_build, ttl):
             assert 0 <= int(begin) < int(end) and "#char=" in str(ev)
 
 
+def test_build_statement_evidence_and_mentions_match_the_graph(seeds_build):
+    """kg.ttl is written in parts (corpus-wide, then each document's): together they say exactly
+    what the graph says: each statement's evidence is every range its edge was read from, and
+    each article mentions the entities its mentions name; kg.jsonld holds the same triples."""
+    from kg.build import DEFAULT_ONTOLOGY, _extract
+    from kg.corpus import doc_ids, list_inputs
+    from kg.graph import build_graph
+    from kg.ontology import load_ontology
+    from kg.rdf import MENTIONS, range_iri, statement_iri
+
+    paths = list_inputs(SEEDS)
+    results = [r for _, r in _extract(paths, doc_ids(paths, SEEDS), DEFAULT_ONTOLOGY, None, jobs=1, dask=None)]
+    g = build_graph([r.doc for r in results], [m for r in results for m in r.mentions], [x for r in results for x in r.relations], load_ontology(DEFAULT_ONTOLOGY))
+    triples = set(ox.parse(path=str(seeds_build.out / "kg.ttl"), format=ox.RdfFormat.TURTLE))
+    evidence = {}
+    mentions = set()
+    for t in triples:
+        if t.predicate.value == KGO + "evidence":
+            evidence.setdefault(t.subject.value, set()).add(t.object.value)
+        elif t.predicate.value == PREDICATE_IRI[MENTIONS]:
+            mentions.add((t.subject.value, t.object.value))
+    expected = {
+        statement_iri(u, k, v): {range_iri(*ev) for ev in data["evidence"]}
+        for u, v, k, data in g.edges(keys=True, data=True)
+        if data.get("source") == "text" and k != MENTIONS
+    }
+    assert evidence == expected
+    assert mentions == {(u, v) for u, v, k in g.edges(keys=True) if k == MENTIONS}
+    assert set(ox.parse(path=str(seeds_build.out / "kg.jsonld"), format=ox.RdfFormat.JSON_LD)) == triples
+
+
 def test_build_mentions_jsonl_is_sorted_json(seeds_build):
     lines = (seeds_build.out / "mentions.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(x) for x in lines]

@@ -132,8 +132,8 @@ def test_property_stages_never_crash_and_offsets_hold(text, encoding):
             assert 0 <= r.evidence.start < r.evidence.end <= len(doc.text), r
         docs = [result.doc]
         g = build_graph(docs, result.mentions, result.relations, onto)
-        rdf.write_turtle(rdf.graph_triples(g, docs), tmp / "kg.ttl")
-        rdf.write_trig_parts([result.trig], tmp / "mentions.trig")  # the build's own path
+        rdf.write_turtle_parts(rdf.graph_triples(g), [result.parts.ttl], tmp / "kg.ttl")  # the build's own path
+        rdf.write_trig_parts([result.parts.trig], tmp / "mentions.trig")
         assert check_turtle(tmp / "kg.ttl") > 0
         check_trig(tmp / "mentions.trig")
         write_pages(g, docs, result.mentions, tmp / "site")

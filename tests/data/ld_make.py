@@ -51,16 +51,20 @@ def stages():
     names.update(dict.fromkeys(PERSONS, "PERSON"))
     mentions = Linker(onto).link(doc, spans(doc.text, names))
     docs = [DocInfo.of(doc)]
-    return docs, mentions, build_graph(docs, mentions, relations(doc, mentions, onto), onto)
+    rels = relations(doc, mentions, onto)
+    return docs, mentions, rels, build_graph(docs, mentions, rels, onto)
 
 
 def write(out: Path):
     """Write kg.ttl and mentions.trig of the fixture page into `out`; return the networkx graph."""
-    docs, mentions, g = stages()
+    docs, mentions, rels, g = stages()
     out.mkdir(parents=True, exist_ok=True)
-    rdf.write_turtle(rdf.graph_triples(g, docs), out / "kg.ttl")
-    parts = [rdf.document_trig([m for m in mentions if m.doc_id == d.doc_id], d) for d in sorted(docs, key=lambda d: d.doc_id)]
-    rdf.write_trig_parts(parts, out / "mentions.trig")
+    parts = [
+        rdf.document_parts(d, [m for m in mentions if m.doc_id == d.doc_id], [r for r in rels if r.evidence.doc_id == d.doc_id])
+        for d in sorted(docs, key=lambda d: d.doc_id)
+    ]
+    rdf.write_turtle_parts(rdf.graph_triples(g), [p.ttl for p in parts], out / "kg.ttl")
+    rdf.write_trig_parts([p.trig for p in parts], out / "mentions.trig")
     return g
 
 
