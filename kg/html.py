@@ -6,7 +6,10 @@ come from a layout computed here with a fixed seed and vis-network draws them wi
 a page shows thousands of nodes in about a second and the same graph always gives the same bytes.
 All corpus text reaches the page escaped: by Jinja in HTML, and as JSON with `<`, `>`, `&`,
 U+2028 and U+2029 escaped inside `<script type="application/json">`, read with `JSON.parse`.
-Tooltips are plain strings, which vis-network shows as text. This module never imports spaCy.
+Tooltips are plain strings, which vis-network shows as text. The overview and entity pages show
+what the whole corpus says of each node; an article page shows what that article says (mentions and
+evidence in it), so that adding documents leaves the pages of the others unchanged. This module never
+imports spaCy.
 """
 
 from __future__ import annotations
@@ -346,8 +349,8 @@ class _Site:
     mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
     importance: dict[str, int]
     anchors: dict[str, list[int]]  # doc -> sorted offsets where some evidence starts: the targets of links
-    # (doc, start, end) of an article -> (u, v, key) of each edge read in it -> its first evidence there
-    evidence_in: dict[tuple[str, int, int], dict[tuple[str, str, str], int]]
+    # (doc, start, end) of an article -> (u, v, key) of each edge read in it -> its evidence there, sorted
+    evidence_in: dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]]
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # IRI -> (tooltip, search key), filled on use
 
     def href(self, iri: str, root: str) -> str | None:
@@ -434,8 +437,10 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
     )
 
 
-def _evidence_in(g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]]]) -> dict[tuple[str, int, int], dict[tuple[str, str, str], int]]:
-    """For each article (doc, start, end), the edges with evidence starting in it and the first such start.
+def _evidence_in(
+    g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]]]
+) -> dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]]:
+    """For each article (doc, start, end), the edges with evidence starting in it and those evidence ranges.
 
     One pass over all evidence: an article page asks for its own edges without scanning evidence
     lists, which grow with the corpus. Articles may overlap; an evidence counts for each that holds it.
@@ -443,7 +448,7 @@ def _evidence_in(g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]
     spans = {
         doc: ([s for s, _, _ in rows], list(accumulate((e for _, e, _ in rows), max)), rows) for doc, rows in starts.items()
     }
-    found: dict[tuple[str, int, int], dict[tuple[str, str, str], int]] = defaultdict(dict)
+    found: dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]] = defaultdict(dict)
     for u, v, k, ev in g.edges(keys=True, data="evidence"):
         for e in ev or ():
             if e[0] not in spans:
@@ -454,7 +459,7 @@ def _evidence_in(g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]
             while i >= 0 and reach[i] > e[1]:
                 start, end, _ = rows[i]
                 if start <= e[1] < end:
-                    found[(e[0], start, end)].setdefault((u, v, k), e[1])
+                    found[(e[0], start, end)].setdefault((u, v, k), []).append((e[1], e[2]))
                 i -= 1
     return dict(found)
 
@@ -473,7 +478,32 @@ def _darker(colour: str, f: float = 0.55) -> str:
     return "#" + "".join(f"{round(c * f):02x}" for c in (r, g, b))
 
 
+@dataclass(frozen=True, slots=True)
+class _Node:
+    """A drawn node as one page shows it: the tooltip and size are the page's own view of it."""
+
+    iri: str
+    label: str
+    type: str
+    new: bool
+    href: str
+    title: str  # the tooltip, plain text
+    key: str  # what the network's search box matches
+    value: int  # the size
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    u: str
+    v: str
+    key: str
+    ontology: bool
+    count: int  # the evidence behind it, for the width
+    title: str
+
+
 def _tooltip(site: _Site, iri: str) -> str:
+    """A node's tooltip on the corpus pages (overview, entity pages): what the whole corpus says of it."""
     a = site.g.nodes[iri]
     st = type_style(str(a.get("type", "")))
     lines = [str(a.get("label") or iri), f"{st.zh} {st.en}"]
@@ -487,7 +517,20 @@ def _tooltip(site: _Site, iri: str) -> str:
     return "\n".join(lines)
 
 
+def _local_tooltip(label: str, t: str, *, new: bool, count: int, forms: Sequence[str], sentence: str) -> str:
+    """A node's tooltip on an article page: how this article names it, how often, and where first."""
+    st = type_style(t)
+    lines = [label, f"{st.zh} {st.en}"]
+    if forms:
+        lines.append("本文写作 written here as: " + " / ".join(forms[:8]) + ("…" if len(forms) > 8 else ""))
+    lines.append(f"本文提及 mentions here: {count}" + (" · 新 new" if new else ""))
+    if sentence:
+        lines.append("“" + _clip(sentence, 140) + "”")
+    return "\n".join(lines)
+
+
 def _edge_tooltip(site: _Site, u: str, v: str, key: str, data: dict) -> str:
+    """An edge's tooltip on the corpus pages: all its evidence, its confidence and the first sentence."""
     st = rel_style(key)
     lines = [f"{site.label(u)} —{st.zh} {st.en}→ {site.label(v)}"]
     if data.get("source") == "ontology":
@@ -502,13 +545,34 @@ def _edge_tooltip(site: _Site, u: str, v: str, key: str, data: dict) -> str:
     return "\n".join(lines)
 
 
+def _local_edge_tooltip(u: str, v: str, key: str, *, ontology: bool, count: int, sentence: str) -> str:
+    """An edge's tooltip on an article page: its evidence in this article and the first sentence here."""
+    st = rel_style(key)
+    lines = [f"{u} —{st.zh} {st.en}→ {v}"]
+    if ontology:
+        lines.append("本体 from the ontology")
+    else:
+        lines.append(f"本文证据 evidence here: {count}")
+    if sentence:
+        lines.append("“" + _clip(sentence, 140) + "”")
+    return "\n".join(lines)
+
+
+def _corpus_node(site: _Site, iri: str, root: str, value: int) -> _Node:
+    a = site.g.nodes[iri]
+    tooltip, key = site.node_text(iri)
+    return _Node(iri, str(a.get("label") or iri), str(a.get("type", "")), bool(a.get("new")), site.href(iri, root) or "", tooltip, key, value)
+
+
+def _corpus_edge(site: _Site, u: str, v: str, key: str, data: dict) -> _Edge:
+    return _Edge(u, v, key, data.get("source") == "ontology", int(data.get("count") or 0), _edge_tooltip(site, u, v, key, data))
+
+
 def _network(
-    site: _Site,
-    nodes: Sequence[str],
-    edges: Sequence[tuple[str, str, str, dict]],
+    nodes: Sequence[_Node],
+    edges: Sequence[_Edge],
     pos: dict[str, tuple[int, int]],
     *,
-    root: str,
     hidden_relations: frozenset[str] = frozenset(),
     edge_labels: bool,
     focus: str | None = None,
@@ -517,58 +581,54 @@ def _network(
     """The vis-network data of one network: pyvis nodes and edges with fixed positions, and options."""
     net = Network(directed=True, cdn_resources="remote")
     for n in nodes:
-        a = site.g.nodes[n]
-        t = str(a.get("type", ""))
-        st = type_style(t)
+        st = type_style(n.type)
         extra = {}
-        if a.get("new"):
+        if n.new:
             extra["shapeProperties"] = {"borderDashes": [4, 3]}
             extra["borderWidth"] = 2
-        if n == focus:
+        value = n.value
+        if n.iri == focus:
             extra["borderWidth"] = 4
             extra["font"] = {"size": 18, "bold": True}
-        x, y = pos[n]
-        tooltip, key = site.node_text(n)
-        value = site.importance.get(n, 0) + 1
-        if n == focus:
-            value = max([value, *(site.importance.get(m, 0) + 1 for m in nodes)])
+            value = max([value, *(m.value for m in nodes)])
+        x, y = pos[n.iri]
         net.add_node(
-            n,
-            label=str(a.get("label") or n),
+            n.iri,
+            label=n.label,
             shape=st.shape,
-            color={"background": st.colour, "border": _darker(st.colour) if a.get("new") or n == focus else st.colour},
+            color={"background": st.colour, "border": _darker(st.colour) if n.new or n.iri == focus else st.colour},
             value=value,
-            title=tooltip,
+            title=n.title,
             x=x,
             y=y,
-            type=t,
-            href=site.href(n, root) or "",
-            key=key,
+            type=n.type,
+            href=n.href,
+            key=n.key,
             **extra,
         )
     # vis-network draws parallel edges on top of each other: bend the second and later ones
     seen: Counter = Counter()
-    for i, (u, v, key, data) in enumerate(edges):
-        st = rel_style(key)
-        pair = tuple(sorted((u, v)))
+    for i, edge in enumerate(edges):
+        st = rel_style(edge.key)
+        pair = tuple(sorted((edge.u, edge.v)))
         bend = seen[pair]
         seen[pair] += 1
         e = {
             "id": f"e{i}",
-            "rel": key,
+            "rel": edge.key,
             "color": {"color": st.colour, "highlight": "#222222", "hover": "#222222"},
-            "dashes": st.dashes or data.get("source") == "ontology" and key not in (WITHIN, PART_OF),
-            "width": round(1 + min(3.0, math.log2(1 + int(data.get("count") or 0))), 2),
-            "title": _edge_tooltip(site, u, v, key, data),
+            "dashes": st.dashes or edge.ontology and edge.key not in (WITHIN, PART_OF),
+            "width": round(1 + min(3.0, math.log2(1 + edge.count)), 2),
+            "title": edge.title,
             "arrows": "to" if st.arrow else "",
         }
         if edge_labels:
             e["label"] = st.zh
-        if key in hidden_relations:
+        if edge.key in hidden_relations:
             e["hidden"] = True
         if bend:
             e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
-        net.add_edge(u, v, **e)
+        net.add_edge(edge.u, edge.v, **e)
     big = len(nodes) > 300
     options = {
         "autoResize": True,
@@ -702,7 +762,14 @@ def _index(site: _Site, env: Environment, max_nodes: int) -> str:
     keep = set(chosen)
     edges = _edges_among(g, keep)
     pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), labels={n: site.label(n) for n in chosen})
-    data = _network(site, chosen, edges, pos, root="", hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150, overview=True)
+    data = _network(
+        [_corpus_node(site, n, "", site.importance[n] + 1) for n in chosen],
+        [_corpus_edge(site, *e) for e in edges],
+        pos,
+        hidden_relations=OVERVIEW_HIDDEN,
+        edge_labels=len(edges) <= 150,
+        overview=True,
+    )
     all_types = Counter(site.type(n) for n in entities)
     all_edges = Counter(k for u, v, k in g.edges(keys=True) if u in site.entity and v in site.entity)
     rows = [
@@ -743,6 +810,11 @@ def _index(site: _Site, env: Environment, max_nodes: int) -> str:
 
 
 def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int, end: int, title: str, byline) -> str:
+    """An article's page: its text, and the network of what it names and states.
+
+    The page shows the article's own view only (per entity its label, type, page and whether it is
+    new, and what this article says of it), so that adding documents to a corpus leaves it unchanged.
+    """
     g = site.g
     iri = site.article_of[(doc.doc_id, index)]
     ms = [m for m in site.mentions_in.get(iri, []) if start <= m.start and m.end <= end]
@@ -753,7 +825,28 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
     pos = _components_layout(
         present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), crowded=0.6, labels={n: site.label(n) for n in present}
     )
-    data = _network(site, present, edges, pos, root="../", edge_labels=len(edges) <= 150)
+    per_entity = Counter(m.iri for m in ms)
+    first: dict[str, Mention] = {}
+    forms: dict[str, dict[str, None]] = defaultdict(dict)
+    for m in ms:
+        first.setdefault(m.iri, m)
+        forms[m.iri][m.text.replace("\n", "")] = None
+    degree = Counter(n for u, v, _, _ in edges for n in (u, v))
+    nodes = []
+    for n in present:
+        label, t, new = site.label(n), site.type(n), bool(g.nodes[n].get("new"))
+        written = sorted(set(forms[n]) - {label})
+        s, e = first[n].sentence
+        tooltip = _local_tooltip(label, t, new=new, count=per_entity[n], forms=written, sentence=doc.text[s:e].replace("\n", ""))
+        nodes.append(_Node(n, label, t, new, site.href(n, "../") or "", tooltip, search_key(label, written), per_entity[n] + degree[n] + 1))
+    lines = []
+    for u, v, k, d in edges:
+        here = read_here.get((u, v, k), [])
+        ontology = d.get("source") == "ontology"
+        sentence = doc.text[here[0][0] : here[0][1]] if here else ""
+        tip = _local_edge_tooltip(site.label(u), site.label(v), k, ontology=ontology, count=len(here), sentence=sentence)
+        lines.append(_Edge(u, v, k, ontology, len(here), tip))
+    data = _network(nodes, lines, pos, edge_labels=len(edges) <= 150)
     authors = sorted(v for _, v, k in g.out_edges(iri, keys=True) if k == AUTHOR and v in site.entity) if iri in g else []
     facts = [
         {
@@ -762,13 +855,12 @@ def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int
             "key": k,
             "o": (site.label(v), site.href(v, "../"), site.type(v)),
             "source": d.get("source", ""),
-            "evidence": [f"#s-{read_here[(u, v, k)]}"] if (u, v, k) in read_here else [],
+            "evidence": [f"#s-{read_here[(u, v, k)][0][0]}"] if (u, v, k) in read_here else [],
         }
         for u, v, k, d in edges
         if k != COOCCURS
     ]
     counts = Counter(m.label for m in ms)
-    per_entity = Counter(m.iri for m in ms)
     names = sorted(
         ((site.label(n), site.href(n, "../"), site.type(n), per_entity[n]) for n in present),
         key=lambda r: (-r[3], r[0]),
@@ -812,7 +904,13 @@ def _entity(site: _Site, env: Environment, iri: str) -> str:
     keep = drawn_set | {iri}
     edges = _edges_among(g, keep)
     pos = _radial_layout(iri, order)
-    data = _network(site, [iri, *order], edges, pos, root="../", edge_labels=len(edges) <= 150, focus=iri)
+    data = _network(
+        [_corpus_node(site, n, "../", site.importance[n] + 1) for n in [iri, *order]],
+        [_corpus_edge(site, *e) for e in edges],
+        pos,
+        edge_labels=len(edges) <= 150,
+        focus=iri,
+    )
     # the sentences that mention it, grouped by article, each mention linked to its anchor
     sentences: dict[tuple[str, int, int], list[tuple[int, int]]] = defaultdict(list)
     for m in site.mentions_of.get(iri, []):

@@ -67,7 +67,14 @@ DOCS = {
     ],
 }
 # surface form -> node name, where they differ
-SURFACE = {"红心\n\n物业": "红心物业", "双报到": "双报到"}
+SURFACE = {"红心\n\n物业": "红心物业", "双报到": "双报到", "四平": "四平市", "张老三": "张三"}
+# another document naming the same entities, some by other names: added to the corpus, it changes
+# their mention counts, aliases and evidence, and not the pages of the other articles
+MORE = {
+    "doc_c": [
+        ("再谈双报到", None, "铁西区委组织部与四平市民政局在四平开展双报到。李四谈红心物业。铁西区委组织部参加。"),
+    ],
+}
 
 
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -82,8 +89,8 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def fixture_corpus() -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
-    """Two documents, three articles, twelve entities of five types, and an XSS probe."""
+def fixture_corpus(extra: dict | None = None) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
+    """Two documents, three articles, twelve entities of five types, and an XSS probe; `extra` adds documents."""
     onto = Ontology(
         {
             IRI["四平市"]: Concept(IRI["四平市"], PLACE, "PLACE", "四平市", ("四平",), level=2, code="220300"),
@@ -99,7 +106,7 @@ def fixture_corpus() -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
     docs: list[DocInfo] = []
     mentions: list[Mention] = []
     relations: list[Relation] = []
-    for doc_id, articles in DOCS.items():
+    for doc_id, articles in {**DOCS, **(extra or {})}.items():
         text, spans = "", []
         for title, byline, body in articles:
             start = len(text)
@@ -379,6 +386,57 @@ def test_entity_page_lists_every_sentence_with_anchored_links(site, corpus):
     assert "shuāng bào dào" in text
     # relations with their evidence sentence
     assert "铁西区委组织部在站前街道开展“双报到”工作。" in text
+
+
+def _article_page(out: Path, title: str) -> Path:
+    return next(p for p in (out / "articles").glob("*.html") if f"<h1>{html.escape(title, quote=False)}</h1>" in p.read_text(encoding="utf-8"))
+
+
+def test_article_page_network_shows_what_this_article_says(site, corpus):
+    out, _ = site
+    g, docs, mentions = corpus
+    doc_b = next(d for d in docs if d.doc_id == "doc_b")
+    data = _graph_data(_article_page(out, "共建"))
+    org = IRI["铁西区委组织部"]
+    assert g.nodes[org]["mentions"] == 2  # one of them in doc_a
+    node = next(n for n in data["nodes"] if n["id"] == org)
+    lines = node["title"].split("\n")
+    assert lines[0] == g.nodes[org]["label"]
+    assert "本文提及 mentions here: 1" in lines and not any(line.startswith("提及 mentions:") for line in lines)
+    sentence = "与铁西区委组织部共同开展双报到。"
+    assert sentence in lines[-1] and lines[-1].startswith("“")
+    assert node["value"] == 1 + 1 + sum(1 for e in data["edges"] if org in (e["from"], e["to"]))
+    # the stated fact and the co-occurrence are read in doc_a too: here they show this article's evidence
+    u, v = sorted([org, IRI["双报到"]])
+    assert g.edges[u, v, "cooccursWith"]["count"] == 2 and g.edges[u, v, "cooccursWith"]["evidence"][0][0] == "doc_a"
+    for edge in data["edges"]:
+        if edge["rel"] == "cooccursWith" and {edge["from"], edge["to"]} == {u, v}:
+            tip = edge["title"].split("\n")
+            assert tip[1] == "本文证据 evidence here: 1" and sentence in tip[2] and sentence in doc_b.text
+            assert "置信度" not in edge["title"]
+            break
+    else:
+        raise AssertionError("no co-occurrence edge drawn")
+    # ontology edges say so, with no evidence
+    ontology = [e for e in _graph_data(_article_page(out, "四平市铁西区开展双报到"))["edges"] if "本体 from the ontology" in e["title"]]
+    assert ontology and all("本文证据" not in e["title"] for e in ontology)
+
+
+def test_article_pages_unchanged_when_a_document_naming_their_entities_is_added(tmp_path):
+    small, more = fixture_corpus(), fixture_corpus(MORE)
+    assert more[0].nodes[IRI["双报到"]]["mentions"] > small[0].nodes[IRI["双报到"]]["mentions"]
+    u, v = sorted([IRI["铁西区委组织部"], IRI["双报到"]])
+    assert more[0].edges[u, v, "cooccursWith"]["count"] > small[0].edges[u, v, "cooccursWith"]["count"]
+    write_pages(*small, tmp_path / "small")
+    write_pages(*more, tmp_path / "more")
+    for title in ("四平市铁西区开展双报到", "红心物业进社区", "共建"):
+        before, after = _article_page(tmp_path / "small", title), _article_page(tmp_path / "more", title)
+        assert before.name == after.name
+        assert before.read_bytes() == after.read_bytes(), title
+    # while the corpus pages do change: they count every mention
+    name = _entity_page(tmp_path / "small", small, "双报到").name
+    assert (tmp_path / "small" / "entities" / name).read_bytes() != (tmp_path / "more" / "entities" / name).read_bytes()
+    assert len(list((tmp_path / "more" / "articles").glob("*.html"))) == 4
 
 
 def test_entity_page_of_ontology_node_says_where_it_comes_from(site, corpus):
