@@ -28,7 +28,7 @@ from kg.ontology import KGR, Ontology, load_ontology
 from kg.output import atomic_output, output_lock
 from kg.progress import Progress
 from kg.rdf import DocumentParts, document_parts
-from kg.relations import CUES, relations
+from kg.relations import CUES, article_iri, relations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -240,7 +240,8 @@ def build(
         report.characters = sum(len(r.doc.text) for r in ordered)
         report.seconds["extract"] = time.perf_counter() - t1
         report.outputs = export(
-            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs
+            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
+            checked=store.dir / "checked.keys" if store.dir else None,
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
@@ -288,11 +289,13 @@ def export(
     ontology: Path = DEFAULT_ONTOLOGY,
     locked: bool = False,
     jobs: int = 1,
+    checked: Path | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
     `locked`: the caller holds `output_lock(out)` already (as `build` does). `jobs`: processes
-    for the pages (the SHACL check uses a thread per CPU whatever it is).
+    for the pages (the SHACL check uses a thread per CPU whatever it is). `checked`: the file of
+    documents that passed the self-check before (in the cache; see kg.validate.check_build).
     """
     from kg import rdf
 
@@ -325,14 +328,27 @@ def export(
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
-            # fraction of its time (tests/test_shacl.py holds the two engines to each other)
-            from kg.validate import validate as shacl_validate
+            # fraction of its time (tests/test_shacl.py holds the two engines to each other), and
+            # the per-document shapes only over documents not checked before (kg.validate.check_build)
+            from kg.validate import DocumentPart, check_build
 
             t = time.perf_counter()
-            shacl_validate(tmp, ontology=ontology, engine="sparql").check()
+            rb = rdf.Rebase(base)
+            documents = [
+                DocumentPart(p.ttl, p.trig, frozenset(rb(i) for i in _refs(r)))
+                for p, r in zip(parts, results, strict=True)
+            ]
+            check_build(tmp, triples, documents, checked=checked, base=base, ontology=ontology).check()
             report.seconds["validate"] = time.perf_counter() - t
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return [out / p for p in written]
+
+
+def _refs(r: DocResult) -> set[str]:
+    """The IRIs outside a document that its triples point to: its articles' and its entities'."""
+    refs = {m.iri for m in r.mentions}
+    refs.update(article_iri(r.doc.doc_id, a[0]) for a in r.doc.articles)
+    return refs
 
 
 def write_mentions(mentions: Sequence[Mention], path: Path) -> None:

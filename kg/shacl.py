@@ -410,13 +410,25 @@ def _true(node) -> bool:
     return isinstance(node, ox.Literal) and node.value in ("true", "1")
 
 
-def compile_shapes(path: Path, subclasses) -> list[Check]:
-    """Every constraint of the shapes with targets in `path`, as SPARQL checks."""
+PER_DOCUMENT = "https://w3id.org/kg/shapes#perDocument"
+
+
+def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None) -> list[Check]:
+    """Every constraint of the shapes with targets in `path`, as SPARQL checks.
+
+    `per_document`: True, only the shapes marked `kgsh:perDocument true`; False, only the others;
+    None, all.
+    """
     shapes = _Shapes(path)
     c = _Compiler(shapes, subclasses)
     kinds = {SH + "NodeShape", SH + "PropertyShape"}
     roots = sorted(
-        (s for s, po in shapes.triples.items() if any(t.value in kinds for t in po.get(RDF + "type", []))),
+        (
+            s
+            for s, po in shapes.triples.items()
+            if any(t.value in kinds for t in po.get(RDF + "type", []))
+            and (per_document is None or per_document == any(_true(t) for t in po.get(PER_DOCUMENT, [])))
+        ),
         key=lambda s: (isinstance(s, ox.BlankNode), str(s)),
     )
     checks = [check for shape in roots for check in c.node_checks(shape)]
@@ -442,7 +454,7 @@ def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Sto
     return store
 
 
-def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None) -> list[Finding]:
+def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None, per_document: bool | None = None) -> list[Finding]:
     """What breaks the shapes in the store (the union of its graphs is the data graph).
 
     The checks run in `threads` threads (default: one per CPU): pyoxigraph evaluates a query
@@ -463,6 +475,6 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None)
         has_value = any(v.value == "value" for v in rows.variables)
         return [Finding(check, row["this"], row["value"] if has_value else None) for row in rows]
 
-    checks = compile_shapes(shapes, subclasses)
+    checks = compile_shapes(shapes, subclasses, per_document=per_document)
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
         return [f for found in pool.map(run, checks) for f in found]

@@ -12,8 +12,11 @@ RDFS inference, which would cost seconds on every build. pySHACL then runs the s
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -130,7 +133,6 @@ def validate(out: Path | None = None, *, shapes: Path = SHAPES, ontology: Path =
 
 
 def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: float) -> Report:
-    from kg.query import compact
     from kg.shacl import load_store, validate_store
 
     if not report.shapes.is_file():
@@ -142,6 +144,15 @@ def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: floa
     t1 = time.perf_counter()
     found = validate_store(store, report.shapes)
     report.seconds["shacl"] = time.perf_counter() - t1
+    _fill(report, found)
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _fill(report: Report, found) -> None:
+    """The report's results from the compiled engine's findings, as pySHACL's are reported."""
+    from kg.query import compact
+
     out = set()
     for f in found:
         v = f.value
@@ -149,8 +160,128 @@ def _validate_sparql(report: Report, files: list[Path], ontology: Path, t0: floa
         c = f.check
         out.add(Result(c.severity, f.focus.value, c.path, c.message, value, compact(c.shape) if c.shape else ""))
     report.results = sorted(out, key=lambda r: (r.severity != "Violation", r.focus, r.path, r.message, r.value))
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    """One document's share of a build, for the build's self-check (`check_build`)."""
+
+    ttl: bytes  # its triples of kg.ttl (Turtle, the prefixes of kg.ttl)
+    trig: bytes  # its named graphs of mentions.trig
+    refs: frozenset[str]  # the IRIs of its articles and of the entities its mentions denote, as written
+
+
+# what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
+# a document's mentions denote, and its articles' authors (ontology/shapes.ttl)
+_CONTEXT = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), ox.NamedNode("https://schema.org/author"))
+
+
+def check_build(
+    out: Path,
+    corpus: Sequence[ox.Triple],
+    documents: Sequence[DocumentPart],
+    *,
+    checked: Path | None = None,
+    base: str | None = None,
+    shapes: Path = SHAPES,
+    ontology: Path = ONTOLOGY,
+) -> Report:
+    """The self-check of a build in `out`: the results `validate(out, engine="sparql")` gives, with
+    the per-document shapes run only over the documents not checked before.
+
+    `corpus`: the corpus-wide triples of kg.ttl (`rdf.graph_triples`); `documents`: each
+    document's parts. `checked`: a file of the keys of documents that passed earlier (a key covers
+    the document's parts, the corpus-wide triples the per-document shapes read for it, and the
+    shapes and their engine); with none of them known, everything is checked in one graph.
+    Otherwise the shapes not marked kgsh:perDocument run over kg.ttl, and the marked ones over
+    the corpus-wide triples plus the documents not yet checked. The file is rewritten when
+    nothing was found. `base`: the resource namespace the parts were written with.
+    """
+    from kg.shacl import load_store, validate_store
+
+    t0 = time.perf_counter()
+    report = Report(out=out, shapes=shapes)
+    if not shapes.is_file():
+        raise ValidationError(f"{shapes}: no such shapes file; the shapes live in ontology/shapes.ttl.")
+    extra = _subclass_triples(ontology)
+    context: dict[str, list[ox.Triple]] = {}
+    for t in corpus:
+        if t.predicate in _CONTEXT:
+            context.setdefault(t.subject.value, []).append(t)
+    version = _engine_version(shapes, extra)
+    keys = []
+    for d in documents:
+        h = hashlib.blake2b(version, digest_size=16)
+        for part in (d.ttl, d.trig):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+        for iri in sorted(d.refs):
+            for t in context.get(iri, ()):
+                h.update(str(t).encode())
+        keys.append(h.hexdigest())
+    known = _read_keys(checked)
+    todo = [d for d, k in zip(documents, keys, strict=True) if k not in known]
+    if len(todo) == len(documents):
+        store = load_store([out / "kg.ttl", out / "mentions.trig"], extra)
+        report.triples = len(store) - len(extra)
+        report.seconds["read"] = time.perf_counter() - t0
+        found = validate_store(store, shapes)
+    else:
+        store = load_store([out / "kg.ttl"], extra)
+        report.triples = len(store) - len(extra)
+        report.seconds["read"] = time.perf_counter() - t0
+        found = validate_store(store, shapes, per_document=False)
+        del store
+        if todo:
+            store = ox.Store()
+            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+            _load_parts(store, todo, out, base)
+            found += validate_store(store, shapes, per_document=True)
+    report.seconds["shacl"] = time.perf_counter() - t0 - report.seconds["read"]
+    _fill(report, found)
+    if checked is not None and not report.results:
+        _write_keys(checked, keys)
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:
+    """The documents' parts into the store, each under the prefixes of the file it is part of."""
+    from kg.rdf import prefixes
+
+    head = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode()
+    for d in parts:
+        try:
+            if d.ttl:
+                store.load(head + d.ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+            if d.trig:
+                store.load(head + d.trig, format=ox.RdfFormat.TRIG)
+        except (SyntaxError, ValueError) as err:
+            raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
+
+
+def _engine_version(shapes: Path, extra: Sequence[ox.Triple]) -> bytes:
+    h = hashlib.blake2b(digest_size=16)
+    here = Path(__file__).resolve().parent
+    for f in (shapes, here / "shacl.py", here / "validate.py"):
+        h.update(f.read_bytes())
+    for t in extra:
+        h.update(str(t).encode())
+    return h.digest()
+
+
+def _read_keys(path: Path | None) -> set[str]:
+    try:
+        return set(path.read_text(encoding="ascii").split()) if path else set()
+    except (OSError, UnicodeDecodeError):
+        return set()
+
+
+def _write_keys(path: Path, keys: Sequence[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(k + "\n" for k in sorted(set(keys))), encoding="ascii")
+    tmp.replace(path)
 
 
 def _read_graph(files: list[Path]):

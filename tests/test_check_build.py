@@ -1,0 +1,112 @@
+"""The build's self-check with per-document shapes run only where documents changed (issue 7).
+
+`kg.validate.check_build` must report exactly what `validate(out, engine="sparql")` reports on the
+written files, whichever documents it skips as checked before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pyoxigraph as ox
+import pytest
+
+from kg import rdf
+from kg.validate import DocumentPart, check_build, validate
+
+from .conftest import SEEDS
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+SKOS_PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    from kg.build import DEFAULT_ONTOLOGY, _extract, _refs
+    from kg.corpus import doc_ids, list_inputs
+    from kg.graph import build_graph
+    from kg.ontology import load_ontology
+
+    paths = list_inputs(SEEDS)
+    results = sorted((r for _, r in _extract(paths, doc_ids(paths, SEEDS), DEFAULT_ONTOLOGY, None, jobs=1, dask=None)), key=lambda r: r.doc.doc_id)
+    g = build_graph([r.doc for r in results], [m for r in results for m in r.mentions], [x for r in results for x in r.relations], load_ontology(DEFAULT_ONTOLOGY))
+    return results, rdf.graph_triples(g), [frozenset(_refs(r)) for r in results]
+
+
+def _write(out, corpus, parts):
+    out.mkdir(parents=True, exist_ok=True)
+    rdf.write_turtle_parts(corpus, [p.ttl for p in parts], out / "kg.ttl")
+    rdf.write_trig_parts([p.trig for p in parts], out / "mentions.trig")
+
+
+def _documents(results, refs, parts=None):
+    parts = parts or [r.parts for r in results]
+    return [DocumentPart(p.ttl, p.trig, ref) for p, ref in zip(parts, refs, strict=True)]
+
+
+@pytest.fixture
+def passed(seeds, tmp_path):
+    """A clean check of the seeds, its keys recorded in `checked`."""
+    results, corpus, refs = seeds
+    out = tmp_path / "clean"
+    _write(out, corpus, [r.parts for r in results])
+    checked = tmp_path / "checked.keys"
+    report = check_build(out, corpus, _documents(results, refs), checked=checked)
+    assert report.conforms and not report.results
+    assert len(checked.read_text().split()) == len(results)
+    return checked
+
+
+def _same_as_whole(out, corpus, documents, checked):
+    before = checked.read_bytes()
+    split = check_build(out, corpus, documents, checked=checked)
+    whole = validate(out, engine="sparql")
+    assert split.results == whole.results
+    assert checked.read_bytes() == before  # a check that found something records nothing
+    return split
+
+
+def test_a_broken_document_is_found_when_the_others_are_skipped(seeds, passed, tmp_path):
+    results, corpus, refs = seeds
+    r = results[1]
+    past = len(r.doc.text) + 5
+    mentions = [replace(m, end=past) if i == 0 else m for i, m in enumerate(r.mentions)]
+    rels = [replace(x, evidence=replace(x.evidence, end=past)) if i == 0 else x for i, x in enumerate(r.relations)]
+    parts = [x.parts for x in results]
+    parts[1] = rdf.document_parts(r.doc, mentions, rels)
+    out = tmp_path / "broken"
+    _write(out, corpus, parts)
+    split = _same_as_whole(out, corpus, _documents(results, refs, parts), passed)
+    assert any("past the end of the document" in x.message for x in split.violations), split.results
+
+
+def test_a_broken_entity_is_found_when_every_document_is_skipped(seeds, passed, tmp_path):
+    results, corpus, refs = seeds
+    entity = next(t.subject for t in corpus if t.predicate.value == SKOS_PREF)
+    broken = [t for t in corpus if not (t.subject == entity and t.predicate.value == SKOS_PREF)]
+    out = tmp_path / "broken"
+    _write(out, broken, [r.parts for r in results])
+    split = _same_as_whole(out, broken, _documents(results, refs), passed)
+    assert any(x.focus == entity.value and x.path == "skos:prefLabel" for x in split.violations)
+
+
+def test_a_changed_entity_class_rechecks_the_documents_that_mention_it(seeds, passed, tmp_path):
+    """What the per-document shapes read outside a document (its entities' classes) is in its
+    key: a document checked against the old class is checked again."""
+    results, corpus, refs = seeds
+    mention = results[0].mentions[0]
+    article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
+    broken = [ox.Triple(t.subject, t.predicate, article) if t.subject.value == mention.iri and t.predicate.value == RDF_TYPE else t for t in corpus]
+    out = tmp_path / "broken"
+    _write(out, broken, [r.parts for r in results])
+    split = _same_as_whole(out, broken, _documents(results, refs), passed)
+    assert any(x.path == "itsrdf:taIdentRef/rdf:type" or "taIdentRef" in x.path for x in split.violations)
+
+
+def test_without_a_record_everything_is_checked_in_one_graph(seeds, tmp_path):
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    (tmp_path / "checked.keys").write_text("not a key\n")
+    report = check_build(out, corpus, _documents(results, refs), checked=tmp_path / "checked.keys")
+    assert report.results == validate(out, engine="sparql").results == []
