@@ -6,6 +6,7 @@ Everything is written into a folder beside `--out` and swapped in only when comp
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -104,23 +105,44 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None) -
     return _WORKER[key](doc)
 
 
-def pipeline_version(ontology: Path, config: Path | None) -> str:
-    """A hash of everything extraction depends on: code, config, model, ontology, cue words."""
+def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None = None) -> str:
+    """A hash of everything extraction depends on: code, config, model, ontology, cue words.
+
+    `memo`: a file remembering the hash with the size and time stamp of every file hashed, so that
+    a rebuild does not read the ontology's 40 MB again while none of them changed.
+    """
     from kg import __version__
     from kg.ner import DEFAULT_CONFIG
 
-    h = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent
     sources = sorted([*here.glob("ner/**/*"), *(here / n for n in ("corpus.py", "link.py", "relations.py", "mention.py", "rdf.py", "build.py"))])
-    for f in [*sources, *sorted(ontology.glob("*.ttl")), Path(config or DEFAULT_CONFIG), CUES]:
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
+    files = [*sources, *sorted(ontology.glob("*.ttl")), Path(config or DEFAULT_CONFIG), CUES]
     models = ROOT / "models"
-    for f in sorted(models.rglob("*")) if models.is_dir() else ():
-        if f.is_file():
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+    files += sorted(models.rglob("*")) if models.is_dir() else []
+    files = [f for f in files if f.is_file()]
+    stamp = [__version__, *([str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files)]
+    if memo is not None:
+        try:
+            known = json.loads(memo.read_text(encoding="utf-8"))
+            if known["stamp"] == stamp:
+                return str(known["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    h = hashlib.sha256(__version__.encode())
+    for f in files:
+        if f.parent != models and models not in f.parents:
+            h.update(f.name.encode())
+        h.update(f.read_bytes())
+    version = h.hexdigest()[:16]
+    if memo is not None:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"stamp": stamp, "version": version}), encoding="utf-8")
+            tmp.replace(memo)
+        except OSError:
+            pass  # an unwritable cache only costs the hashing next time
+    return version
 
 
 class Cache:
@@ -134,6 +156,9 @@ class Cache:
         h = hashlib.sha256(doc_id.encode() + b"\0")
         h.update(path.read_bytes())
         return h.hexdigest()[:32]
+
+    def has(self, key: str) -> bool:
+        return self.dir is not None and (self.dir / f"{key}.pickle").is_file()
 
     def get(self, key: str) -> DocResult | None:
         if self.dir is None:
@@ -204,22 +229,29 @@ def build(
     # held from here to the swap: a second build into `out` stops now, not after its extraction
     with output_lock(out):
         cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
-        store = Cache(cache_dir, pipeline_version(ontology, config))
+        store = Cache(cache_dir, pipeline_version(ontology, config, memo=cache_dir / "version.json") if cache_dir else "")
         report.seconds["load"] = time.perf_counter() - t0
         progress.start(total_files=len(paths), total_bytes=sum(p.stat().st_size for p in paths))
 
         t1 = time.perf_counter()
         keys = {p: store.key(p, ids[p]) for p in paths}
         results: dict[Path, DocResult] = {}
-        todo = []
-        for p in paths:
-            hit = store.get(keys[p])
-            if hit is not None:
-                results[p] = hit
-                progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
-            else:
-                todo.append(p)
-        for p, result in _extract(todo, ids, ontology, config, jobs=jobs, dask=dask):
+        todo = [p for p in paths if not store.has(keys[p])]
+        # the new files are extracted in the pool while the cached results are read here
+        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask)
+        late = []  # cached results that cannot be read after all
+        with contextlib.closing(pending):
+            for p in (p for p in paths if store.has(keys[p])):
+                hit = store.get(keys[p])
+                if hit is not None:
+                    results[p] = hit
+                    progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
+                else:
+                    late.append(p)
+            done = list(pending)
+        with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask)) as again:
+            done += list(again)
+        for p, result in done:
             if isinstance(result, tuple):
                 if strict:
                     raise InputError(result[1])
@@ -257,24 +289,40 @@ def _check_base(base: str) -> None:
         raise ConfigError(f"--base {base}: not an absolute IRI ({err}); give one such as https://example.org/id/.") from err
 
 
+class _Pending:
+    """Extraction results in the order of the paths; the work is under way once this exists."""
+
+    def __init__(self, paths: Sequence[Path], results: Iterator, pool=None) -> None:
+        self.paths, self.results, self.pool = paths, results, pool
+
+    def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
+        results = self.results.get() if self.pool is not None else self.results
+        yield from zip(self.paths, results)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()  # done or abandoned: its workers have nothing left to do
+            self.pool.join()
+            self.pool = None
+
+
 def _extract(
     paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None
-) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
-    """Extraction results in the order of `paths`, in this process, a pool, or a Dask cluster."""
-    if not paths:
-        return
+) -> _Pending:
+    """Extraction of `paths` in this process (as the results are read), a pool (started at
+    once), or a Dask cluster; results in the order of `paths`."""
     args = [(p, ids[p], ontology, config) for p in paths]
+    if not paths:
+        return _Pending([], iter(()))
     if dask:
         from kg.cluster import dask_map
 
-        yield from zip(paths, dask_map(extract_file, args, scheduler=dask))
-    elif jobs > 1 and len(paths) > 1:
+        return _Pending(paths, iter(dask_map(extract_file, args, scheduler=dask)))
+    if jobs > 1:
         ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
-        with ctx.Pool(min(jobs, len(paths))) as pool:
-            yield from zip(paths, pool.starmap(extract_file, args, chunksize=max(1, len(args) // (jobs * 8))))
-    else:
-        for a in args:
-            yield a[0], extract_file(*a)
+        pool = ctx.Pool(min(jobs, len(paths)))
+        return _Pending(paths, pool.starmap_async(extract_file, args, chunksize=max(1, len(args) // (jobs * 8))), pool)
+    return _Pending(paths, (extract_file(*a) for a in args))
 
 
 def export(
