@@ -11,7 +11,7 @@
 Triples are emitted sorted and without blank nodes, so the same graph gives the same bytes.
 kg.ttl and kg.jsonld are written in parts: the corpus-wide triples (`graph_triples`: entities,
 their relations, the statements' heads), then each document's (`document_parts`: the document,
-its articles and what they mention, the evidence read in it), made where the document is
+its articles, what they mention and who wrote them, the evidence read in it), made where the document is
 extracted and cached with it, so a rebuild after one file changed re-serialises only that file.
 This module never imports spaCy.
 """
@@ -151,23 +151,29 @@ def graph_triples(g: nx.MultiDiGraph, *, base: str | None = None) -> list[ox.Tri
             add(node, KGO + "divisionCode", ox.Literal(data["code"]))
         if data.get("full_name"):
             add(node, KGO + "fullName", _zh(data["full_name"]))
+    articles = {n for n, t in g.nodes(data="type") if t == ARTICLE}
     for s, o, key, data in g.edges(keys=True, data=True):
-        if key == MENTIONS:
-            continue  # article → entity: in the article's document part
-        predicate = PREDICATE_IRI[key]
-        out.add(ox.Triple(_n(rb(s)), _n(predicate), _n(rb(o))))
-        if data.get("source") != "text":
-            continue
-        stmt = rb(statement_iri(s, key, o))
-        add(stmt, RDF + "type", _n(KGO + "Statement"))
-        add(stmt, RDF + "subject", _n(rb(s)))
-        add(stmt, RDF + "predicate", _n(predicate))
-        add(stmt, RDF + "object", _n(rb(o)))
-        add(stmt, KGO + "confidence", ox.Literal(_decimal(data["confidence"]), datatype=_n(XSD + "decimal")))
-        add(stmt, KGO + "count", _int(data["count"]))
-        for cue in data.get("cues", ()):
-            add(stmt, KGO + "cue", _zh(cue))
+        if s in articles:
+            continue  # what an article mentions, who wrote it: in the article's document part
+        _fact(add, s, key, o, data.get("source") == "text" and data, rb)
     return sorted(out, key=_triple_key)
+
+
+def _fact(add, s: str, key: str, o: str, data: dict | bool, rb: Rebase) -> None:
+    """The triple of a relation and, when read in text (`data`: its edge's data), the head of its statement."""
+    predicate = PREDICATE_IRI[key]
+    add(s, predicate, _n(rb(o)))
+    if not data or key == MENTIONS:
+        return
+    stmt = statement_iri(s, key, o)
+    add(stmt, RDF + "type", _n(KGO + "Statement"))
+    add(stmt, RDF + "subject", _n(rb(s)))
+    add(stmt, RDF + "predicate", _n(predicate))
+    add(stmt, RDF + "object", _n(rb(o)))
+    add(stmt, KGO + "confidence", ox.Literal(_decimal(data["confidence"]), datatype=_n(XSD + "decimal")))
+    add(stmt, KGO + "count", _int(data["count"]))
+    for cue in data.get("cues", ()):
+        add(stmt, KGO + "cue", _zh(cue))
 
 
 def statement_iri(s: str, key: str, o: str) -> str:
@@ -176,8 +182,9 @@ def statement_iri(s: str, key: str, o: str) -> str:
 
 def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, base: str | None = None) -> list[ox.Triple]:
     """One document's triples of kg.ttl, sorted: the document and its articles, the entities each
-    article mentions, and for every relation read in it the statement's evidence there (a NIF
-    string with the sentence). They depend on nothing outside the document."""
+    article mentions and its authors (with their statements), and for every relation read in it
+    the statement's evidence there (a NIF string with the sentence). They depend on nothing
+    outside the document."""
     rb = Rebase(base)
     out: set[ox.Triple] = set()
     add = lambda s, p, o: out.add(ox.Triple(_n(rb(s)), _n(p), o))  # noqa: E731
@@ -186,21 +193,29 @@ def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Itera
     add(d, SCHEMA + "identifier", ox.Literal(doc.doc_id))
     add(d, SCHEMA + "encodingFormat", ox.Literal(doc.encoding))
     add(d, KGO + "characters", _int(len(doc.text)))
-    nodes = {m.iri for m in mentions}
+    articles = {article_iri(doc.doc_id, a[0]) for a in doc.articles}
+    nodes = {m.iri for m in mentions} | articles
     for index, start, end, title, _byline in doc.articles:
         a = article_iri(doc.doc_id, index)
-        nodes.add(a)
         add(a, RDF + "type", _n(CLASS_OF[ARTICLE]))
         add(a, SCHEMA + "headline", _zh(title))
         add(a, SCHEMA + "isPartOf", _n(rb(d)))
         add(a, NIF + "beginIndex", _int(start))
         add(a, NIF + "endIndex", _int(end))
     texts = {doc.doc_id: doc.text}
+    relations = [r for r in relations if r.subject in nodes and r.object in nodes]  # as kg.graph.build_graph keeps them
+    # an article's relations (mentions, author) were read in this document only: the whole fact is here,
+    # its edge data as kg.graph.build_graph computes it
+    grouped: dict[tuple[str, str, str], list[Relation]] = {}
     for r in relations:
-        if r.subject not in nodes or r.object not in nodes:
-            continue  # as the graph stage drops it (kg.graph.build_graph)
+        if r.subject in articles:
+            grouped.setdefault((r.subject, r.predicate, r.object), []).append(r)
+    for (s, key, o), rs in grouped.items():
+        evidence = {(r.evidence.start, r.evidence.end) for r in rs}
+        data = {"confidence": round(max(r.confidence for r in rs), 3), "count": len(evidence), "cues": sorted({r.cue for r in rs if r.cue})}
+        _fact(add, s, key, o, data, rb)
+    for r in relations:
         if r.predicate == MENTIONS:
-            add(r.subject, SCHEMA + "mentions", _n(rb(r.object)))
             continue
         ev = r.evidence
         stmt = statement_iri(r.subject, r.predicate, r.object)

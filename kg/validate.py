@@ -172,8 +172,8 @@ class DocumentPart:
 
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
-# a document's mentions denote, and its articles' authors (ontology/shapes.ttl)
-_CONTEXT = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), ox.NamedNode("https://schema.org/author"))
+# a document's mentions denote (ontology/shapes.ttl)
+_CONTEXT = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),)
 
 
 def check_build(

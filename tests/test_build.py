@@ -138,7 +138,8 @@ def test_build_every_relation_names_document_and_range(seeds_build, ttl):
 
 def test_build_statement_evidence_and_mentions_match_the_graph(seeds_build):
     """kg.ttl is written in parts (corpus-wide, then each document's): together they say exactly
-    what the graph says: each statement's evidence is every range its edge was read from, and
+    what the graph says: each statement's evidence is every range its edge was read from, its
+    count and confidence the edge's (an article's author statements are its document's), and
     each article mentions the entities its mentions name; kg.jsonld holds the same triples."""
     from kg.build import DEFAULT_ONTOLOGY, _extract
     from kg.corpus import doc_ids, list_inputs
@@ -152,9 +153,12 @@ def test_build_statement_evidence_and_mentions_match_the_graph(seeds_build):
     triples = set(ox.parse(path=str(seeds_build.out / "kg.ttl"), format=ox.RdfFormat.TURTLE))
     evidence = {}
     mentions = set()
+    counts = {}
     for t in triples:
         if t.predicate.value == KGO + "evidence":
             evidence.setdefault(t.subject.value, set()).add(t.object.value)
+        elif t.predicate.value in (KGO + "count", KGO + "confidence"):
+            counts.setdefault(t.subject.value, []).append(float(t.object.value))
         elif t.predicate.value == PREDICATE_IRI[MENTIONS]:
             mentions.add((t.subject.value, t.object.value))
     expected = {
@@ -163,6 +167,11 @@ def test_build_statement_evidence_and_mentions_match_the_graph(seeds_build):
         if data.get("source") == "text" and k != MENTIONS
     }
     assert evidence == expected
+    assert {s: sorted(c) for s, c in counts.items()} == {
+        statement_iri(u, k, v): sorted([float(data["count"]), data["confidence"]])
+        for u, v, k, data in g.edges(keys=True, data=True)
+        if data.get("source") == "text" and k != MENTIONS
+    }
     assert mentions == {(u, v) for u, v, k in g.edges(keys=True) if k == MENTIONS}
     assert set(ox.parse(path=str(seeds_build.out / "kg.jsonld"), format=ox.RdfFormat.JSON_LD)) == triples
 
