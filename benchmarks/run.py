@@ -239,7 +239,7 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     with stage("RDF: documents.json", chars):
         from kg.build import DocResult
 
-        write_documents([DocResult(d, [], [], rdf.DocumentParts(b"", b"", b"")) for d in infos], out / "documents.json")
+        write_documents([DocResult(d, [], [], rdf.DocumentParts(b"", b"", b""), b"") for d in infos], out / "documents.json")
     try:
         from kg.html import write_pages
     except ImportError as err:

@@ -46,6 +46,7 @@ class DocResult:
     mentions: list[Mention]
     relations: list[Relation]
     parts: DocumentParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
+    jsonl: bytes  # its lines of mentions.jsonl (`mention_lines`)
 
 
 @dataclass(slots=True)
@@ -84,7 +85,7 @@ class Extractor:
         mentions = self.linker.link(doc, spans)
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
-        return DocResult(info, mentions, rels, document_parts(info, mentions, rels))
+        return DocResult(info, mentions, rels, document_parts(info, mentions, rels), mention_lines(mentions))
 
 
 # One extractor per worker process, made on first use (the pipeline takes a second to load).
@@ -357,7 +358,8 @@ def export(
     report.seconds["graph"] = time.perf_counter() - t
     with atomic_output(out, locked=locked) as tmp:
         t = time.perf_counter()
-        write_mentions(mentions, tmp / "mentions.jsonl")
+        with (tmp / "mentions.jsonl").open("wb") as fh:
+            fh.writelines(r.jsonl for r in results)  # each document's lines, made where it was extracted
         triples = rdf.graph_triples(g, base=base)
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
@@ -399,12 +401,21 @@ def _refs(r: DocResult) -> set[str]:
     return refs
 
 
+def mention_lines(mentions: Sequence[Mention]) -> bytes:
+    """The mentions contract: one JSON object per line, offsets into the decoded text, sorted.
+
+    mentions.jsonl is each document's lines in the order of the documents' ids.
+    """
+    rows = sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end))
+    dump = json.JSONEncoder(ensure_ascii=False).encode
+    return "".join(
+        dump({"doc": m.doc_id, "start": m.start, "end": m.end, "text": m.text, "label": m.label, "entity": m.iri}) + "\n" for m in rows
+    ).encode("utf-8")
+
+
 def write_mentions(mentions: Sequence[Mention], path: Path) -> None:
-    """The mentions contract: one JSON object per line, offsets into the decoded text."""
-    with path.open("w", encoding="utf-8") as fh:
-        for m in sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end)):
-            row = {"doc": m.doc_id, "start": m.start, "end": m.end, "text": m.text, "label": m.label, "entity": m.iri}
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    """mentions.jsonl of these mentions (`mention_lines`)."""
+    path.write_bytes(mention_lines(mentions))
 
 
 def write_documents(results: Sequence[DocResult], path: Path) -> None:
