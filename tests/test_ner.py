@@ -393,3 +393,30 @@ def test_segmenter_gives_the_words_jieba_gives():
         assert ours(text) == jieba_words(text)
 
     same()
+
+
+def test_lexicon_disk_cache_reuses_remakes_and_degrades(tmp_path, monkeypatch):
+    """jieba's dictionary, read once per machine: the cached value is the made one, a corrupt or
+    stale file is made again, and an unwritable cache folder only costs the making."""
+    from kg.ner import lexicon
+
+    source = tmp_path / "dict.txt"
+    source.write_text("a 1 n\n")
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"a": "n"}
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert lexicon._disk_cached("t", make, source) == {"a": "n"}
+    assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 1
+    for f in (tmp_path / "cache" / "kg").glob("t-*.pickle"):
+        f.write_bytes(b"not a pickle")
+    assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 2
+    source.write_text("a 1 n\nb 1 v\n")  # another dictionary: another file
+    assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 3
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 4

@@ -19,17 +19,20 @@ LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 class Segmenter:
     """jieba's words (no HMM) of a text, as offsets, from the dictionary of a jieba Tokenizer."""
 
-    def __init__(self, tokenizer) -> None:
+    def __init__(self, words: dict[str, float | None], unknown: float) -> None:
         from jieba import re_han_default  # jieba's own blocks, so that the same words come out
 
-        tokenizer.check_initialized()
         self.blocks = re_han_default
+        self.words = words  # every prefix of a dictionary word; a word itself has its log-probability
+        self.unknown = unknown  # the score of a character that starts no word
+
+    @staticmethod
+    def scores(tokenizer) -> tuple[dict[str, float | None], float]:
+        """The words and unknown score of a jieba Tokenizer's dictionary, for `Segmenter(*scores)`."""
+        tokenizer.check_initialized()
         logtotal = log(tokenizer.total)
-        # every prefix of a dictionary word is a key; a word itself has its log-probability
-        self.words: dict[str, float | None] = {
-            w: (log(freq) - logtotal if freq else None) for w, freq in tokenizer.FREQ.items()
-        }
-        self.unknown = log(1) - logtotal  # a character that starts no word
+        words = {w: (log(freq) - logtotal if freq else None) for w, freq in tokenizer.FREQ.items()}
+        return words, log(1) - logtotal
 
     def __call__(self, text: str) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
