@@ -373,7 +373,8 @@ def export(
             t = time.perf_counter()
             from kg.html import write_pages
 
-            write_pages(g, docs, mentions, tmp, jobs=jobs)
+            # the pages of the previous output whose inputs are unchanged are linked, not rendered
+            write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None)
             report.seconds["html"] = time.perf_counter() - t
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;

@@ -14,20 +14,26 @@ imports spaCy.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import json
 import math
 import multiprocessing
+import os
+import platform
 import re
+import shutil
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from itertools import accumulate
+from operator import attrgetter
+from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
 import networkx as nx
 import pyvis
@@ -337,21 +343,121 @@ def _radial_layout(center: str, others: Sequence[str]) -> dict[str, tuple[int, i
 # the corpus as the pages need it
 
 
+class _CorpusNode(NamedTuple):
+    """What the overview and the entity pages show of a node: the corpus's facts about it."""
+
+    iri: str
+    label: str  # as stored in the graph, possibly empty
+    type: str
+    new: bool
+    href: str
+    aliases: tuple[str, ...]
+    mentions: int
+    sentence: str  # the first sentence naming it, clipped
+    value: int  # the size: mentions + links + 1
+
+    __repr__ = tuple.__repr__  # in a page's key: the values, not the names of the fields
+
+
+class _CorpusEdge(NamedTuple):
+    u: str
+    v: str
+    key: str
+    source: str
+    count: int
+    confidence: object
+    sentence: str | None  # the first evidence sentence, clipped; None when its document is not in the corpus
+
+    __repr__ = tuple.__repr__  # in a page's key: the values, not the names of the fields
+
+
+class _Named:
+    """What an article page knows of the corpus about an IRI it names."""
+
+    __slots__ = ("label", "type", "new", "href", "entity", "_repr")
+
+    def __init__(self, label: str | None, type: str, new: bool, href: str | None, entity: bool) -> None:
+        self.label = label  # None when the IRI is not a node of the graph
+        self.type = type
+        self.new = new
+        self.href = href
+        self.entity = entity  # drawn in the article's network
+        # in the key of every article page that names it: made once
+        self._repr = repr((label, type, new, href, entity))
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+class _Heading:
+    """An article as entity pages head the sentences they quote from it."""
+
+    __slots__ = ("title", "href", "doc", "page", "_repr")
+
+    def __init__(self, title: str, href: str | None, doc: str, page: str) -> None:
+        self.title = title
+        self.href = href
+        self.doc = doc
+        self.page = page  # its file name under articles/
+        # in the key of every entity page that quotes it: made once
+        self._repr = repr((title, href, doc, page))
+
+    def __repr__(self) -> str:
+        return self._repr
+
+
+class _ArticleEdge(NamedTuple):
+    u: int  # the position of the IRI among those the article names
+    v: int
+    key: str
+    source: str
+    evidence: tuple[tuple[int, int], ...]  # its evidence in this article
+
+    __repr__ = tuple.__repr__  # in a page's key: the values, not the names of the fields
+
+
+class _Texts(dict):
+    """Documents' texts by doc id, as a page's inputs hold them: in its key each stands as a digest."""
+
+    __slots__ = ("digests",)
+
+    def __init__(self, texts: dict[str, str], digests: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(texts)
+        self.digests = digests
+
+    def __repr__(self) -> str:
+        return f"_Texts({self.digests!r})"
+
+
 @dataclass(slots=True)
 class _Site:
-    g: nx.MultiDiGraph
+    attrs: dict[str, dict]  # IRI -> the node's attributes in the graph
     docs: dict[str, DocInfo]
     entity: dict[str, str]  # IRI -> file name under entities/
     article: dict[str, str]  # IRI -> file name under articles/
     article_of: dict[tuple[str, int], str]  # (doc, index) -> article IRI
     starts: dict[str, list[tuple[int, int, str]]]  # doc -> sorted (start, end, article IRI)
+    firsts: dict[str, list[int]]  # doc -> the start of each of those articles
+    # doc -> (start, end) of the range its articles cover when they follow each other without gap
+    # or overlap (an offset is in an article when it is in that range), else None
+    cover: dict[str, tuple[int, int] | None]
+    # the edges between nodes that are not articles: u -> (v, key, data) of those from u, and v -> (u, key, data)
+    out_edges: dict[str, list[tuple[str, str, dict]]]
+    in_edges: dict[str, list[tuple[str, str, dict]]]
+    authors: dict[str, list[str]]  # article IRI -> the nodes its author edges lead to
+    ontology: dict[str, list[tuple[str, str]]]  # u -> (v, key) of each edge from u taken from the ontology
     mentions_of: dict[str, list[Mention]]  # entity IRI -> its mentions, sorted
     mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
     importance: dict[str, int]
-    anchors: dict[str, list[int]]  # doc -> sorted offsets where some evidence starts: the targets of links
-    # (doc, start, end) of an article -> (u, v, key) of each edge read in it -> its evidence there, sorted
-    evidence_in: dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]]
-    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # IRI -> (tooltip, search key), filled on use
+    # doc -> (the starts, and the sorted (start, end, u, v, key, source)) of the evidence read in it
+    evidence: dict[str, tuple[list[int], list[tuple[int, int, str, str, str, str]]]]
+    # caches, filled on use: what many pages read of a node, an edge or a document is gathered once
+    nodes: dict[tuple[str, str], _CorpusNode] = field(default_factory=dict)  # (IRI, root) -> its corpus facts
+    named: dict[str, _Named] = field(default_factory=dict)  # IRI -> what article pages show of it
+    headings: dict[str, _Heading] = field(default_factory=dict)  # article IRI -> how entity pages head it
+    links: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], int]] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)  # doc -> digest of its text
+    text_of: dict[str, _Texts] = field(default_factory=dict)  # doc -> its text alone, for a page's inputs
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -361,8 +467,10 @@ class _Site:
         return None
 
     def article_at(self, doc_id: str, offset: int) -> str | None:
-        rows = self.starts.get(doc_id, [])
-        i = bisect_right(rows, (offset, math.inf, "")) - 1
+        rows = self.starts.get(doc_id)
+        if not rows:
+            return None
+        i = bisect_right(self.firsts[doc_id], offset) - 1
         if i >= 0 and rows[i][0] <= offset < max(rows[i][1], rows[i][0] + 1):
             return rows[i][2]
         return None
@@ -377,18 +485,102 @@ class _Site:
         return f"{root}articles/{self.article[a]}#s-{start}", _clip(doc.text[start:end], 160)
 
     def label(self, iri: str) -> str:
-        return str(self.g.nodes[iri].get("label") or iri)
+        return str(self.attrs[iri].get("label") or iri)
 
     def type(self, iri: str) -> str:
-        return str(self.g.nodes[iri].get("type", ""))
+        return str(self.attrs[iri].get("type", ""))
 
-    def node_text(self, iri: str) -> tuple[str, str]:
-        """(tooltip, search key) of a node: the same on every page that draws it, so made once."""
-        text = self.texts.get(iri)
-        if text is None:
-            a = self.g.nodes[iri]
-            text = self.texts[iri] = (_tooltip(self, iri), search_key(str(a.get("label") or ""), a.get("aliases") or ()))
-        return text
+    def texts(self, doc_ids: Iterable[str]) -> _Texts:
+        """The texts of these documents, for a page's inputs."""
+        ids = sorted(set(doc_ids))
+        if len(ids) == 1 and ids[0] in self.text_of:
+            return self.text_of[ids[0]]
+        for d in ids:
+            if d not in self.digests:
+                self.digests[d] = hashlib.blake2b(self.docs[d].text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        texts = _Texts({d: self.docs[d].text for d in ids}, tuple((d, self.digests[d]) for d in ids))
+        if len(ids) == 1:
+            self.text_of[ids[0]] = texts  # the articles of a document share it
+        return texts
+
+    def edges_among(self, keep: set[str]) -> list[tuple[str, str, str, dict]]:
+        """The edges between kept nodes (no articles), sorted; linear in their degrees, not in the graph."""
+        return sorted(
+            (u, v, k, d) for u in keep for v, k, d in self.out_edges.get(u, ()) if v in keep and u != v
+        )
+
+    def heading(self, art: str) -> _Heading:
+        heading = self.headings.get(art)
+        if heading is None:
+            known = art in self.attrs
+            heading = self.headings[art] = _Heading(
+                self.label(art) if known else art,
+                self.href(art, "../"),
+                self.attrs[art].get("doc", "") if known else "",
+                self.article[art],
+            )
+        return heading
+
+    def name(self, iri: str) -> _Named:
+        named = self.named.get(iri)
+        if named is None:
+            known = iri in self.attrs
+            named = self.named[iri] = _Named(
+                self.label(iri) if known else None,
+                self.type(iri) if known else "",
+                bool(self.attrs[iri].get("new")) if known else False,
+                self.href(iri, "../"),
+                iri in self.entity,
+            )
+        return named
+
+    def evidence_links(self, u: str, v: str, key: str, evidence: Sequence) -> tuple[tuple[tuple[str, str], ...], int]:
+        """An edge's first three evidence links (href, sentence) on an entity page, and how many more."""
+        links = self.links.get((u, v, key))
+        if links is None:
+            linked = []
+            for e in evidence:
+                cover = self.cover.get(e[0], False)  # False: a document not in the corpus
+                if cover is not False and (cover[0] <= e[1] < cover[1] if cover is not None else self.article_at(e[0], e[1]) is not None):
+                    linked.append(e)
+            # the sentence is cut out only for the three shown; the rest are counted
+            links = self.links[(u, v, key)] = (tuple(self.evidence_link(e, "../") for e in linked[:3]), max(0, len(linked) - 3))
+        return links
+
+    def node(self, iri: str, root: str) -> _CorpusNode:
+        """A node's corpus facts: the same on every page that draws it, so gathered once."""
+        facts = self.nodes.get((iri, root))
+        if facts is None:
+            a = self.attrs[iri]
+            facts = self.nodes[(iri, root)] = _CorpusNode(
+                iri,
+                str(a.get("label") or ""),
+                str(a.get("type", "")),
+                bool(a.get("new")),
+                self.href(iri, root) or "",
+                tuple(a.get("aliases") or ()),
+                int(a.get("mentions") or 0),
+                _clip(str(a.get("sentence") or ""), 140),
+                self.importance.get(iri, 0) + 1,
+            )
+        return facts
+
+    def edge(self, u: str, v: str, key: str, data: dict) -> _CorpusEdge:
+        ev = data.get("evidence") or []
+        doc = self.docs.get(ev[0][0]) if ev else None
+        sentence = _clip(doc.text[ev[0][1] : ev[0][2]], 140) if doc is not None else None
+        return _CorpusEdge(u, v, key, str(data.get("source", "")), int(data.get("count") or 0), data.get("confidence", ""), sentence)
+
+
+def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
+    """The range sorted articles cover when each ends where the next starts and none is empty, else None.
+
+    >>> _cover([(0, 10, "a"), (10, 25, "b")]), _cover([(0, 10, "a"), (12, 25, "b")]), _cover([])
+    ((0, 25), None, None)
+    """
+    if not rows or any(s >= e for s, e, _ in rows) or any(a[1] != b[0] for a, b in zip(rows, rows[1:])):
+        return None
+    return rows[0][0], rows[-1][1]
 
 
 def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
@@ -404,64 +596,62 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
             rows.append((start, end, iri))
             titles.append((iri, f"{d.doc_id}-{index}"))
         starts[d.doc_id] = sorted(rows)
-    entities = [n for n, t in g.nodes(data="type") if t != ARTICLE and n not in article_of.values()]
+    types = dict(g.nodes(data="type"))
+    articles = set(article_of.values())
+    entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
     mentions_of: dict[str, list[Mention]] = defaultdict(list)
     mentions_in: dict[str, list[Mention]] = defaultdict(list)
-    for m in sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end, m.iri)):
+    for m in sorted(mentions, key=attrgetter("doc_id", "start", "end", "iri")):
         if m.iri in g:
             mentions_of[m.iri].append(m)
         a = article_of.get((m.doc_id, m.article))
         if a is not None:
             mentions_in[a].append(m)
-    importance: dict[str, int] = {}
-    for n in entities:
-        degree = sum(1 for _, v in g.out_edges(n) if g.nodes[v].get("type") != ARTICLE)
-        degree += sum(1 for u, _ in g.in_edges(n) if g.nodes[u].get("type") != ARTICLE)
-        importance[n] = int(g.nodes[n].get("mentions") or 0) + degree
-    anchors: dict[str, set[int]] = defaultdict(set)
-    for _, _, ev in g.edges(data="evidence"):
-        for e in ev or ():
-            anchors[e[0]].add(e[1])
+    # one pass over the edges: each node's links that do not lead to an article, the edges taken
+    # from the ontology, and the evidence of each document, which article pages look up by position
+    degree: Counter = Counter()
+    out_edges: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
+    in_edges: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
+    authors: dict[str, list[str]] = defaultdict(list)
+    ontology: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    found: dict[str, list[tuple[int, int, str, str, str, str]]] = defaultdict(list)
+    for u, v, k, d in g.edges(keys=True, data=True):
+        if types[v] != ARTICLE:
+            degree[u] += 1
+        if types[u] != ARTICLE:
+            degree[v] += 1
+            if types[v] != ARTICLE:
+                out_edges[u].append((v, k, d))
+                in_edges[v].append((u, k, d))
+        if k == AUTHOR:
+            authors[u].append(v)
+        source = str(d.get("source", ""))
+        if source == "ontology":
+            ontology[u].append((v, k))
+        for e in d.get("evidence") or ():
+            found[e[0]].append((e[1], e[2], u, v, k, source))
+    evidence = {}
+    for doc, rows in found.items():
+        rows.sort()
+        evidence[doc] = ([r[0] for r in rows], rows)
     return _Site(
-        g=g,
+        attrs=dict(g.nodes(data=True)),
         docs=docs_by_id,
         entity=page_names((n, str(g.nodes[n].get("label") or "")) for n in entities),
         article=page_names(titles),
         article_of=article_of,
         starts=starts,
+        firsts={doc: [r[0] for r in rows] for doc, rows in starts.items()},
+        cover={doc: _cover(rows) for doc, rows in starts.items()},
+        out_edges=dict(out_edges),
+        in_edges=dict(in_edges),
+        authors=dict(authors),
+        ontology=dict(ontology),
         mentions_of=dict(mentions_of),
         mentions_in=dict(mentions_in),
-        importance=importance,
-        anchors={doc: sorted(offsets) for doc, offsets in anchors.items()},
-        evidence_in=_evidence_in(g, starts),
+        importance={n: int(g.nodes[n].get("mentions") or 0) + degree[n] for n in entities},
+        evidence=evidence,
     )
-
-
-def _evidence_in(
-    g: nx.MultiDiGraph, starts: dict[str, list[tuple[int, int, str]]]
-) -> dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]]:
-    """For each article (doc, start, end), the edges with evidence starting in it and those evidence ranges.
-
-    One pass over all evidence: an article page asks for its own edges without scanning evidence
-    lists, which grow with the corpus. Articles may overlap; an evidence counts for each that holds it.
-    """
-    spans = {
-        doc: ([s for s, _, _ in rows], list(accumulate((e for _, e, _ in rows), max)), rows) for doc, rows in starts.items()
-    }
-    found: dict[tuple[str, int, int], dict[tuple[str, str, str], list[tuple[int, int]]]] = defaultdict(dict)
-    for u, v, k, ev in g.edges(keys=True, data="evidence"):
-        for e in ev or ():
-            if e[0] not in spans:
-                continue
-            first, reach, rows = spans[e[0]]
-            # rows before i start at or before the evidence; walk back while one of them may still reach it
-            i = bisect_right(first, e[1]) - 1
-            while i >= 0 and reach[i] > e[1]:
-                start, end, _ = rows[i]
-                if start <= e[1] < end:
-                    found[(e[0], start, end)].setdefault((u, v, k), []).append((e[1], e[2]))
-                i -= 1
-    return dict(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -502,19 +692,32 @@ class _Edge:
     title: str
 
 
-def _tooltip(site: _Site, iri: str) -> str:
-    """A node's tooltip on the corpus pages (overview, entity pages): what the whole corpus says of it."""
-    a = site.g.nodes[iri]
-    st = type_style(str(a.get("type", "")))
-    lines = [str(a.get("label") or iri), f"{st.zh} {st.en}"]
-    if a.get("aliases"):
-        lines.append("别名 aliases: " + " / ".join(a["aliases"][:8]) + ("…" if len(a["aliases"]) > 8 else ""))
-    if a.get("type") != ARTICLE:
-        lines.append(f"提及 mentions: {int(a.get('mentions') or 0)}" + (" · 新 new" if a.get("new") else ""))
-    sentence = a.get("sentence") or ""
-    if sentence:
-        lines.append("“" + _clip(sentence, 140) + "”")
-    return "\n".join(lines)
+@lru_cache(maxsize=None)
+def _corpus_view(n: _CorpusNode) -> _Node:
+    """A node drawn on the overview or an entity page: its tooltip tells what the whole corpus says of it."""
+    label = n.label or n.iri
+    st = type_style(n.type)
+    lines = [label, f"{st.zh} {st.en}"]
+    if n.aliases:
+        lines.append("别名 aliases: " + " / ".join(n.aliases[:8]) + ("…" if len(n.aliases) > 8 else ""))
+    if n.type != ARTICLE:
+        lines.append(f"提及 mentions: {n.mentions}" + (" · 新 new" if n.new else ""))
+    if n.sentence:
+        lines.append("“" + n.sentence + "”")
+    return _Node(n.iri, label, n.type, n.new, n.href, "\n".join(lines), search_key(n.label, n.aliases), n.value)
+
+
+def _corpus_edge_view(e: _CorpusEdge, labels: dict[str, str]) -> _Edge:
+    """An edge drawn on the overview or an entity page: all its evidence, its confidence and the first sentence."""
+    st = rel_style(e.key)
+    lines = [f"{labels[e.u]} —{st.zh} {st.en}→ {labels[e.v]}"]
+    if e.source == "ontology":
+        lines.append("本体 from the ontology")
+    else:
+        lines.append(f"证据 evidence: {e.count} · 置信度 confidence {e.confidence}")
+    if e.sentence is not None:
+        lines.append("“" + e.sentence + "”")
+    return _Edge(e.u, e.v, e.key, e.source == "ontology", e.count, "\n".join(lines))
 
 
 def _local_tooltip(label: str, t: str, *, new: bool, count: int, forms: Sequence[str], sentence: str) -> str:
@@ -529,22 +732,6 @@ def _local_tooltip(label: str, t: str, *, new: bool, count: int, forms: Sequence
     return "\n".join(lines)
 
 
-def _edge_tooltip(site: _Site, u: str, v: str, key: str, data: dict) -> str:
-    """An edge's tooltip on the corpus pages: all its evidence, its confidence and the first sentence."""
-    st = rel_style(key)
-    lines = [f"{site.label(u)} —{st.zh} {st.en}→ {site.label(v)}"]
-    if data.get("source") == "ontology":
-        lines.append("本体 from the ontology")
-    else:
-        lines.append(f"证据 evidence: {int(data.get('count') or 0)} · 置信度 confidence {data.get('confidence', '')}")
-    ev = data.get("evidence") or []
-    if ev:
-        doc = site.docs.get(ev[0][0])
-        if doc is not None:
-            lines.append("“" + _clip(doc.text[ev[0][1] : ev[0][2]], 140) + "”")
-    return "\n".join(lines)
-
-
 def _local_edge_tooltip(u: str, v: str, key: str, *, ontology: bool, count: int, sentence: str) -> str:
     """An edge's tooltip on an article page: its evidence in this article and the first sentence here."""
     st = rel_style(key)
@@ -556,16 +743,6 @@ def _local_edge_tooltip(u: str, v: str, key: str, *, ontology: bool, count: int,
     if sentence:
         lines.append("“" + _clip(sentence, 140) + "”")
     return "\n".join(lines)
-
-
-def _corpus_node(site: _Site, iri: str, root: str, value: int) -> _Node:
-    a = site.g.nodes[iri]
-    tooltip, key = site.node_text(iri)
-    return _Node(iri, str(a.get("label") or iri), str(a.get("type", "")), bool(a.get("new")), site.href(iri, root) or "", tooltip, key, value)
-
-
-def _corpus_edge(site: _Site, u: str, v: str, key: str, data: dict) -> _Edge:
-    return _Edge(u, v, key, data.get("source") == "ontology", int(data.get("count") or 0), _edge_tooltip(site, u, v, key, data))
 
 
 def _network(
@@ -660,14 +837,6 @@ def _network(
     return {"nodes": net.nodes, "edges": net.edges, "options": options}
 
 
-def _edges_among(g: nx.MultiDiGraph, keep: set[str]) -> list[tuple[str, str, str, dict]]:
-    """The edges between kept nodes, sorted; linear in the kept nodes' degrees, not in the graph."""
-    return sorted(
-        ((u, v, k, d) for u in keep for _, v, k, d in g.out_edges(u, keys=True, data=True) if v in keep and u != v),
-        key=lambda e: (e[0], e[1], e[2]),
-    )
-
-
 def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> dict:
     return {
         "types": [(t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]],
@@ -679,26 +848,33 @@ def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = froz
 # text with mentions
 
 
-def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequence[Mention], root: str) -> Markup:
-    """The text of an article with each mention a link to its entity, and empty anchors at evidence."""
-    text = doc.text
+def _highlighted(
+    text: str,
+    start: int,
+    end: int,
+    mentions: Sequence[tuple[int, int, str, str, str]],
+    anchors: Sequence[int],
+    names: dict[str, _Named],
+) -> Markup:
+    """The text of an article with each mention a link to its entity, and empty anchors at evidence.
+
+    Mentions are (start, end, text, label, IRI), anchors the offsets where some evidence starts.
+    """
     # leading and trailing blank lines would show as a gap in the page (the text is pre-wrapped)
     piece = text[start:end]
     lo, hi = start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
-    kept: list[Mention] = []
+    kept: list[tuple[int, int, str, str, str]] = []
     for m in mentions:
-        if m.start >= start and m.end <= end and m.start < m.end and (not kept or m.start >= kept[-1].end):
+        if m[0] >= start and m[1] <= end and m[0] < m[1] and (not kept or m[0] >= kept[-1][1]):
             kept.append(m)  # of overlapping mentions the first wins
-    starts = [m.start for m in kept]
-    anchors = set()
-    offsets = site.anchors.get(doc.doc_id, [])
-    # only this article's: a document may hold thousands of articles
-    for a in offsets[bisect_left(offsets, start) : bisect_left(offsets, end)]:
+    starts = [m[0] for m in kept]
+    spots = set()
+    for a in anchors:
         a = min(max(a, lo), hi)
         i = bisect_right(starts, a) - 1
         # an anchor inside a mention moves to the mention's start
-        anchors.add(kept[i].start if i >= 0 and a < kept[i].end else a)
-    events = sorted([(a, 0, None) for a in anchors] + [(m.start, 1, m) for m in kept], key=lambda e: (e[0], e[1]))
+        spots.add(kept[i][0] if i >= 0 and a < kept[i][1] else a)
+    events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=lambda e: (e[0], e[1]))
     out: list[str] = []
     pos = lo
     for at, _, m in events:
@@ -707,33 +883,44 @@ def _highlighted(site: _Site, doc: DocInfo, start: int, end: int, mentions: Sequ
         if m is None:
             out.append(f'<span class="anchor" id="s-{at}"></span>')
             continue
-        href = site.href(m.iri, root)
-        st = type_style(m.label)
-        tip = f"{site.label(m.iri) if m.iri in site.g else m.text} · {st.zh} {st.en}"
-        tag = "a" if href else "span"
-        href_attr = f' href="{escape(href)}"' if href else ""
-        out.append(f'<{tag} class="m t-{escape(m.label)}" id="m-{m.start}-{m.end}"{href_attr} title="{escape(tip)}">{escape(text[m.start:m.end])}</{tag}>')
-        pos = m.end
+        m_start, m_end, m_text, m_label, m_iri = m
+        named = names[m_iri]
+        st = type_style(m_label)
+        tip = f"{m_text if named.label is None else named.label} · {st.zh} {st.en}"
+        tag = "a" if named.href else "span"
+        href_attr = f' href="{escape(named.href)}"' if named.href else ""
+        out.append(f'<{tag} class="m t-{escape(m_label)}" id="m-{m_start}-{m_end}"{href_attr} title="{escape(tip)}">{escape(text[m_start:m_end])}</{tag}>')
+        pos = m_end
     out.append(str(escape(text[pos:hi])))
     return Markup("".join(out))
 
 
-def _sentence(text: str, s: int, e: int, marks: Sequence[tuple[int, int]], href_of) -> Markup:
-    """A sentence on one line with the given ranges marked and linked."""
+def _escaped(text: str) -> str:
+    """`markupsafe.escape` as a plain string, without its Markup object: entity pages quote thousands of sentences.
+
+    >>> _escaped("<a href='x'>\\"&</a>") == str(escape("<a href='x'>\\"&</a>"))
+    True
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;").replace("'", "&#39;")
+
+
+def _sentence(text: str, s: int, e: int, marks: Sequence[tuple[int, int]], page: str) -> str:
+    """A sentence on one line, as HTML, each mark in it a link to that mention on the article page."""
     out: list[str] = []
     pos = s
     for a, b in sorted(marks):
         if a < pos:
             continue
-        out.append(str(escape(text[pos:a].replace("\n", ""))))
-        out.append(f'<a class="hit" href="{escape(href_of(a, b))}">{escape(text[a:b].replace(chr(10), ""))}</a>')
+        out.append(_escaped(text[pos:a].replace("\n", "")))
+        out.append(f'<a class="hit" href="../articles/{_escaped(page)}#m-{a}-{b}">{_escaped(text[a:b].replace(chr(10), ""))}</a>')
         pos = b
-    out.append(str(escape(text[pos:e].replace("\n", ""))))
-    return Markup("".join(out).strip())
+    out.append(_escaped(text[pos:e].replace("\n", "")))
+    return "".join(out).strip()
 
 
 # ---------------------------------------------------------------------------------------------
-# pages
+# pages: each is its inputs, plain values gathered from the site (no layout, pyvis or Jinja), and a
+# function that renders them and reads nothing else: a hash of the inputs stands for the page
 
 
 def _env() -> Environment:
@@ -755,218 +942,362 @@ def _env() -> Environment:
     return env
 
 
-def _index(site: _Site, env: Environment, max_nodes: int) -> str:
-    g = site.g
+def _index_inputs(site: _Site, max_nodes: int) -> dict:
     entities = sorted(site.entity)
     chosen = sorted(sorted(entities, key=lambda n: (-site.importance[n], n))[:max_nodes])
-    keep = set(chosen)
-    edges = _edges_among(g, keep)
-    pos = _components_layout(chosen, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), labels={n: site.label(n) for n in chosen})
-    data = _network(
-        [_corpus_node(site, n, "", site.importance[n] + 1) for n in chosen],
-        [_corpus_edge(site, *e) for e in edges],
-        pos,
-        hidden_relations=OVERVIEW_HIDDEN,
-        edge_labels=len(edges) <= 150,
-        overview=True,
-    )
-    all_types = Counter(site.type(n) for n in entities)
-    all_edges = Counter(k for u, v, k in g.edges(keys=True) if u in site.entity and v in site.entity)
-    rows = [
-        {
-            "href": site.href(n, ""),
-            "label": site.label(n),
-            "type": site.type(n),
-            "aliases": list(g.nodes[n].get("aliases") or []),
-            "mentions": int(g.nodes[n].get("mentions") or 0),
-            "key": search_key(site.label(n), g.nodes[n].get("aliases") or ()),
-        }
-        for n in sorted(entities, key=lambda n: (-site.importance[n], pinyin(site.label(n))[0], n))
-    ]
     articles = []
     for d in site.docs.values():
         for index, _start, _end, title, _byline in d.articles:
             iri = site.article_of[(d.doc_id, index)]
-            articles.append(
-                {"href": site.href(iri, ""), "title": title, "doc": d.doc_id, "index": index, "mentions": len(site.mentions_in.get(iri, [])), "key": search_key(title) + "|" + d.doc_id.lower()}
-            )
+            articles.append((site.href(iri, ""), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
+    relations = Counter(k for u in entities for v, k, _ in site.out_edges.get(u, ()) if v in site.entity)
+    return {
+        "max_nodes": max_nodes,
+        "nodes": tuple(site.node(n, "") for n in chosen),
+        "edges": tuple(site.edge(*e) for e in site.edges_among(set(chosen))),
+        "types": tuple(sorted(Counter(site.type(n) for n in entities).items())),
+        "relations": tuple(sorted(relations.items())),
+        "entities": tuple(
+            (site.href(n, ""), site.label(n), site.type(n), tuple(site.attrs[n].get("aliases") or ()), int(site.attrs[n].get("mentions") or 0))
+            for n in sorted(entities, key=lambda n: (-site.importance[n], pinyin(site.label(n))[0], n))
+        ),
+        "articles": tuple(articles),
+        "docs": len(site.docs),
+    }
+
+
+def _index_page(env: Environment, p: dict) -> str:
+    nodes = [_corpus_view(n) for n in p["nodes"]]
+    labels = {n.iri: n.label for n in nodes}
+    edges = [_corpus_edge_view(e, labels) for e in p["edges"]]
+    pos = _components_layout(list(labels), ((e.u, e.v, LAYOUT_WEIGHT.get(e.key, 1.0)) for e in edges), labels=labels)
+    data = _network(nodes, edges, pos, hidden_relations=OVERVIEW_HIDDEN, edge_labels=len(edges) <= 150, overview=True)
+    total = len(p["entities"])
     return env.get_template("index.html").render(
         root="",
         kind="index",
         title="知识图谱 Knowledge graph",
         graph=script_json(data),
-        node_count=len(chosen),
+        node_count=len(nodes),
         edge_count=len(edges),
-        total_entities=len(entities),
-        truncated=len(chosen) < len(entities),
-        max_nodes=max_nodes,
-        legend=_legend(Counter(site.type(n) for n in chosen), Counter(k for _, _, k, _ in edges), hidden=OVERVIEW_HIDDEN),
-        all_types=all_types,
-        all_edges=all_edges,
-        entities=rows,
-        articles=articles,
-        doc_count=len(site.docs),
+        total_entities=total,
+        truncated=len(nodes) < total,
+        max_nodes=p["max_nodes"],
+        legend=_legend(Counter(n.type for n in nodes), Counter(e.key for e in edges), hidden=OVERVIEW_HIDDEN),
+        all_types=dict(p["types"]),
+        all_edges=dict(p["relations"]),
+        entities=[
+            {"href": href, "label": label, "type": t, "aliases": list(aliases), "mentions": mentions, "key": search_key(label, aliases)}
+            for href, label, t, aliases, mentions in p["entities"]
+        ],
+        article_count=len(p["articles"]),
+        # thousands of rows: written here, not by a template loop, at a fraction of the cost
+        article_rows=Markup(
+            "".join(
+                f'<li data-key="{escape(search_key(title) + "|" + doc.lower())}"><a class="ref" href="{escape(href)}">{escape(title)}</a>'
+                f' <span class="doc">{escape(doc)} #{index}</span> <span class="n" title="mentions">{mentions}</span></li>\n'
+                for href, title, doc, index, mentions in p["articles"]
+            )
+        ),
+        doc_count=p["docs"],
     )
 
 
-def _article(site: _Site, env: Environment, doc: DocInfo, index: int, start: int, end: int, title: str, byline) -> str:
-    """An article's page: its text, and the network of what it names and states.
+def _article_inputs(site: _Site, doc: DocInfo, index: int, start: int, end: int, title: str, byline) -> dict:
+    """What an article's page shows: its text and mentions, of each IRI it names the label, type, page
+    and whether it is new, and of each edge between them its evidence here. Nothing else of the
+    corpus, so that adding documents leaves the page unchanged.
 
-    The page shows the article's own view only (per entity its label, type, page and whether it is
-    new, and what this article says of it), so that adding documents to a corpus leaves it unchanged.
+    The IRIs named are listed once, in "names", with the sentence of their first mention here;
+    mentions and edges refer to them by position there (the inputs are hashed for every page).
     """
-    g = site.g
     iri = site.article_of[(doc.doc_id, index)]
-    ms = [m for m in site.mentions_in.get(iri, []) if start <= m.start and m.end <= end]
-    present = sorted({m.iri for m in ms if m.iri in site.entity})
-    keep = set(present)
-    read_here = site.evidence_in.get((doc.doc_id, start, end), {})
-    edges = [e for e in _edges_among(g, keep) if e[3].get("source") == "ontology" or e[:3] in read_here]
-    pos = _components_layout(
-        present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _ in edges), crowded=0.6, labels={n: site.label(n) for n in present}
-    )
-    per_entity = Counter(m.iri for m in ms)
-    first: dict[str, Mention] = {}
-    forms: dict[str, dict[str, None]] = defaultdict(dict)
+    ms = [m for m in site.mentions_in.get(iri, ()) if start <= m.start and m.end <= end]
+    names: dict[str, tuple[_Named, tuple[int, int]]] = {}
+    at: dict[str, int] = {}
     for m in ms:
-        first.setdefault(m.iri, m)
-        forms[m.iri][m.text.replace("\n", "")] = None
-    degree = Counter(n for u, v, _, _ in edges for n in (u, v))
+        if m.iri not in at:
+            at[m.iri] = len(at)
+            names[m.iri] = (site.name(m.iri), (m.sentence[0], m.sentence[1]))
+    present = {n for n, (named, _) in names.items() if named.entity}
+    # the evidence read in this article: the anchors of its text, and the edges it states
+    offsets, rows = site.evidence.get(doc.doc_id, ((), ()))
+    i, j = bisect_left(offsets, start), bisect_left(offsets, end)
+    here: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    sources: dict[tuple[str, str, str], str] = {}
+    for s, e, u, v, k, source in rows[i:j]:
+        if u in present and v in present and u != v:
+            if (u, v, k) in here:
+                here[(u, v, k)].append((s, e))
+            else:
+                here[(u, v, k)] = [(s, e)]
+                sources[(u, v, k)] = source
+    # and the edges between its entities taken from the ontology
+    for u in present:
+        for v, k in site.ontology.get(u, ()):
+            if v in present and u != v:
+                sources[(u, v, k)] = "ontology"
+    edges = tuple(_ArticleEdge(at[u], at[v], k, source, tuple(here.get((u, v, k), ()))) for (u, v, k), source in sorted(sources.items()))
+    authors = sorted(v for v in site.authors.get(iri, ()) if v in site.entity)
+    return {
+        "doc": doc.doc_id,
+        "index": index,
+        "title": title,
+        "byline": byline,
+        "authors": tuple((site.label(a), site.href(a, "../")) for a in authors),
+        "start": start,
+        "end": end,
+        "texts": site.texts((doc.doc_id,)),
+        "names": names,
+        "mentions": tuple([(m.start, m.end, m.text, m.label, at[m.iri]) for m in ms]),
+        "anchors": tuple(sorted(set(offsets[i:j]))),
+        "edges": edges,
+    }
+
+
+def _article_page(env: Environment, p: dict) -> str:
+    text = p["texts"][p["doc"]]
+    iris = list(p["names"])
+    names: dict[str, _Named] = {n: named for n, (named, _) in p["names"].items()}
+    mentions = [(s, e, t, label, iris[i]) for s, e, t, label, i in p["mentions"]]
+    edges = [(iris[u], iris[v], k, source, evidence) for u, v, k, source, evidence in p["edges"]]
+    present = sorted(n for n, named in names.items() if named.entity)
+    pos = _components_layout(
+        present, ((u, v, LAYOUT_WEIGHT.get(k, 1.0)) for u, v, k, _, _ in edges), crowded=0.6, labels={n: names[n].label for n in present}
+    )
+    per_entity = Counter(m[4] for m in mentions)
+    forms: dict[str, dict[str, None]] = defaultdict(dict)
+    for m in mentions:
+        forms[m[4]][m[2].replace("\n", "")] = None
+    degree = Counter(n for u, v, _, _, _ in edges for n in (u, v))
     nodes = []
     for n in present:
-        label, t, new = site.label(n), site.type(n), bool(g.nodes[n].get("new"))
-        written = sorted(set(forms[n]) - {label})
-        s, e = first[n].sentence
-        tooltip = _local_tooltip(label, t, new=new, count=per_entity[n], forms=written, sentence=doc.text[s:e].replace("\n", ""))
-        nodes.append(_Node(n, label, t, new, site.href(n, "../") or "", tooltip, search_key(label, written), per_entity[n] + degree[n] + 1))
+        named = names[n]
+        written = sorted(set(forms[n]) - {named.label})
+        s, e = p["names"][n][1]
+        tooltip = _local_tooltip(named.label, named.type, new=named.new, count=per_entity[n], forms=written, sentence=text[s:e].replace("\n", ""))
+        nodes.append(_Node(n, named.label, named.type, named.new, named.href or "", tooltip, search_key(named.label, written), per_entity[n] + degree[n] + 1))
     lines = []
-    for u, v, k, d in edges:
-        here = read_here.get((u, v, k), [])
-        ontology = d.get("source") == "ontology"
-        sentence = doc.text[here[0][0] : here[0][1]] if here else ""
-        tip = _local_edge_tooltip(site.label(u), site.label(v), k, ontology=ontology, count=len(here), sentence=sentence)
-        lines.append(_Edge(u, v, k, ontology, len(here), tip))
+    for u, v, k, source, evidence in edges:
+        sentence = text[evidence[0][0] : evidence[0][1]] if evidence else ""
+        tip = _local_edge_tooltip(names[u].label, names[v].label, k, ontology=source == "ontology", count=len(evidence), sentence=sentence)
+        lines.append(_Edge(u, v, k, source == "ontology", len(evidence), tip))
     data = _network(nodes, lines, pos, edge_labels=len(edges) <= 150)
-    authors = sorted(v for _, v, k in g.out_edges(iri, keys=True) if k == AUTHOR and v in site.entity) if iri in g else []
     facts = [
         {
-            "s": (site.label(u), site.href(u, "../"), site.type(u)),
+            "s": (names[u].label, names[u].href, names[u].type),
             "p": rel_style(k),
             "key": k,
-            "o": (site.label(v), site.href(v, "../"), site.type(v)),
-            "source": d.get("source", ""),
-            "evidence": [f"#s-{read_here[(u, v, k)][0][0]}"] if (u, v, k) in read_here else [],
+            "o": (names[v].label, names[v].href, names[v].type),
+            "source": source,
+            "evidence": [f"#s-{evidence[0][0]}"] if evidence else [],
         }
-        for u, v, k, d in edges
+        for u, v, k, source, evidence in edges
         if k != COOCCURS
     ]
-    counts = Counter(m.label for m in ms)
-    names = sorted(
-        ((site.label(n), site.href(n, "../"), site.type(n), per_entity[n]) for n in present),
-        key=lambda r: (-r[3], r[0]),
-    )
+    byline = p["byline"]
     return env.get_template("article.html").render(
         root="../",
         kind="article",
-        title=title,
-        doc_id=doc.doc_id,
-        index=index,
-        byline=doc.text[byline[0] : byline[1]] if byline else "",
-        authors=[(site.label(a), site.href(a, "../")) for a in authors],
-        text=_highlighted(site, doc, start, end, ms, "../"),
+        title=p["title"],
+        doc_id=p["doc"],
+        index=p["index"],
+        byline=text[byline[0] : byline[1]] if byline else "",
+        authors=list(p["authors"]),
+        text=_highlighted(text, p["start"], p["end"], mentions, p["anchors"], names),
         graph=script_json(data),
         node_count=len(present),
         edge_count=len(edges),
-        legend=_legend(Counter(site.type(n) for n in present), Counter(k for _, _, k, _ in edges)),
-        counts=counts,
-        names=names,
+        legend=_legend(Counter(names[n].type for n in present), Counter(k for _, _, k, _, _ in edges)),
+        counts=Counter(m[3] for m in mentions),
+        names=sorted(((names[n].label, names[n].href, names[n].type, per_entity[n]) for n in present), key=lambda r: (-r[3], r[0])),
         facts=facts,
-        mention_count=len(ms),
+        mention_count=len(mentions),
     )
 
 
-def _entity(site: _Site, env: Environment, iri: str) -> str:
-    g = site.g
-    a = g.nodes[iri]
-    rels: list[tuple[str, str, str, str, dict]] = []  # direction, other, key, (u, v), data
-    for u, v, k, d in g.out_edges(iri, keys=True, data=True):
+def _entity_inputs(site: _Site, iri: str) -> dict:
+    a = site.attrs[iri]
+    rels: list[tuple[str, str, str, dict]] = []  # direction, other, key, data
+    for v, k, d in site.out_edges.get(iri, ()):
         if v in site.entity and v != iri:
             rels.append(("out", v, k, d))
-    for u, v, k, d in g.in_edges(iri, keys=True, data=True):
+    for u, k, d in site.in_edges.get(iri, ()):
         if u in site.entity and u != iri:
             rels.append(("in", u, k, d))
     rels.sort(key=lambda r: (list(RELATIONS).index(r[2]) if r[2] in RELATIONS else len(RELATIONS), r[2], r[0], -site.importance[r[1]], r[1]))
     neighbours = list(dict.fromkeys(other for _, other, _, _ in rels))
-    drawn = sorted(neighbours, key=lambda n: (-site.importance[n], n))[:MAX_NEIGHBOURS]
-    drawn_set = set(drawn)
+    drawn = set(sorted(neighbours, key=lambda n: (-site.importance[n], n))[:MAX_NEIGHBOURS])
     # ring order: by relation group, then type and name, so that alike neighbours sit together
-    order = [n for n in neighbours if n in drawn_set]
-    keep = drawn_set | {iri}
-    edges = _edges_among(g, keep)
-    pos = _radial_layout(iri, order)
-    data = _network(
-        [_corpus_node(site, n, "../", site.importance[n] + 1) for n in [iri, *order]],
-        [_corpus_edge(site, *e) for e in edges],
-        pos,
-        edge_labels=len(edges) <= 150,
-        focus=iri,
-    )
+    order = [n for n in neighbours if n in drawn]
     # the sentences that mention it, grouped by article, each mention linked to its anchor
-    sentences: dict[tuple[str, int, int], list[tuple[int, int]]] = defaultdict(list)
-    for m in site.mentions_of.get(iri, []):
-        sentences[(m.doc_id, m.sentence[0], m.sentence[1])].append((m.start, m.end))
-    by_article: dict[str, list[Markup]] = defaultdict(list)
-    for (doc_id, s, e), marks in sorted(sentences.items()):
-        doc = site.docs.get(doc_id)
-        art = site.article_at(doc_id, marks[0][0])
-        if doc is None or art is None:
-            continue
-        page = site.article[art]
-        by_article[art].append(_sentence(doc.text, s, e, marks, lambda x, y, page=page: f"../articles/{page}#m-{x}-{y}"))
-    groups = [
-        {"title": site.label(art) if art in g else art, "href": site.href(art, "../"), "doc": site.g.nodes[art].get("doc", "") if art in g else "", "sentences": sents}
-        for art, sents in sorted(by_article.items(), key=lambda kv: kv[0])
-    ]
+    sentences: dict[tuple[str, tuple[int, int]], tuple[str | None, list[tuple[int, int]]]] = {}
+    article_of = site.article_of
+    for m in site.mentions_of.get(iri, ()):
+        key = (m.doc_id, m.sentence)
+        found = sentences.get(key)
+        if found is None:
+            # the page of the article the mention was read in, where its anchor is
+            found = sentences[key] = (article_of.get((m.doc_id, m.article)), [])
+        found[1].append((m.start, m.end))
+    by_article: dict[str, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = defaultdict(list)
+    doc_of: dict[str, str] = {}
+    for (doc_id, (s, e)), (art, marks) in sorted(sentences.items()):
+        if art is not None:
+            by_article[art].append((s, e, tuple(marks)))
+            doc_of[art] = doc_id
+    groups = tuple((site.heading(art), doc_of[art], tuple(sents)) for art, sents in sorted(by_article.items(), key=lambda kv: kv[0]))
     relations = []
     for direction, other, k, d in rels:
-        # the sentence is cut out only for the three shown; the rest are counted
-        linked = [e for e in d.get("evidence") or [] if site.article_at(e[0], e[1]) is not None and e[0] in site.docs]
+        u, v = (iri, other) if direction == "out" else (other, iri)
+        links, more = site.evidence_links(u, v, k, d.get("evidence") or ())
         relations.append(
-            {
-                "direction": direction,
-                "p": rel_style(k),
-                "key": k,
-                "other": (site.label(other), site.href(other, "../"), site.type(other)),
-                "source": d.get("source", ""),
-                "count": int(d.get("count") or 0),
-                "confidence": d.get("confidence", ""),
-                "evidence": [site.evidence_link(e, "../") for e in linked[:3]],
-                "more": max(0, len(linked) - 3),
-            }
+            (
+                direction,
+                k,
+                (site.label(other), site.href(other, "../"), site.type(other)),
+                d.get("source", ""),
+                int(d.get("count") or 0),
+                d.get("confidence", ""),
+                links,
+                more,
+            )
         )
+    return {
+        "iri": iri,
+        "label": site.label(iri),
+        "type": site.type(iri),
+        "aliases": tuple(a.get("aliases") or ()),
+        "mentions": int(a.get("mentions") or 0),
+        "new": bool(a.get("new")),
+        "details": tuple(
+            (name, a[attr]) for attr, name in (("code", "区划代码 code"), ("level", "行政级别 level"), ("full_name", "全称 full name")) if a.get(attr) not in (None, "")
+        ),
+        "nodes": tuple(site.node(n, "../") for n in [iri, *order]),
+        "edges": tuple(site.edge(*e) for e in site.edges_among({iri, *order})),
+        "neighbours": len(neighbours),
+        "texts": site.texts(doc_of.values()),
+        "groups": groups,
+        "relations": tuple(relations),
+    }
+
+
+def _entity_page(env: Environment, p: dict) -> str:
+    iri = p["iri"]
+    texts = p["texts"]
+    nodes = [_corpus_view(n) for n in p["nodes"]]
+    labels = {n.iri: n.label for n in nodes}
+    edges = [_corpus_edge_view(e, labels) for e in p["edges"]]
+    pos = _radial_layout(iri, [n.iri for n in nodes[1:]])
+    data = _network(nodes, edges, pos, edge_labels=len(edges) <= 150, focus=iri)
+    # a hub's thousands of sentences: written here, not by a template loop, at a fraction of the cost
+    groups = Markup(
+        "".join(
+            f'<h3><a href="{escape(h.href)}">{escape(h.title)}</a> <span class="doc">{escape(h.doc)}</span></h3>\n<ul class="sentences">\n'
+            + "".join(f"<li>{_sentence(texts[doc_id], s, e, marks, h.page)}</li>\n" for s, e, marks in sents)
+            + "</ul>\n"
+            for h, doc_id, sents in p["groups"]
+        )
+    )
+    relations = [
+        {"direction": direction, "p": rel_style(k), "key": k, "other": other, "source": source, "count": count, "confidence": confidence, "evidence": list(evidence), "more": more}
+        for direction, k, other, source, count, confidence, evidence, more in p["relations"]
+    ]
     facts = {k: [r for r in relations if r["key"] == k] for k in dict.fromkeys(r["key"] for r in relations)}
-    details = [(name, a[attr]) for attr, name in (("code", "区划代码 code"), ("level", "行政级别 level"), ("full_name", "全称 full name")) if a.get(attr) not in (None, "")]
     return env.get_template("entity.html").render(
         root="../",
         kind="entity",
-        title=site.label(iri),
+        title=p["label"],
         iri=iri,
-        type=site.type(iri),
-        aliases=list(a.get("aliases") or []),
-        mentions=int(a.get("mentions") or 0),
-        new=bool(a.get("new")),
-        details=details,
-        pinyin=" ".join(lazy_pinyin(site.label(iri), style=Style.TONE, errors="default")),
+        type=p["type"],
+        aliases=list(p["aliases"]),
+        mentions=p["mentions"],
+        new=p["new"],
+        details=list(p["details"]),
+        pinyin=" ".join(lazy_pinyin(p["label"], style=Style.TONE, errors="default")),
         graph=script_json(data),
-        node_count=1 + len(order),
+        node_count=len(nodes),
         edge_count=len(edges),
-        neighbour_count=len(neighbours),
-        truncated=len(order) < len(neighbours),
+        neighbour_count=p["neighbours"],
+        truncated=len(nodes) - 1 < p["neighbours"],
         max_neighbours=MAX_NEIGHBOURS,
-        legend=_legend(Counter(site.type(n) for n in keep), Counter(k for _, _, k, _ in edges)),
+        legend=_legend(Counter(n.type for n in nodes), Counter(e.key for e in edges)),
         groups=groups,
         facts=facts,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# writing, and reusing the pages of an earlier build
+
+MANIFEST = ".pages.json"  # in the output folder: {"pages": {relative path: key}}
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    path: str  # relative to the output folder
+    inputs: Callable[[], object]  # everything the page shows, as plain values
+    render: Callable[[Environment, object], str]  # the page from its inputs alone
+
+
+@lru_cache(maxsize=None)
+def _code_version() -> bytes:
+    """What makes pages besides their inputs: this module, the templates, the constants and libraries used."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in [Path(__file__), *sorted(p for p in TEMPLATES.iterdir() if p.is_file())]:
+        data = path.read_bytes()
+        h.update(f"{path.name}\0{len(data)}\0".encode())
+        h.update(data)
+    constants = (ARTICLE, ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, platform.python_version())
+    libraries = tuple((name, metadata.version(name)) for name in ("jinja2", "markupsafe", "networkx", "numpy", "pypinyin", "pyvis"))
+    h.update(repr((constants, libraries)).encode())
+    return h.digest()
+
+
+def _page_key(page: _Page, inputs: object) -> str:
+    """A page's key: a hash of the code that renders it and of all it reads. Equal keys, equal bytes."""
+    h = hashlib.blake2b(_code_version(), digest_size=16)
+    h.update(page.render.__name__.encode())
+    h.update(repr(inputs).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The page keys an earlier build recorded in `folder`; none when the manifest is missing or unreadable."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    pages = data.get("pages") if isinstance(data, dict) else None
+    if not isinstance(pages, dict):
+        return {}
+    return {p: k for p, k in pages.items() if isinstance(p, str) and isinstance(k, str)}
+
+
+def _reuse(src: str, dst: str) -> bool:
+    """Put the earlier build's page `src` at `dst`: a hard link, or a copy. False when `src` is missing."""
+    try:
+        os.link(src, dst)
+        return True
+    except FileExistsError:
+        try:
+            if os.path.samefile(src, dst):
+                return True
+        except OSError:
+            return False
+        os.unlink(dst)  # replaced, never written through: it may be a hard link to another build's page
+        return _reuse(src, dst)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass  # another file system, or no hard links there
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(dst)
+        shutil.copyfile(src, dst)
+        return True
+    except OSError:
+        return False
 
 
 def _write(path: Path, content: str | bytes) -> None:
@@ -977,21 +1308,45 @@ def _write(path: Path, content: str | bytes) -> None:
     except FileNotFoundError:
         same = False
     if not same:
+        # the file may be a hard link to a page of another build: replace it, never write through it
+        path.unlink(missing_ok=True)
         path.write_bytes(data)
 
 
-# The pages a forked worker renders: set in the worker, inherited from the parent without pickling.
-_PAGES: list[tuple[Path, Callable[[], str]]] = []
+@dataclass(slots=True)
+class _Job:
+    out: Path
+    env: Environment
+    pages: list[_Page]
+    previous: Path | None
+    known: dict[str, str]  # relative path -> key, from the previous build's manifest
 
 
-def _adopt(pages: list[tuple[Path, Callable[[], str]]]) -> None:
-    global _PAGES
-    _PAGES = pages
+def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]]:
+    """Write pages `start` to `stop`, each reused when its key is the previous build's: (path, key, reused) of each."""
+    done = []
+    out, previous = os.fspath(job.out), os.fspath(job.previous) if job.previous is not None else None
+    for page in job.pages[start:stop]:
+        inputs = page.inputs()
+        key = _page_key(page, inputs)
+        reused = previous is not None and job.known.get(page.path) == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
+        if not reused:
+            _write(job.out / page.path, page.render(job.env, inputs))
+        done.append((page.path, key, reused))
+    return done
 
 
-def _write_share(part: int, parts: int) -> None:
-    for path, render in _PAGES[part::parts]:
-        _write(path, render())
+# The job of a forked worker: set in the worker, inherited from the parent without pickling.
+_JOB: _Job | None = None
+
+
+def _adopt(job: _Job) -> None:
+    global _JOB
+    _JOB = job
+
+
+def _worker_share(start: int, stop: int) -> list[tuple[str, str, bool]]:
+    return _write_share(_JOB, start, stop)  # type: ignore[arg-type]
 
 
 def write_pages(
@@ -1002,6 +1357,7 @@ def write_pages(
     *,
     max_overview_nodes: int = MAX_OVERVIEW_NODES,
     jobs: int = 1,
+    previous: Path | None = None,
 ) -> list[Path]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
 
@@ -1009,44 +1365,67 @@ def write_pages(
     longer has are removed from `articles/` and `entities/`. Returns the paths written, sorted.
     `jobs` > 1 renders the pages in that many forked processes (where the platform can fork), each
     a share of them, with the same bytes; an error in one is raised here once all have stopped.
+
+    Each page's key, a hash of all it reads and of the code, goes to `.pages.json`. With `previous`,
+    the folder of an earlier build, a page whose key is the one recorded there is hard-linked (or
+    copied) from it instead of rendered: the same bytes, in a fraction of the time.
     """
     out = Path(out)
-    site = _site(g, docs, mentions)
-    env = _env()
-    assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
-    assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
-    pages: list[tuple[Path, Callable[[], str]]] = [(out / "index.html", partial(_index, site, env, max_overview_nodes))]
-    for d in site.docs.values():
-        for index, start, end, title, byline in d.articles:
-            name = site.article[site.article_of[(d.doc_id, index)]]
-            pages.append((out / "articles" / name, partial(_article, site, env, d, index, start, end, title, byline)))
-    for iri, name in sorted(site.entity.items()):
-        pages.append((out / "entities" / name, partial(_entity, site, env, iri)))
-    for folder in sorted({path.parent for path, _ in [*assets, *pages]}):
-        folder.mkdir(parents=True, exist_ok=True)
-    for path, src in assets:
-        _write(path, src.read_bytes())
-    jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
-    if jobs > 1:
-        for name in ("index.html", "article.html", "entity.html"):
-            env.get_template(name)  # compiled once, here, not in each worker
-        # forked after the site is computed: the workers inherit it and the pages to render
-        context = multiprocessing.get_context("fork")
-        # frozen, the inherited objects are left out of the workers' garbage collections, which
-        # would otherwise write to (and so copy) every page of memory the site occupies
-        gc.freeze()
-        try:
-            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_adopt, initargs=(pages,)) as pool:
-                for share in [pool.submit(_write_share, part, jobs) for part in range(jobs)]:
-                    share.result()
-        finally:
-            gc.unfreeze()
-    else:
-        for path, render in pages:
-            _write(path, render())
-    written = {path for path, _ in [*assets, *pages]}
+    known = _manifest(Path(previous)) if previous is not None else {}
+    # the corpus is left out of garbage collections while the pages are made: they would walk all
+    # of it again and again, for nothing (and, in a forked worker, copy every page of memory it is in)
+    gc.freeze()
+    try:
+        site = _site(g, docs, mentions)
+        env = _env()
+        _code_version()  # once, here, not in each worker
+        assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
+        assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
+        pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]
+        for d in site.docs.values():
+            for index, start, end, title, byline in d.articles:
+                name = site.article[site.article_of[(d.doc_id, index)]]
+                pages.append(_Page(f"articles/{name}", partial(_article_inputs, site, d, index, start, end, title, byline), _article_page))
+        entities = len(pages)
+        for iri, name in sorted(site.entity.items()):
+            pages.append(_Page(f"entities/{name}", partial(_entity_inputs, site, iri), _entity_page))
+        for folder in sorted({out, *(path.parent for path, _ in assets), *(out / sub for sub in ("articles", "entities"))}):
+            folder.mkdir(parents=True, exist_ok=True)
+        # until the pages are written, no manifest vouches for them (a build that stops half-way leaves none)
+        (out / MANIFEST).unlink(missing_ok=True)
+        for path, src in assets:
+            _write(path, src.read_bytes())
+        job = _Job(out, env, pages, Path(previous) if previous is not None else None, known)
+        jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
+        if jobs > 1:
+            for name in ("index.html", "article.html", "entity.html"):
+                env.get_template(name)  # compiled once, here, not in each worker
+            gc.freeze()  # the site too
+            # forked after the site is computed: the workers inherit it and the pages to render
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_adopt, initargs=(job,)) as pool:
+                # shares handed out as workers finish, the costly first: the overview alone, the
+                # entity pages a few at a time (a hub's costs as much as hundreds of articles), then
+                # the articles in runs of neighbours, so that a worker reads, and so copies from its
+                # parent, a part of the site only
+                size = -(-(entities - 1) // (8 * jobs))
+                shares = [(0, 1), *((i, i + 4) for i in range(entities, len(pages), 4)), *((i, min(i + size, entities)) for i in range(1, entities, size))]
+                futures = [pool.submit(_worker_share, start, stop) for start, stop in shares]
+                try:
+                    done = [row for future in futures for row in future.result()]
+                except BaseException:
+                    pool.shutdown(cancel_futures=True)
+                    raise
+        else:
+            done = _write_share(job, 0, len(pages))
+    finally:
+        gc.unfreeze()
+    _write(out / MANIFEST, json.dumps({"pages": dict(sorted((path, key) for path, key, _ in done))}, sort_keys=True) + "\n")
+    names = {page.path for page in pages}
     for sub in ("articles", "entities"):
-        for stale in sorted((out / sub).glob("*.html")):
-            if stale not in written:
-                stale.unlink()
-    return sorted(written)
+        for stale in sorted(os.listdir(out / sub)):
+            if stale.endswith(".html") and f"{sub}/{stale}" not in names:
+                os.unlink(out / sub / stale)
+    # sorted as paths are: by their parts
+    written = sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(name.split("/")) for name in names)])
+    return [out.joinpath(*parts) for parts in written]

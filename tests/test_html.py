@@ -89,8 +89,12 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def fixture_corpus(extra: dict | None = None) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
-    """Two documents, three articles, twelve entities of five types, and an XSS probe; `extra` adds documents."""
+def fixture_corpus(extra: dict | None = None, *, documents: dict | None = None) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
+    """Two documents, three articles, twelve entities of five types, and an XSS probe.
+
+    `documents` replaces DOCS, `extra` adds documents; the stated facts are those of DOCS
+    whose sentence is still there.
+    """
     onto = Ontology(
         {
             IRI["四平市"]: Concept(IRI["四平市"], PLACE, "PLACE", "四平市", ("四平",), level=2, code="220300"),
@@ -103,10 +107,11 @@ def fixture_corpus(extra: dict | None = None) -> tuple[nx.MultiDiGraph, list[Doc
         },
         {PLACE: "PLACE", ORG: "ORG", PROG: "PROGRAMME", POL: "POLICY"},
     )
-    docs: list[DocInfo] = []
     mentions: list[Mention] = []
     relations: list[Relation] = []
-    for doc_id, articles in {**DOCS, **(extra or {})}.items():
+    corpus = {**(DOCS if documents is None else documents), **(extra or {})}
+    docs: list[DocInfo] = []
+    for doc_id, articles in corpus.items():
         text, spans = "", []
         for title, byline, body in articles:
             start = len(text)
@@ -145,12 +150,12 @@ def fixture_corpus(extra: dict | None = None) -> tuple[nx.MultiDiGraph, list[Doc
             if byline:
                 relations.append(Relation(art, "author", IRI["张三"], Evidence(doc_id, *byline), 0.9, "记者"))
 
-    def ev(doc_id: str, needle: str) -> Evidence:
-        text = next(d.text for d in docs if d.doc_id == doc_id)
-        at = text.index(needle)
-        return Evidence(doc_id, at, at + len(needle))
+    def ev(doc_id: str, needle: str) -> Evidence | None:
+        text = next((d.text for d in docs if d.doc_id == doc_id), "")
+        at = text.find(needle)
+        return Evidence(doc_id, at, at + len(needle)) if at >= 0 else None
 
-    relations += [
+    stated = [
         Relation(IRI["铁西区委组织部"], "runsProgramme", IRI["双报到"], ev("doc_a", "铁西区委组织部在站前街道开展“双报到”工作。"), 0.9, "开展"),
         Relation(IRI["四平市民政局"], "issuedPolicy", IRI["社区治理办法"], ev("doc_a", "四平市民政局印发《社区治理办法》，"), 0.9, "印发"),
         Relation(IRI["李四"], "runsProgramme", IRI["红心物业"], ev("doc_a", "李四在东煤社区推进红心\n\n物业。"), 0.7, "推进"),
@@ -158,8 +163,10 @@ def fixture_corpus(extra: dict | None = None) -> tuple[nx.MultiDiGraph, list[Doc
         Relation(IRI[XSS], "actsWith", IRI["铁西区委组织部"], ev("doc_b", "与铁西区委组织部共同开展双报到。"), 0.8, "与"),
         Relation(IRI[XSS], "runsProgramme", IRI["双报到"], ev("doc_b", "与铁西区委组织部共同开展双报到。"), 0.8, "开展"),
     ]
+    relations += [r for r in stated if r.evidence is not None]
     g = build_graph(docs, mentions, relations, onto)
-    g.nodes[IRI[XSS]]["aliases"] = sorted({*g.nodes[IRI[XSS]]["aliases"], SNEAKY})
+    if IRI[XSS] in g:
+        g.nodes[IRI[XSS]]["aliases"] = sorted({*g.nodes[IRI[XSS]]["aliases"], SNEAKY})
     return g, docs, mentions
 
 
@@ -253,22 +260,22 @@ def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
 class _PageError(Exception): ...
 
 
-def _broken_entity_page(site, env, iri):
-    raise _PageError(f"cannot render {iri}")
+def _broken_entity_page(env, inputs):
+    raise _PageError(f"cannot render {inputs['iri']}")
 
 
-def _dying_entity_page(site, env, iri):
+def _dying_entity_page(env, inputs):
     os._exit(3)
 
 
 def test_write_pages_raises_what_failed_in_a_worker(tmp_path, corpus, monkeypatch):
-    monkeypatch.setattr(kg.html, "_entity", _broken_entity_page)
+    monkeypatch.setattr(kg.html, "_entity_page", _broken_entity_page)
     with pytest.raises(_PageError, match="cannot render"):
         write_pages(*corpus, tmp_path, jobs=2)
 
 
 def test_write_pages_raises_when_a_worker_dies(tmp_path, corpus, monkeypatch):
-    monkeypatch.setattr(kg.html, "_entity", _dying_entity_page)
+    monkeypatch.setattr(kg.html, "_entity_page", _dying_entity_page)
     with pytest.raises(BrokenProcessPool):
         write_pages(*corpus, tmp_path, jobs=2)
 
@@ -394,7 +401,7 @@ def _article_page(out: Path, title: str) -> Path:
 
 def test_article_page_network_shows_what_this_article_says(site, corpus):
     out, _ = site
-    g, docs, mentions = corpus
+    g, docs, _ = corpus
     doc_b = next(d for d in docs if d.doc_id == "doc_b")
     data = _graph_data(_article_page(out, "共建"))
     org = IRI["铁西区委组织部"]
