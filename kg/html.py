@@ -8,8 +8,10 @@ All corpus text reaches the page escaped: by Jinja in HTML, and as JSON with `<`
 U+2028 and U+2029 escaped inside `<script type="application/json">`, read with `JSON.parse`.
 Tooltips are plain strings, which vis-network shows as text. The overview and entity pages show
 what the whole corpus says of each node; an article page shows what that article says (mentions and
-evidence in it), so that adding documents leaves the pages of the others unchanged. This module never
-imports spaCy.
+evidence in it), so that adding documents leaves the pages of the others unchanged. Each page is
+rendered from its inputs alone (plain values gathered from the graph), and a hash of them and of the
+page code is its key: a rebuild links the earlier build's page when the key is the same (write_pages,
+`previous`). This module never imports spaCy.
 """
 
 from __future__ import annotations
@@ -1240,23 +1242,32 @@ class _Page:
     render: Callable[[Environment, object], str]  # the page from its inputs alone
 
 
+# this module as it was loaded: the code that renders the pages of this process
+_SOURCE = hashlib.blake2b(Path(__file__).read_bytes(), digest_size=16).digest()
+
+
 @lru_cache(maxsize=None)
+def _libraries() -> str:
+    constants = (ARTICLE, ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN)
+    versions = tuple((name, metadata.version(name)) for name in ("jinja2", "markupsafe", "networkx", "numpy", "pypinyin", "pyvis"))
+    return repr((constants, versions, platform.python_version()))
+
+
 def _code_version() -> bytes:
-    """What makes pages besides their inputs: this module, the templates, the constants and libraries used."""
-    h = hashlib.blake2b(digest_size=16)
-    for path in [Path(__file__), *sorted(p for p in TEMPLATES.iterdir() if p.is_file())]:
+    """What makes the pages besides their inputs: this module, the templates (read again by each
+    build's Jinja environment), the constants it imports and the libraries it uses."""
+    h = hashlib.blake2b(_SOURCE, digest_size=16)
+    for path in sorted(p for p in TEMPLATES.iterdir() if p.is_file()):
         data = path.read_bytes()
         h.update(f"{path.name}\0{len(data)}\0".encode())
         h.update(data)
-    constants = (ARTICLE, ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, platform.python_version())
-    libraries = tuple((name, metadata.version(name)) for name in ("jinja2", "markupsafe", "networkx", "numpy", "pypinyin", "pyvis"))
-    h.update(repr((constants, libraries)).encode())
+    h.update(_libraries().encode())
     return h.digest()
 
 
-def _page_key(page: _Page, inputs: object) -> str:
+def _page_key(version: bytes, page: _Page, inputs: object) -> str:
     """A page's key: a hash of the code that renders it and of all it reads. Equal keys, equal bytes."""
-    h = hashlib.blake2b(_code_version(), digest_size=16)
+    h = hashlib.blake2b(version, digest_size=16)
     h.update(page.render.__name__.encode())
     h.update(repr(inputs).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
@@ -1317,6 +1328,7 @@ def _write(path: Path, content: str | bytes) -> None:
 class _Job:
     out: Path
     env: Environment
+    version: bytes  # of the code that renders the pages
     pages: list[_Page]
     previous: Path | None
     known: dict[str, str]  # relative path -> key, from the previous build's manifest
@@ -1328,7 +1340,7 @@ def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]
     out, previous = os.fspath(job.out), os.fspath(job.previous) if job.previous is not None else None
     for page in job.pages[start:stop]:
         inputs = page.inputs()
-        key = _page_key(page, inputs)
+        key = _page_key(job.version, page, inputs)
         reused = previous is not None and job.known.get(page.path) == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
         if not reused:
             _write(job.out / page.path, page.render(job.env, inputs))
@@ -1378,7 +1390,6 @@ def write_pages(
     try:
         site = _site(g, docs, mentions)
         env = _env()
-        _code_version()  # once, here, not in each worker
         assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
         assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
         pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]
@@ -1395,7 +1406,7 @@ def write_pages(
         (out / MANIFEST).unlink(missing_ok=True)
         for path, src in assets:
             _write(path, src.read_bytes())
-        job = _Job(out, env, pages, Path(previous) if previous is not None else None, known)
+        job = _Job(out, env, _code_version(), pages, Path(previous) if previous is not None else None, known)
         jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
         if jobs > 1:
             for name in ("index.html", "article.html", "entity.html"):
@@ -1408,7 +1419,7 @@ def write_pages(
                 # entity pages a few at a time (a hub's costs as much as hundreds of articles), then
                 # the articles in runs of neighbours, so that a worker reads, and so copies from its
                 # parent, a part of the site only
-                size = -(-(entities - 1) // (8 * jobs))
+                size = max(1, -(-(entities - 1) // (8 * jobs)))
                 shares = [(0, 1), *((i, i + 4) for i in range(entities, len(pages), 4)), *((i, min(i + size, entities)) for i in range(1, entities, size))]
                 futures = [pool.submit(_worker_share, start, stop) for start, stop in shares]
                 try:

@@ -306,3 +306,24 @@ def test_article_pages_follow_their_document_when_it_is_edited(tmp_path):
     old, new, _ = _rebuild(tmp_path, fixture_corpus(), fixture_corpus(documents=_changed_doc_b()))
     changed = {p for p in _inodes(new) if p.startswith("articles/")} - _reused(old, new)
     assert len(changed) == 2  # doc_b's articles; doc_a's are reused
+
+
+def test_reuse_nothing_after_a_change_of_the_templates(tmp_path, monkeypatch):
+    write_pages(*fixture_corpus(), tmp_path / "old")
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for src in kg.html.TEMPLATES.iterdir():
+        (templates / src.name).write_bytes(src.read_bytes().replace(b"these pages open from disk", b"these pages open offline"))
+    monkeypatch.setattr(kg.html, "TEMPLATES", templates)
+    write_pages(*fixture_corpus(), tmp_path / "new", previous=tmp_path / "old")
+    assert _reused(tmp_path / "old", tmp_path / "new") == set()
+    assert all(b"these pages open offline" in page for name, page in _tree(tmp_path / "new").items() if name.endswith(".html"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_reuse_of_a_corpus_without_articles(tmp_path, jobs):
+    g = fixture_corpus()[0]
+    write_pages(g, [], [], tmp_path / "old", jobs=jobs)
+    write_pages(g, [], [], tmp_path / "new", jobs=jobs, previous=tmp_path / "old")
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "old")
+    assert _reused(tmp_path / "old", tmp_path / "new") == set(_inodes(tmp_path / "new"))
