@@ -340,8 +340,11 @@ def write_turtle_parts(triples: Iterable[ox.Triple], parts: Iterable[bytes], pat
     A statement's subject is written twice, its head above and its evidence in each document
     where it was read: Turtle allows it, and every reader sees one graph.
     """
-    write_turtle(triples, path, base=base)
-    with path.open("ab") as fh:
+    with path.open("wb") as fh:
+        # the prefixes declared here, not by the writer: it declares none when there is no triple
+        # (a corpus without entities), and the documents' parts use them
+        fh.write("".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode())
+        fh.write(_without_prefixes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes(base))))
         for part in parts:
             fh.write(part)
 

@@ -208,3 +208,15 @@ def test_build_new_node_iris_do_not_depend_on_other_files(seeds_mentions, tmp_pa
     rows = [json.loads(x) for x in (alone.out / "mentions.jsonl").read_text(encoding="utf-8").splitlines()]
     full = {(m["start"], m["end"]): m["entity"] for m in seeds_mentions if m["doc"] == "001_5c50730ce092d865"}
     assert rows and all(full[(r["start"], r["end"])] == r["entity"] for r in rows)
+
+
+def test_build_of_a_page_without_entities_gives_valid_turtle(tmp_path):
+    """No corpus-wide triple at all: kg.ttl still declares the prefixes its documents' parts use."""
+    from kg.build import build
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("一", encoding="utf-8")
+    report = build(tmp_path / "in", tmp_path / "out", cache=False, html=False)
+    triples = list(ox.parse(path=str(report.out / "kg.ttl"), format=ox.RdfFormat.TURTLE))
+    assert any(t.object.value == KGO + "Document" for t in triples)
+    rdflib.Graph().parse(report.out / "kg.ttl", format="turtle")
