@@ -210,7 +210,7 @@ def check_build(
             context.setdefault(t.subject.value, []).append(t)
     version = _engine_version(shapes, extra)
     keys = []
-    for d in documents:
+    for d in documents if checked is not None else ():  # without a record, nothing to key
         h = hashlib.blake2b(version, digest_size=16)
         for part in (d.ttl, d.trig):
             h.update(len(part).to_bytes(8, "little"))
@@ -220,7 +220,7 @@ def check_build(
                 h.update(str(t).encode())
         keys.append(h.hexdigest())
     known = _read_keys(checked)
-    todo = [d for d, k in zip(documents, keys, strict=True) if k not in known]
+    todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
     if len(todo) == len(documents):
         store = load_store([out / "kg.ttl", out / "mentions.trig"], extra)
         report.triples = len(store) - len(extra)
