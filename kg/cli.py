@@ -60,7 +60,7 @@ def _build(args: argparse.Namespace) -> int:
             print(f"    {reason}")
     else:
         print("  skipped:   none")
-    main_files = [p for p in report.outputs if p.parent == report.out]
+    main_files = [p for p in report.outputs if p.parent == report.out and not p.name.startswith(".")]  # not .pages.json
     print("  outputs:   " + ", ".join(str(p) for p in main_files))
     return 0
 
