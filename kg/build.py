@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import json
 import multiprocessing
-import os
 import pickle
 import shutil
 import sys
@@ -26,10 +25,10 @@ from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
 from kg.ontology import KGR, Ontology, load_ontology
-from kg.output import atomic_output, output_lock
+from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
 from kg.rdf import DocumentParts, document_parts
-from kg.relations import CUES, article_iri, relations
+from kg.relations import CUES, relations
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -138,9 +137,7 @@ def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None =
     if memo is not None:
         try:
             memo.parent.mkdir(parents=True, exist_ok=True)
-            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"stamp": stamp, "version": version}), encoding="utf-8")
-            tmp.replace(memo)
+            replace_file(memo, json.dumps({"stamp": stamp, "version": version}).encode())
         except OSError:
             pass  # an unwritable cache only costs the hashing next time
     return version
@@ -178,10 +175,7 @@ class Cache:
         if self.dir is None:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.dir / f".{key}.{os.getpid()}.tmp"
-        with tmp.open("wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(self.dir / f"{key}.pickle")
+        replace_file(self.dir / f"{key}.pickle", pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
 
     def prune(self, keep: set[str]) -> None:
         """Drop the results of files that are gone or changed, and of older pipeline versions."""
@@ -385,21 +379,11 @@ def export(
 
             t = time.perf_counter()
             rb = rdf.Rebase(base)
-            documents = [
-                DocumentPart(p.ttl, p.trig, frozenset(rb(i) for i in _refs(r)))
-                for p, r in zip(parts, results, strict=True)
-            ]
+            documents = [DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions)) for p, r in zip(parts, results, strict=True)]
             check_build(tmp, triples, documents, checked=checked, base=base, ontology=ontology).check()
             report.seconds["validate"] = time.perf_counter() - t
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     return [out / p for p in written]
-
-
-def _refs(r: DocResult) -> set[str]:
-    """The IRIs outside a document that its triples point to: its articles' and its entities'."""
-    refs = {m.iri for m in r.mentions}
-    refs.update(article_iri(r.doc.doc_id, a[0]) for a in r.doc.articles)
-    return refs
 
 
 def mention_lines(mentions: Sequence[Mention]) -> bytes:
@@ -412,11 +396,6 @@ def mention_lines(mentions: Sequence[Mention]) -> bytes:
     return "".join(
         dump({"doc": m.doc_id, "start": m.start, "end": m.end, "text": m.text, "label": m.label, "entity": m.iri}) + "\n" for m in rows
     ).encode("utf-8")
-
-
-def write_mentions(mentions: Sequence[Mention], path: Path) -> None:
-    """mentions.jsonl of these mentions (`mention_lines`)."""
-    path.write_bytes(mention_lines(mentions))
 
 
 def write_documents(results: Sequence[DocResult], path: Path) -> None:

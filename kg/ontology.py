@@ -17,6 +17,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import OntologyError
+from kg.output import replace_file
 
 KGO = "https://w3id.org/kg/ontology#"
 KGR = "https://w3id.org/kg/id/"
@@ -183,10 +184,7 @@ def load_ontology(directory: Path, *, cache_dir: Path | None = None) -> Ontology
     onto = _parse(files)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(onto, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(cache)
+        replace_file(cache, pickle.dumps(onto, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass  # a read-only ontology folder still works, only slower
     return onto

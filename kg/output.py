@@ -40,6 +40,19 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OutputError(f"{b}: cannot swap in the new output ({os.strerror(ctypes.get_errno())}).")
 
 
+def replace_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` in one step: into a temporary file beside it (named by this process,
+    so concurrent writers do not share one), then renamed over it. Raises OSError, leaving no
+    temporary file behind, when the folder cannot be written."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def output_lock(out: Path) -> Iterator[None]:
     """Hold the lock of the output folder `out`: one build at a time writes it.

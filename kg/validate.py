@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -168,7 +167,7 @@ class DocumentPart:
 
     ttl: bytes  # its triples of kg.ttl (Turtle, the prefixes of kg.ttl)
     trig: bytes  # its named graphs of mentions.trig
-    refs: frozenset[str]  # the IRIs of its articles and of the entities its mentions denote, as written
+    refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
 
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
@@ -247,9 +246,9 @@ def check_build(
 
 def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:
     """The documents' parts into the store, each under the prefixes of the file it is part of."""
-    from kg.rdf import prefixes
+    from kg.rdf import prefix_lines
 
-    head = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode()
+    head = prefix_lines(base)
     for d in parts:
         try:
             if d.ttl:
@@ -278,10 +277,10 @@ def _read_keys(path: Path | None) -> set[str]:
 
 
 def _write_keys(path: Path, keys: Sequence[str]) -> None:
+    from kg.output import replace_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(k + "\n" for k in sorted(set(keys))), encoding="ascii")
-    tmp.replace(path)
+    replace_file(path, "".join(k + "\n" for k in sorted(set(keys))).encode("ascii"))
 
 
 def _read_graph(files: list[Path]):

@@ -22,6 +22,7 @@ from typing import TypeVar
 from spacy.util import registry
 
 from kg.errors import ConfigError
+from kg.output import replace_file
 from kg.ner.segment import Segmenter
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
@@ -122,9 +123,7 @@ def _disk_cached(name: str, make: Callable[[], T], source: Path) -> T:
     value = make()
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
+        replace_file(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass
     return value
