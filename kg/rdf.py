@@ -296,6 +296,11 @@ def prefixes(base: str | None = None) -> dict[str, str]:
     return out
 
 
+def prefix_lines(base: str | None = None) -> bytes:
+    """The @prefix lines that head kg.ttl and mentions.trig, which the documents' parts rely on."""
+    return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode()
+
+
 def write_turtle(triples: Iterable[ox.Triple], path: Path, *, base: str | None = None) -> None:
     """Turtle with prefixes declared, through pyoxigraph's streaming writer."""
     ox.serialize(triples, str(path), ox.RdfFormat.TURTLE, prefixes=prefixes(base))
@@ -343,7 +348,7 @@ def write_turtle_parts(triples: Iterable[ox.Triple], parts: Iterable[bytes], pat
     with path.open("wb") as fh:
         # the prefixes declared here, not by the writer: it declares none when there is no triple
         # (a corpus without entities), and the documents' parts use them
-        fh.write("".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode())
+        fh.write(prefix_lines(base))
         fh.write(_without_prefixes(ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes(base))))
         for part in parts:
             fh.write(part)
@@ -352,7 +357,7 @@ def write_turtle_parts(triples: Iterable[ox.Triple], parts: Iterable[bytes], pat
 def write_trig_parts(parts: Iterable[bytes], path: Path, *, base: str | None = None) -> None:
     """mentions.trig from the parts of `document_trig`, in the order given (the documents' order)."""
     with path.open("wb") as fh:
-        fh.write("".join(f"@prefix {p}: <{ns}> .\n" for p, ns in prefixes(base).items()).encode())
+        fh.write(prefix_lines(base))
         for part in parts:
             fh.write(part)
 
