@@ -179,7 +179,7 @@ class Stages:
 def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float, int]], dict]:
     """(stage, wall s, CPU s, characters) for each stage over `corpus`, in the order `kg build` runs them."""
     from kg import rdf
-    from kg.build import DEFAULT_ONTOLOGY, write_documents, write_mentions
+    from kg.build import DEFAULT_ONTOLOGY, mention_lines, write_documents
     from kg.corpus import doc_ids, list_inputs, read_document
     from kg.graph import DocInfo, build_graph
     from kg.link import Linker
@@ -222,7 +222,7 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     with stage("graph (networkx)", chars):
         g = build_graph(infos, all_mentions, all_rels, onto)
     with stage("RDF: mentions.jsonl", chars):
-        write_mentions(all_mentions, out / "mentions.jsonl")
+        (out / "mentions.jsonl").write_bytes(b"".join(mention_lines(ms) for ms in mentions))  # per document, as kg build
     with stage("RDF: per-document parts of kg.ttl, kg.jsonld, mentions.trig (document_parts, done in extraction)", chars):
         parts = [rdf.document_parts(info, ms, rs) for info, ms, rs in zip(infos, mentions, rels, strict=True)]
     with stage("RDF: corpus-wide triples of kg.ttl (graph_triples)", chars):
