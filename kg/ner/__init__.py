@@ -12,20 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spacy.language import Language
-from spacy.tokens import Doc
-from spacy.util import load_config, load_model_from_config
-
-import kg.ner.components  # noqa: F401  (registers the factories)
-import kg.ner.gazetteer  # noqa: F401  (registers kg.ontology_patterns.v1)
-import kg.ner.lexicon  # noqa: F401  (registers kg.lexicon.v1, kg.surnames.v1)
 from kg.corpus import NerView
 from kg.errors import ConfigError
 from kg.mention import Span
-from kg.ner.candidates import make_doc
-from kg.ner.gazetteer import patterns_from
 from kg.ontology import Ontology
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+# spaCy and the components are imported where a pipeline is loaded or run, not with the package:
+# `kg build` reads DEFAULT_CONFIG in its main process, which extracts nothing when workers do.
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "ner.cfg"
@@ -44,6 +43,13 @@ def load_nlp(
 
     `overrides` are dotted config keys, e.g. {"paths.model": None, "nlp.pipeline": [...]}.
     """
+    from spacy.util import load_config, load_model_from_config
+
+    import kg.ner.components  # noqa: F401  (registers the factories)
+    import kg.ner.gazetteer  # noqa: F401  (registers kg.ontology_patterns.v1)
+    import kg.ner.lexicon  # noqa: F401  (registers kg.lexicon.v1, kg.surnames.v1)
+    from kg.ner.gazetteer import patterns_from
+
     config = Path(config)
     if not config.is_file():
         raise ConfigError(f"{config}: no such NER config; the default one is {DEFAULT_CONFIG}.")
@@ -91,12 +97,16 @@ def spans_of(doc, view: NerView) -> list[Span]:
 def extract_spans(nlp: Language, text: str) -> list[Span]:
     """Run the NER over NerView(text) and return non-overlapping spans with offsets into `text`
     (the original), sorted; Span.kb_id is the ontology IRI when a gazetteer name matched exactly."""
+    from kg.ner.candidates import make_doc
+
     view = NerView(text)
     return spans_of(nlp(make_doc(nlp, view.text)), view)
 
 
 def pipe_spans(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[Span]]:
     """`extract_spans` over many texts, batched with nlp.pipe; one list per text, in order."""
+    from kg.ner.candidates import make_doc
+
     views = (NerView(t) for t in texts)
     pending: list[NerView] = []
 
