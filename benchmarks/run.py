@@ -112,24 +112,21 @@ def measured(cmd: list[str]) -> dict:
     return result
 
 
-# `kg build` as the command line runs it, printing the build's own stage times at the end.
+# `kg build` as the command line runs it (kg.cli.run), printing the build's own stage times.
 _KG_BUILD = r"""
 import json, sys
 import kg.build
 from kg import cli
 
-seconds = {}
 real = kg.build.build
 
 def build(*args, **kwargs):
     report = real(*args, **kwargs)
-    seconds.update(report.seconds)
+    print("KG_SECONDS " + json.dumps(report.seconds))
     return report
 
 kg.build.build = build
-rc = cli.main(sys.argv[1:])
-print("KG_SECONDS " + json.dumps(seconds))
-sys.exit(rc)
+cli.run()  # as the `kg` command: main, then exit without tearing the heap down
 """
 
 

@@ -18,7 +18,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError
@@ -30,6 +32,9 @@ from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
 from kg.rdf import DocumentParts, document_parts
 from kg.relations import CUES, relations
+
+if TYPE_CHECKING:
+    from kg.validate import PartStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -284,6 +289,17 @@ def _build(
                     progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
                 else:
                     late.append(p)
+            preloaded = None
+            if pending.remote:
+                # made while the workers extract: the pages' imports, and the self-check's store of the
+                # cached documents' parts when the last check recorded any (else it checks kg.ttl whole)
+                if html:
+                    import kg.html  # noqa: F401
+                if validate and store.dir is not None and base in (None, KGR) and (store.dir / "checked.keys").is_file():
+                    from kg.validate import PartStore
+
+                    preloaded = PartStore(base)
+                    preloaded.add([r.parts.ttl for r in results.values()])
             done = list(pending)
         with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask)) as again:
             done += list(again)
@@ -309,7 +325,7 @@ def _build(
         report.seconds["extract"] = time.perf_counter() - t1
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=store.dir / "checked.keys" if store.dir else None,
+            checked=store.dir / "checked.keys" if store.dir else None, preloaded=preloaded,
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
@@ -328,8 +344,9 @@ def _check_base(base: str) -> None:
 class _Pending:
     """Extraction results in the order of the paths; the work is under way once this exists."""
 
-    def __init__(self, paths: Sequence[Path], results: Iterator, pool=None) -> None:
+    def __init__(self, paths: Sequence[Path], results: Iterator, pool=None, *, remote: bool = False) -> None:
         self.paths, self.results, self.pool = paths, results, pool
+        self.remote = remote or pool is not None  # other processes do the work, not the reader of the results
 
     def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
         results = self.results.get() if self.pool is not None else self.results
@@ -353,7 +370,7 @@ def _extract(
     if dask:
         from kg.cluster import dask_map
 
-        return _Pending(paths, iter(dask_map(extract_file, args, scheduler=dask)))
+        return _Pending(paths, iter(dask_map(extract_file, args, scheduler=dask)), remote=True)
     if jobs > 1:
         ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
         pool = ctx.Pool(min(jobs, len(paths)))
@@ -374,12 +391,14 @@ def export(
     locked: bool = False,
     jobs: int = 1,
     checked: Path | None = None,
+    preloaded: PartStore | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
     `locked`: the caller holds `output_lock(out)` already (as `build` does). `jobs`: processes
     for the pages (the SHACL check uses a thread per CPU whatever it is). `checked`: the file of
-    documents that passed the self-check before (in the cache; see kg.validate.check_build).
+    documents that passed the self-check before (in the cache; see kg.validate.check_build);
+    `preloaded`: documents' parts of kg.ttl in a store already, for that check.
     """
     from kg import rdf
 
@@ -404,13 +423,7 @@ def export(
         rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
-        if html:
-            t = time.perf_counter()
-            from kg.html import write_pages
-
-            # the pages of the previous output whose inputs are unchanged are linked, not rendered
-            write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None)
-            report.seconds["html"] = time.perf_counter() - t
+        checking = None
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
@@ -418,14 +431,77 @@ def export(
             # the per-document shapes only over documents not checked before (kg.validate.check_build)
             from kg.validate import DocumentPart, check_build
 
-            t = time.perf_counter()
             rb = rdf.Rebase(base)
             documents = [DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions)) for p, r in zip(parts, results, strict=True)]
-            check_build(tmp, triples, documents, checked=checked, base=base, ontology=ontology).check()
-            report.seconds["validate"] = time.perf_counter() - t
+            # with jobs > 1, the check runs in a process of its own while the pages are written
+            checking = _Background(
+                partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=preloaded),
+                fork=jobs > 1,
+            )
+        with contextlib.closing(checking) if checking else contextlib.nullcontext():
+            if html:
+                t = time.perf_counter()
+                from kg.html import write_pages
+
+                # the pages of the previous output whose inputs are unchanged are linked, not rendered
+                write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None)
+                report.seconds["html"] = time.perf_counter() - t
+            if checking:
+                checked_report = checking.result()
+                report.seconds["validate"] = checked_report.seconds["total"]
+                checked_report.check()
         written = sorted(p.relative_to(tmp) for p in tmp.rglob("*") if p.is_file())
     g.clear()  # a networkx graph refers to itself: emptied, it leaves the cyclic collector next to nothing
     return [out / p for p in written]
+
+
+class _Background:
+    """`run()` in a forked process, started at once, where the platform forks and `fork` is asked
+    for; else in this process when the result is asked for. `result()` returns what it returned, or
+    raises what it raised; `close()` stops it if it still runs.
+
+    The self-check reads the output's files and the documents' parts and writes only its record of
+    checked documents, so it can run beside the pages: pyoxigraph does its work on the other core.
+    It is forked before the pages' own processes are, while this process has no other thread.
+    """
+
+    def __init__(self, run: Callable[[], Any], *, fork: bool) -> None:
+        self.run = run
+        self.child = None
+        if fork and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self.receive, send = ctx.Pipe(duplex=False)
+            self.child = ctx.Process(target=self._child, args=(send,), daemon=True)
+            self.child.start()
+            send.close()
+
+    def _child(self, send) -> None:
+        try:
+            outcome = ("value", self.run())
+        except BaseException as err:  # handed to the parent, which raises it
+            outcome = ("error", err)
+        try:
+            send.send(outcome)
+        except Exception as err:  # an unpicklable value or error
+            send.send(("error", RuntimeError(f"{outcome[1]!r} ({err})")))
+
+    def result(self) -> Any:
+        if self.child is None:
+            return self.run()
+        try:
+            kind, value = self.receive.recv()
+        except EOFError:
+            self.child.join()
+            raise RuntimeError(f"the background process stopped with exit code {self.child.exitcode}") from None
+        self.child.join()
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        if self.child is not None and self.child.is_alive():
+            self.child.terminate()
+            self.child.join()
 
 
 def mention_lines(mentions: Sequence[Mention]) -> bytes:

@@ -170,6 +170,31 @@ class DocumentPart:
     refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
 
 
+class PartStore:
+    """The triples of kg.ttl gathered in a store from its parts rather than read back from the file,
+    for `check_build`: the parts of the documents a build reads from its cache go in while the
+    workers extract the others (pyoxigraph parses them without holding the GIL), and the check
+    adds the rest. `base`: the resource namespace the parts were written with."""
+
+    def __init__(self, base: str | None = None) -> None:
+        from kg.rdf import prefix_lines
+
+        self.store = ox.Store()
+        self.head = prefix_lines(base)
+        self._loaded: dict[int, bytes] = {}  # id → part: the parts in, kept alive so that ids stay theirs
+
+    def add(self, parts: Sequence[bytes]) -> None:
+        """Documents' parts of kg.ttl (Turtle without prefixes), each loaded once."""
+        new = [p for p in parts if id(p) not in self._loaded]
+        if new:
+            try:
+                # one document after another, as kg.ttl holds them
+                self.store.bulk_load(self.head + b"".join(new), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+            except (SyntaxError, ValueError) as err:
+                raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
+            self._loaded.update((id(p), p) for p in new)
+
+
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
 # a document's mentions denote (ontology/shapes.ttl)
 _CONTEXT = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),)
@@ -184,6 +209,7 @@ def check_build(
     base: str | None = None,
     shapes: Path = SHAPES,
     ontology: Path = ONTOLOGY,
+    parts: PartStore | None = None,
 ) -> Report:
     """The self-check of a build in `out`: the results `validate(out, engine="sparql")` gives, with
     the per-document shapes run only over the documents not checked before.
@@ -194,7 +220,9 @@ def check_build(
     shapes and their engine); with none of them known, everything is checked in one graph.
     Otherwise the shapes not marked kgsh:perDocument run over kg.ttl, and the marked ones over
     the corpus-wide triples plus the documents not yet checked. The file is rewritten when
-    nothing was found. `base`: the resource namespace the parts were written with.
+    nothing was found. `base`: the resource namespace the parts were written with. `parts`: some
+    documents' parts of kg.ttl loaded already; the shapes not marked kgsh:perDocument then read the
+    store they complete, not kg.ttl.
     """
     from kg.shacl import load_store, validate_store
 
@@ -226,7 +254,12 @@ def check_build(
         report.seconds["read"] = time.perf_counter() - t0
         found = validate_store(store, shapes)
     else:
-        store = load_store([out / "kg.ttl"], extra)
+        if parts is not None:
+            parts.add([d.ttl for d in documents])  # the ones not in yet
+            store = parts.store
+            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+        else:
+            store = load_store([out / "kg.ttl"], extra)
         report.triples = len(store) - len(extra)
         report.seconds["read"] = time.perf_counter() - t0
         found = validate_store(store, shapes, per_document=False)

@@ -12,7 +12,7 @@ import pyoxigraph as ox
 import pytest
 
 from kg import rdf
-from kg.validate import DocumentPart, check_build, validate
+from kg.validate import DocumentPart, PartStore, check_build, validate
 
 from .conftest import SEEDS
 
@@ -58,10 +58,15 @@ def passed(seeds, tmp_path):
 
 
 def _same_as_whole(out, corpus, documents, checked):
+    """The split check, from kg.ttl and from a store that holds some documents' parts already (as a
+    rebuild preloads those it read from its cache), reports what the whole check reports."""
     before = checked.read_bytes()
     split = check_build(out, corpus, documents, checked=checked)
     whole = validate(out, engine="sparql")
     assert split.results == whole.results
+    preloaded = PartStore()
+    preloaded.add([d.ttl for d in documents[::2]])
+    assert check_build(out, corpus, documents, checked=checked, parts=preloaded).results == whole.results
     assert checked.read_bytes() == before  # a check that found something records nothing
     return split
 
@@ -110,3 +115,18 @@ def test_without_a_record_everything_is_checked_in_one_graph(seeds, tmp_path):
     (tmp_path / "checked.keys").write_text("not a key\n")
     report = check_build(out, corpus, _documents(results, refs), checked=tmp_path / "checked.keys")
     assert report.results == validate(out, engine="sparql").results == []
+
+
+def test_a_preloaded_store_completed_by_the_check_holds_the_triples_of_kg_ttl(seeds, passed, tmp_path):
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    preloaded = PartStore()
+    preloaded.add([r.parts.ttl for r in results[:2]])
+    preloaded.add([r.parts.ttl for r in results[:3]])  # a part loaded twice is loaded once
+    report = check_build(out, corpus, _documents(results, refs), checked=passed, parts=preloaded)
+    assert report.conforms and not report.results
+    whole = ox.Store()
+    whole.bulk_load(path=str(out / "kg.ttl"), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+    assert report.triples == len(whole)
+    assert set(preloaded.store.quads_for_pattern(None, None, None)) >= set(whole.quads_for_pattern(None, None, None))

@@ -418,6 +418,17 @@ def test_robust_verbose_shows_the_traceback(small):
     assert kg_lines(run.stderr)[-1].startswith("kg: error: ")
 
 
+def test_robust_output_piped_to_a_reader_that_stops_ends_quietly(small):
+    folder, out = small
+    proc = subprocess.Popen([*KG, "build", str(folder), "--out", str(out), "--no-cache", "--no-html"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # `kg build | head -0`: nobody reads the summary
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141  # as a command killed by SIGPIPE
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert (out / "kg.ttl").read_text(encoding="utf-8") != "previous"  # the build itself was done
+
+
 def test_robust_without_strict_builds_the_good_files(small):
     folder, out = small
     report = build(folder, out, cache=False, html=False)

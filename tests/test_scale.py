@@ -139,6 +139,49 @@ def test_build_jobs_2_same_bytes_as_jobs_1(corpus, tmp_path):
 
 
 @pytest.mark.slow
+def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_clean_build(corpus, tmp_path, monkeypatch):
+    """With workers, a rebuild loads the cached documents' parts for the self-check while the new
+    file is extracted, and the check runs beside the pages in a process of its own."""
+    import kg.validate
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
+    preloaded: list[int] = []
+    real = kg.validate.PartStore.add
+
+    def spy(self, parts):
+        preloaded.append(len(parts))
+        return real(self, parts)
+
+    monkeypatch.setattr(kg.validate.PartStore, "add", spy)
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    report = build(corpus, out, cache=cache, jobs=2)
+    assert report.cache_hits == 3 and preloaded == [3]  # here; the check adds the new one in its process
+    clean = tmp_path / "clean"
+    build(corpus, clean, cache=False)
+    assert not differing(outputs(out), outputs(clean))
+
+
+@pytest.mark.slow
+def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpus, tmp_path, monkeypatch):
+    from kg import rdf
+    from kg.errors import ValidationError
+
+    out = tmp_path / "out"
+    build(corpus, out, cache=False, jobs=2)
+    before = outputs(out)
+    real = rdf.graph_triples
+
+    def without_labels(g, **kwargs):
+        return [t for t in real(g, **kwargs) if not t.predicate.value.endswith("#prefLabel")]
+
+    monkeypatch.setattr(rdf, "graph_triples", without_labels)
+    with pytest.raises(ValidationError, match="prefLabel"):
+        build(corpus, out, cache=False, jobs=2)
+    assert outputs(out) == before  # the previous output stays
+
+
+@pytest.mark.slow
 def test_build_dask_local_cluster_same_bytes(corpus, tmp_path):
     distributed = pytest.importorskip("distributed")
 
