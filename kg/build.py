@@ -433,10 +433,12 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions)) for p, r in zip(parts, results, strict=True)]
-            # with jobs > 1, the check runs in a process of its own while the pages are written
+            # a rebuild with workers checks in a process of its own while the pages are written; a
+            # check of everything waits for the pages, so that its store of the whole output and the
+            # pages' processes are not in memory at once (2.4 GB instead of 1.3 on the seeds x200)
             checking = _Background(
                 partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=preloaded),
-                fork=jobs > 1,
+                fork=jobs > 1 and preloaded is not None,
             )
         with contextlib.closing(checking) if checking else contextlib.nullcontext():
             if html:

@@ -167,17 +167,27 @@ def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpu
     from kg import rdf
     from kg.errors import ValidationError
 
-    out = tmp_path / "out"
-    build(corpus, out, cache=False, jobs=2)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
     before = outputs(out)
     real = rdf.graph_triples
 
     def without_labels(g, **kwargs):
         return [t for t in real(g, **kwargs) if not t.predicate.value.endswith("#prefLabel")]
 
+    children = []
+    real_background = kg.build._Background.__init__
+
+    def spy(self, run, *, fork):
+        real_background(self, run, fork=fork)
+        children.append(self.child)
+
     monkeypatch.setattr(rdf, "graph_triples", without_labels)
+    monkeypatch.setattr(kg.build._Background, "__init__", spy)
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
     with pytest.raises(ValidationError, match="prefLabel"):
-        build(corpus, out, cache=False, jobs=2)
+        build(corpus, out, cache=cache, jobs=2)
+    assert len(children) == 1 and children[0] is not None and children[0].exitcode == 0  # it ran, and reported
     assert outputs(out) == before  # the previous output stays
 
 
