@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
-from kg.errors import ConfigError, InputError
+from kg.errors import ConfigError, InputError, KGError
 from kg.graph import DocInfo, build_graph, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
@@ -458,7 +458,7 @@ def export(
 
 
 class _Background:
-    """`run()` in a forked process, started at once, where the platform forks and `fork` is asked
+    """The self-check's `run()` in a forked process, started at once, where the platform forks and `fork` is asked
     for; else in this process when the result is asked for. `result()` returns what it returned, or
     raises what it raised; `close()` stops it if it still runs.
 
@@ -494,7 +494,12 @@ class _Background:
             kind, value = self.receive.recv()
         except EOFError:
             self.child.join()
-            raise RuntimeError(f"the background process stopped with exit code {self.child.exitcode}") from None
+            raise KGError(
+                f"the self-check's process stopped with exit code {self.child.exitcode} before it reported"
+                " (out of memory?); the previous output is unchanged."
+            ) from None
+        finally:
+            self.receive.close()
         self.child.join()
         if kind == "error":
             raise value

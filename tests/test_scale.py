@@ -192,6 +192,23 @@ def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpu
 
 
 @pytest.mark.slow
+def test_build_jobs_2_self_check_process_that_dies_fails_the_build_with_one_line(corpus, tmp_path, monkeypatch):
+    import os
+
+    import kg.validate
+    from kg.errors import KGError
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
+    before = outputs(out)
+    monkeypatch.setattr(kg.validate, "check_build", lambda *args, **kwargs: os._exit(3))  # as if killed
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    with pytest.raises(KGError, match="self-check's process stopped with exit code 3"):
+        build(corpus, out, cache=cache, jobs=2)
+    assert outputs(out) == before
+
+
+@pytest.mark.slow
 def test_build_dask_local_cluster_same_bytes(corpus, tmp_path):
     distributed = pytest.importorskip("distributed")
 
