@@ -271,6 +271,7 @@ def _build(
     with output_lock(out):
         cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
         store = Cache(cache_dir, pipeline_version(ontology, config, memo=cache_dir / "version.json") if cache_dir else "")
+        checked = store.dir / "checked.keys" if store.dir else None  # the documents the self-check passed before
         report.seconds["load"] = time.perf_counter() - t0
         progress.start(total_files=len(paths), total_bytes=sum(p.stat().st_size for p in paths))
 
@@ -295,7 +296,7 @@ def _build(
                 # cached documents' parts when the last check recorded any (else it checks kg.ttl whole)
                 if html:
                     import kg.html  # noqa: F401
-                if validate and store.dir is not None and base in (None, KGR) and (store.dir / "checked.keys").is_file():
+                if validate and checked is not None and base in (None, KGR) and checked.is_file():
                     from kg.validate import PartStore
 
                     preloaded = PartStore(base)
@@ -325,7 +326,7 @@ def _build(
         report.seconds["extract"] = time.perf_counter() - t1
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=store.dir / "checked.keys" if store.dir else None, preloaded=preloaded,
+            checked=checked, preloaded=preloaded,
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
