@@ -8,7 +8,6 @@ on disk by the files' content hash, so a build pays for parsing once.
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import OntologyError
-from kg.output import replace_file
+from kg.output import pickled
 
 KGO = "https://w3id.org/kg/ontology#"
 KGR = "https://w3id.org/kg/id/"
@@ -173,21 +172,8 @@ def load_ontology(directory: Path, *, cache_dir: Path | None = None) -> Ontology
     for f in files:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
-    key = digest.hexdigest()[:20]
-    cache = (cache_dir or directory / ".cache") / f"ontology-{key}.pickle"
-    if cache.exists():
-        try:
-            with cache.open("rb") as fh:
-                return pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
-            pass  # a stale or broken cache is rebuilt below
-    onto = _parse(files)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(cache, pickle.dumps(onto, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass  # a read-only ontology folder still works, only slower
-    return onto
+    # a read-only ontology folder still works, only slower
+    return pickled(cache_dir or directory / ".cache", "ontology", digest.hexdigest()[:20], lambda: _parse(files))
 
 
 def _parse(files: list[Path]) -> Ontology:

@@ -11,13 +11,17 @@ import ctypes.util
 import errno
 import fcntl
 import os
+import pickle
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TypeVar
 
 from kg.errors import OutputError
+
+T = TypeVar("T")
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -51,6 +55,30 @@ def replace_file(path: Path, data: bytes) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def pickled(folder: Path, name: str, key: str, make: Callable[[], T]) -> T:
+    """`make()`, kept in `folder/<name>-<key>.pickle` and read from there while the key is the same.
+
+    An unreadable file is made again; writing a new one removes the files of other keys of `name`
+    (each change of the inputs would otherwise leave megabytes behind). Without a writable folder,
+    `make()` each time: a cache only saves time."""
+    path = folder / f"{name}-{key}.pickle"
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError):
+        pass  # none yet, or stale or broken: made again below
+    value = make()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        replace_file(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        for old in folder.glob(f"{name}-*.pickle"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+    return value
 
 
 @contextmanager

@@ -416,6 +416,7 @@ def test_lexicon_disk_cache_reuses_remakes_and_degrades(tmp_path, monkeypatch):
     assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 2
     source.write_text("a 1 n\nb 1 v\n")  # another dictionary: another file
     assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 3
+    assert len(list((tmp_path / "cache" / "kg").glob("t-*.pickle"))) == 1  # the stale file is gone
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder would go")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))

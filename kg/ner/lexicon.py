@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import logging
 import os
-import pickle
 import tomllib
 import zipfile
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import TypeVar
 from spacy.util import registry
 
 from kg.errors import ConfigError
-from kg.output import replace_file
+from kg.output import pickled
 from kg.ner.segment import Segmenter
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.toml")
@@ -115,18 +114,7 @@ def _disk_cached(name: str, make: Callable[[], T], source: Path) -> T:
         st = f.stat()
         h.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns};".encode())
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kg"
-    path = root / f"{name}-{h.hexdigest()[:16]}.pickle"
-    try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError):
-        pass
-    value = make()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        replace_file(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass
-    return value
+    return pickled(root, name, h.hexdigest()[:16], make)
 
 
 def _read_tags(path: Path) -> dict[str, str]:
