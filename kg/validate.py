@@ -181,18 +181,18 @@ class PartStore:
 
         self.store = ox.Store()
         self.head = prefix_lines(base)
-        self._loaded: dict[int, bytes] = {}  # id → part: the parts in, kept alive so that ids stay theirs
+        self._loaded: set[bytes] = set()
 
     def add(self, parts: Sequence[bytes]) -> None:
         """Documents' parts of kg.ttl (Turtle without prefixes), each loaded once."""
-        new = [p for p in parts if id(p) not in self._loaded]
+        new = list(dict.fromkeys(p for p in parts if p not in self._loaded))
         if new:
             try:
                 # one document after another, as kg.ttl holds them
                 self.store.bulk_load(self.head + b"".join(new), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
             except (SyntaxError, ValueError) as err:
                 raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
-            self._loaded.update((id(p), p) for p in new)
+            self._loaded.update(new)
 
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
