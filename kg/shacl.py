@@ -21,7 +21,8 @@ import itertools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class Check:
     path: str  # the result path as text (compact), "" for a node shape
     message: str
     query: str  # SELECT ?this ?value
+    target: str = ""  # the group of `query` that selects the focus nodes (its shape's targets), verbatim
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +309,7 @@ class _Compiler:
             for obj in objs:
                 yield local, obj
 
-    def _check(self, shape, component: str, path_node, query: str, *, owner=None) -> Check:
+    def _check(self, shape, component: str, path_node, query: str, *, owner=None, target: str = "") -> Check:
         owner = owner if owner is not None else shape
         severity = self.s.value(shape, "severity")
         message = self.s.value(shape, "message")
@@ -318,6 +320,7 @@ class _Compiler:
             path="" if path_node is None else self.path_text(path_node),
             message=message.value if message is not None else f"does not meet sh:{component}",
             query=query,
+            target=target if target in query else "",
         )
 
     def node_checks(self, shape) -> Iterator[Check]:
@@ -337,7 +340,7 @@ class _Compiler:
                 ok = self._value_ok(shape, local, obj, "?this")
                 if ok is None:
                     raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
-                yield self._check(shape, local, None, f"SELECT ?this ?value WHERE {{ {target} BIND(?this AS ?value) FILTER(!({ok})) }}")
+                yield self._check(shape, local, None, f"SELECT ?this ?value WHERE {{ {target} BIND(?this AS ?value) FILTER(!({ok})) }}", target=target)
         for prop in self.s.objects(shape, "property"):
             if _true(self.s.value(prop, "deactivated")):
                 continue
@@ -403,7 +406,7 @@ class _Compiler:
                 q = f"SELECT ?this WHERE {{ {target} {counted} FILTER({' || '.join(bad)}) }}"
             else:
                 raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
-            yield self._check(shape, local, path_node, q, owner=owner)
+            yield self._check(shape, local, path_node, q, owner=owner, target=target)
 
 
 def _true(node) -> bool:
@@ -433,7 +436,7 @@ def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None) 
     )
     checks = [check for shape in roots for check in c.node_checks(shape)]
     head = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(c.prefixes.items()))
-    return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query) for x in checks]
+    return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query, x.target) for x in checks]
 
 
 def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Store:
@@ -467,14 +470,69 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None,
         rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
         return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
 
-    def run(check: Check) -> list[Finding]:
+    def ask(check: Check, text: str):
         try:
-            rows = store.query(check.query, use_default_graph_as_union=True)
+            return store.query(text, use_default_graph_as_union=True)
         except SyntaxError as err:  # a compiler defect or a broken sh:select: say which
             raise ValidationError(f"{shapes}: the check of {check.shape or 'a shape'} ({check.component}) is not valid SPARQL: {err}") from err
+
+    def run(check: Check) -> list[Finding]:
+        rows = ask(check, check.query)
         has_value = any(v.value == "value" for v in rows.variables)
         return [Finding(check, row["this"], row["value"] if has_value else None) for row in rows]
 
     checks = compile_shapes(shapes, subclasses, per_document=per_document)
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
-        return [f for found in pool.map(run, checks) for f in found]
+        with _focus_nodes(store, checks, pool, ask) as focused:
+            return [f for found in pool.map(run, focused) for f in found]
+
+
+# Each shape's focus nodes are selected once and kept in a graph of their own while its checks
+# run, instead of each check selecting them again: the string shape's target (a DISTINCT over a
+# UNION of three classes) was evaluated by each of its thirteen checks. On the seeds x200 the
+# checks take a fifth less CPU (15.9 s -> 13.0 s in one thread).
+FOCUS = ox.NamedNode("urn:kg:shacl:focus")
+
+
+@contextmanager
+def _focus_nodes(store: ox.Store, checks: Sequence[Check], pool, ask) -> Iterator[list[Check]]:
+    """The checks rewritten to read their shape's focus nodes from the graph `FOCUS`, which holds
+    them for the duration: `?this <urn:kg:shacl:focus> <urn:kg:shacl:focus:N>` for the N-th target.
+
+    The targets are all selected before any is stored, so a SPARQL target with a variable
+    predicate never sees another's focus nodes, and the checks match only the predicates of
+    their paths, never this one. A target that selects a literal (which cannot be a subject)
+    is left in its checks. The store is left as it was found. `ask(check, query)` runs a query.
+    """
+    if store.contains_named_graph(FOCUS):
+        raise ValidationError(f"the data holds the graph <{FOCUS.value}>, which the validator keeps for itself")
+    owners: dict[str, Check] = {}
+    for c in checks:
+        if c.target:
+            owners.setdefault(c.target, c)
+    if not owners:
+        yield list(checks)
+        return
+
+    def select(owner: Check) -> list:
+        return [row["this"] for row in ask(owner, f"{_head(owner.query)}SELECT ?this WHERE {{ {owner.target} }}")]
+
+    marks: dict[str, ox.NamedNode] = {}
+    try:
+        for i, (target, nodes) in enumerate(zip(owners, pool.map(select, owners.values()), strict=True)):
+            if not any(isinstance(n, ox.Literal) for n in nodes):
+                marks[target] = ox.NamedNode(f"{FOCUS.value}:{i}")
+                store.extend([ox.Quad(n, FOCUS, marks[target], FOCUS) for n in nodes])
+        yield [
+            replace(c, query=c.query.replace(c.target, f"{{ GRAPH <{FOCUS.value}> {{ ?this <{FOCUS.value}> <{marks[c.target].value}> }} }}"))
+            if c.target in marks else c
+            for c in checks
+        ]
+    finally:
+        store.remove_graph(FOCUS)
+
+
+def _head(query: str) -> str:
+    """The PREFIX lines a compiled query starts with."""
+    lines = query.splitlines(keepends=True)
+    return "".join(itertools.takewhile(lambda line: line.startswith("PREFIX "), lines))

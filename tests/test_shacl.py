@@ -117,6 +117,17 @@ CORE = {
         ex:s1 a ex:Step ; ex:next ex:s2 ; ex:previous ex:s2 . ex:s2 ex:next ex:s3 . ex:s3 a ex:Step .
         """,
     ),
+    # literals as focus nodes cannot be kept as subjects of a triple: their checks keep the target
+    "literal-focus-nodes": (
+        """
+        ex:Sizes a sh:NodeShape ; sh:targetObjectsOf ex:size ; sh:datatype xsd:integer ; sh:message "size" .
+        ex:Things a sh:NodeShape ; sh:targetClass ex:Thing ; sh:property [ sh:path ex:size ; sh:maxCount 1 ; sh:message "one size" ] .
+        """,
+        """
+        ex:a a ex:Thing ; ex:size 3 , "7" .
+        ex:b a ex:Thing ; ex:size 4 .
+        """,
+    ),
 }
 
 
@@ -171,3 +182,20 @@ def test_cli_engine_choice(tmp_path, capsys):
     assert main(["validate", "--engine", "sparql", str(out)]) == 1
     assert "kgo:confidence:" in capsys.readouterr().err
     assert main(["validate", "--engine", "sparql", str(GOOD)]) == 0
+
+
+def test_validation_leaves_the_store_as_it_found_it(tmp_path):
+    """The focus nodes the checks share live in a graph of the store only while they run."""
+    import pyoxigraph as ox
+
+    from kg.shacl import FOCUS, load_store, validate_store
+    from kg.validate import SHAPES
+
+    store = load_store([GOOD / "kg.ttl", GOOD / "mentions.trig"])
+    before = set(store)
+    found = validate_store(store, SHAPES)
+    assert set(store) == before
+    assert validate_store(store, SHAPES) == found
+    store.add(ox.Quad(ox.NamedNode("http://example.org/a"), FOCUS, ox.NamedNode("http://example.org/b"), FOCUS))
+    with pytest.raises(ValidationError, match="keeps for itself"):
+        validate_store(store, SHAPES)
