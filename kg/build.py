@@ -30,11 +30,11 @@ from kg.mention import Mention, Relation
 from kg.ontology import KGR, Ontology, load_ontology
 from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
-from kg.rdf import DocumentParts, document_parts
+from kg.rdf import CLASS_OF, DocumentParts, document_parts
 from kg.relations import CUES, relations
 
 if TYPE_CHECKING:
-    from kg.validate import PartStore
+    from kg.validate import DocumentCheck, PartStore
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -52,6 +52,7 @@ class DocResult:
     relations: list[Relation]
     parts: DocumentParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
     jsonl: bytes  # its lines of mentions.jsonl (`mention_lines`)
+    checked: str | None = None  # its key from the per-document shapes, run where it was extracted (kg.validate.DocumentCheck)
 
 
 @dataclass(slots=True)
@@ -72,12 +73,13 @@ class BuildReport:
 class Extractor:
     """Per-document extraction with one loaded pipeline: NER spans, linking, relations."""
 
-    def __init__(self, onto: Ontology, *, config: Path | None = None) -> None:
+    def __init__(self, onto: Ontology, *, config: Path | None = None, check: DocumentCheck | None = None) -> None:
         from kg.ner import DEFAULT_CONFIG, load_nlp  # spaCy only where extraction happens
 
         self.onto = onto
         self.nlp = load_nlp(config or DEFAULT_CONFIG, ontology=onto)
         self.linker = Linker(onto)
+        self.check = check  # the per-document shapes, run on each document's parts
 
     def __call__(self, doc: Document) -> DocResult:
         from kg.ner import extract_spans
@@ -90,19 +92,36 @@ class Extractor:
         mentions = self.linker.link(doc, spans)
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
-        return DocResult(info, mentions, rels, document_parts(info, mentions, rels), mention_lines(mentions))
+        parts = document_parts(info, mentions, rels)
+        checked = self.check(parts.ttl, parts.trig, self.entity_classes(mentions)) if self.check else None
+        return DocResult(info, mentions, rels, parts, mention_lines(mentions), checked)
+
+    def entity_classes(self, mentions: Sequence[Mention]) -> dict[str, str]:
+        """The class each entity the mentions denote has in kg.ttl, as far as this document tells:
+        a known entity's class, else that of its first mention here (`graph.build_graph` types a
+        new entity by its first mention in the corpus)."""
+        types: dict[str, str] = {}
+        for m in mentions:
+            if m.iri not in types:
+                c = self.onto.concepts.get(m.iri)
+                types[m.iri] = (c.cls if c is not None else None) or CLASS_OF[m.label]
+        return types
 
 
 # One extractor per worker process, made on first use (the pipeline takes a second to load).
 _WORKER: dict[tuple, Extractor] = {}
 
 
-def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None) -> DocResult | tuple[str, str]:
-    """Extract one file in this process: a DocResult, or (path, reason) for a file skipped."""
-    key = (str(ontology), str(config))
+def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, check: bool = False) -> DocResult | tuple[str, str]:
+    """Extract one file in this process: a DocResult, or (path, reason) for a file skipped.
+
+    `check`: run the per-document shapes on its parts too (`DocResult.checked`)."""
+    key = (str(ontology), str(config), check)
     if key not in _WORKER:
+        from kg.validate import DocumentCheck
+
         _WORKER.clear()
-        _WORKER[key] = Extractor(load_ontology(ontology), config=config)
+        _WORKER[key] = Extractor(load_ontology(ontology), config=config, check=DocumentCheck(ontology=ontology) if check else None)
     try:
         doc = read_document(path)
     except InputError as err:
@@ -258,7 +277,9 @@ def build(
         results: dict[Path, DocResult] = {}
         todo = [p for p in paths if not store.has(keys[p])]
         # the new files are extracted in the pool while the cached results are read here
-        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask)
+        # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
+        check = validate and base in (None, KGR)
+        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
         late = []  # cached results that cannot be read after all
         with contextlib.closing(pending):
             for p in (p for p in paths if store.has(keys[p])):
@@ -280,7 +301,7 @@ def build(
                     preloaded = PartStore(base)
                     preloaded.add([r.parts.ttl for r in results.values()])
             done = list(pending)
-        with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask)) as again:
+        with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check)) as again:
             done += list(again)
         for p, result in done:
             if isinstance(result, tuple):
@@ -339,11 +360,11 @@ class _Pending:
 
 
 def _extract(
-    paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None
+    paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None, check: bool = False
 ) -> _Pending:
     """Extraction of `paths` in this process (as the results are read), a pool (started at
     once), or a Dask cluster; results in the order of `paths`."""
-    args = [(p, ids[p], ontology, config) for p in paths]
+    args = [(p, ids[p], ontology, config, check) for p in paths]
     if not paths:
         return _Pending([], iter(()))
     if dask:
@@ -411,7 +432,10 @@ def export(
             from kg.validate import DocumentPart, check_build
 
             rb = rdf.Rebase(base)
-            documents = [DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions)) for p, r in zip(parts, results, strict=True)]
+            documents = [
+                DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None)
+                for p, r in zip(parts, results, strict=True)
+            ]
             # a rebuild with workers checks in a process of its own while the pages are written; a
             # check of everything waits for the pages, so that its store of the whole output and the
             # pages' processes are not in memory at once (2.4 GB instead of 1.3 on the seeds x200)

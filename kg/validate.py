@@ -15,7 +15,7 @@ import argparse
 import hashlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +58,7 @@ class Report:
     results: list[Result] = field(default_factory=list)
     triples: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    checked: tuple[int, int] = (0, 0)  # per-document shapes run here over (documents, of so many); the others passed before or in extraction
 
     @property
     def violations(self) -> list[Result]:
@@ -168,6 +169,7 @@ class DocumentPart:
     ttl: bytes  # its triples of kg.ttl (Turtle, the prefixes of kg.ttl)
     trig: bytes  # its named graphs of mentions.trig
     refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
+    key: str | None = None  # the key `DocumentCheck` gave it where it was extracted, if it passed there
 
 
 class PartStore:
@@ -236,18 +238,12 @@ def check_build(
         if t.predicate in _CONTEXT:
             context.setdefault(t.subject.value, []).append(t)
     version = _engine_version(shapes, extra)
-    keys = []
-    for d in documents if checked is not None else ():  # without a record, nothing to key
-        h = hashlib.blake2b(version, digest_size=16)
-        for part in (d.ttl, d.trig):
-            h.update(len(part).to_bytes(8, "little"))
-            h.update(part)
-        for iri in sorted(d.refs):
-            for t in context.get(iri, ()):
-                h.update(str(t).encode())
-        keys.append(h.hexdigest())
-    known = _read_keys(checked)
+    # without a record or a key from extraction, nothing to key
+    keyed = checked is not None or any(d.key for d in documents)
+    keys = [document_key(version, d.ttl, d.trig, d.refs, context) for d in documents] if keyed else []
+    known = _read_keys(checked) | {d.key for d in documents if d.key}
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
+    report.checked = (len(todo), len(documents))
     if len(todo) == len(documents):
         store = load_store([out / "kg.ttl", out / "mentions.trig"], extra)
         report.triples = len(store) - len(extra)
@@ -275,6 +271,72 @@ def check_build(
         _write_keys(checked, keys)
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def document_key(version: bytes, ttl: bytes, trig: bytes, refs: Iterable[str], context: Mapping[str, Sequence[ox.Triple]]) -> str:
+    """What a document's per-document check depends on: the shapes and their engine (`version`),
+    its parts, and the corpus-wide triples those shapes read for it (`context`: the rdf:type
+    triples of the entities it refers to, by IRI)."""
+    h = hashlib.blake2b(version, digest_size=16)
+    for part in (ttl, trig):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    for iri in sorted(refs):
+        for t in context.get(iri, ()):
+            h.update(str(t).encode())
+    return h.hexdigest()
+
+
+class DocumentCheck:
+    """The shapes marked kgsh:perDocument run over one document where it is extracted.
+
+    The document's parts go into a store of their own with the class of each entity it refers to
+    as the document alone tells it (`types`); the checks are compiled once per process. A
+    document that passes gets the key `check_build` would give it: when the corpus types its
+    entities as the document did, `check_build` counts it as checked and runs only the corpus-wide
+    shapes over it; otherwise (or with no key, when something was found) it checks the document
+    itself and reports what breaks. So a clean build checks its documents in the extraction
+    workers, side by side, and a small store each is cheaper to query than the corpus's.
+    """
+
+    def __init__(self, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
+        from kg.shacl import SUBCLASS, compile_shapes
+
+        self.extra = _subclass_triples(ontology)
+        self.version = _engine_version(shapes, self.extra)
+        store = self._store(())
+
+        def subclasses(cls: str) -> tuple[str, ...]:
+            rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
+            return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
+
+        self.queries = [c.query for c in compile_shapes(shapes, subclasses, per_document=True)]
+
+    def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
+        store = ox.Store()
+        store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*self.extra, *triples]])
+        return store
+
+    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str]) -> str | None:
+        """The document's key if the per-document shapes find nothing in it, else None.
+
+        `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers to."""
+        from kg.rdf import prefix_lines
+
+        context = {iri: [ox.Triple(ox.NamedNode(iri), _TYPE, ox.NamedNode(cls))] for iri, cls in types.items()}
+        store = self._store(t for ts in context.values() for t in ts)
+        head = prefix_lines(None)
+        try:
+            store.load(head + ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+            store.load(head + trig, format=ox.RdfFormat.TRIG)
+        except (SyntaxError, ValueError):
+            return None  # the check of the whole build says what is wrong with it
+        if any(next(iter(store.query(q, use_default_graph_as_union=True)), None) is not None for q in self.queries):
+            return None
+        return document_key(self.version, ttl, trig, types, context)
+
+
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
 
 def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:

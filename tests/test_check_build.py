@@ -130,3 +130,92 @@ def test_a_preloaded_store_completed_by_the_check_holds_the_triples_of_kg_ttl(se
     whole.bulk_load(path=str(out / "kg.ttl"), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
     assert report.triples == len(whole)
     assert set(preloaded.store.quads_for_pattern(None, None, None)) >= set(whole.quads_for_pattern(None, None, None))
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-document shapes run where each document is extracted (kg.validate.DocumentCheck)
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    from kg.build import DEFAULT_ONTOLOGY, Extractor
+    from kg.ontology import load_ontology
+    from kg.validate import DocumentCheck
+
+    return Extractor(load_ontology(DEFAULT_ONTOLOGY), check=DocumentCheck())
+
+
+def _keyed(results, refs, extractor, parts=None):
+    """The documents as a build hands them to its self-check: each with the key its extraction gave."""
+    parts = parts or [r.parts for r in results]
+    return [
+        DocumentPart(p.ttl, p.trig, ref, extractor.check(p.ttl, p.trig, extractor.entity_classes(r.mentions)))
+        for p, r, ref in zip(parts, results, refs, strict=True)
+    ]
+
+
+def test_documents_checked_in_extraction_are_not_checked_again(seeds, extractor, tmp_path):
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    documents = _keyed(results, refs, extractor)
+    assert all(d.key for d in documents)
+    report = check_build(out, corpus, documents)
+    assert report.checked == (0, len(results))
+    assert report.results == validate(out, engine="sparql").results == []
+    # without the keys of extraction, every document is checked here
+    assert check_build(out, corpus, _documents(results, refs)).checked == (len(results), len(results))
+
+
+def test_a_document_broken_in_extraction_gets_no_key_and_is_reported(seeds, extractor, tmp_path):
+    results, corpus, refs = seeds
+    r = results[1]
+    past = len(r.doc.text) + 5
+    mentions = [replace(m, end=past) if i == 0 else m for i, m in enumerate(r.mentions)]
+    parts = [x.parts for x in results]
+    parts[1] = rdf.document_parts(r.doc, mentions, r.relations)
+    out = tmp_path / "broken"
+    _write(out, corpus, parts)
+    documents = _keyed(results, refs, extractor, parts)
+    assert [d.key is None for d in documents] == [i == 1 for i in range(len(results))]
+    report = check_build(out, corpus, documents)
+    assert report.checked == (1, len(results))
+    assert report.results == validate(out, engine="sparql").results
+    assert any("past the end of the document" in x.message for x in report.violations), report.results
+
+
+def test_a_document_whose_entities_the_corpus_types_otherwise_is_checked_again(seeds, extractor, tmp_path):
+    """Extraction knows a new entity's class from the document alone; where the corpus types it
+    otherwise (its first mention in another document), the key does not match and the self-check
+    runs the document's shapes against the corpus's class."""
+    results, corpus, refs = seeds
+    mention = results[0].mentions[0]
+    article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
+    retyped = [ox.Triple(t.subject, t.predicate, article) if t.subject.value == mention.iri and t.predicate.value == RDF_TYPE else t for t in corpus]
+    out = tmp_path / "retyped"
+    _write(out, retyped, [r.parts for r in results])
+    documents = _keyed(results, refs, extractor)
+    report = check_build(out, retyped, documents)
+    mentioning = sum(mention.iri in ref for ref in refs)
+    assert report.checked == (mentioning, len(results))
+    assert report.results == validate(out, engine="sparql").results
+    assert any("taIdentRef" in x.path for x in report.violations)
+
+
+def test_a_build_checks_its_documents_where_it_extracts_them(tmp_path, monkeypatch):
+    """kg build (jobs 1 and 2, no cache) leaves the self-check only the corpus-wide shapes."""
+    import kg.validate
+    from kg.build import build
+
+    reports = []
+    real = kg.validate.check_build
+
+    def spy(*args, **kwargs):
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(kg.validate, "check_build", spy)
+    for jobs in (1, 2):
+        build(SEEDS, tmp_path / f"out{jobs}", html=False, cache=False, jobs=jobs)
+    assert [r.checked for r in reports] == [(0, 5), (0, 5)]
+    assert (tmp_path / "out1" / "kg.ttl").read_bytes() == (tmp_path / "out2" / "kg.ttl").read_bytes()

@@ -37,9 +37,9 @@ def extracted(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = kg.build.extract_file
 
-    def spy(path, doc_id, ontology, config):
+    def spy(path, doc_id, ontology, config, check=False):
         seen.append(doc_id)
-        return real(path, doc_id, ontology, config)
+        return real(path, doc_id, ontology, config, check)
 
     monkeypatch.setattr(kg.build, "extract_file", spy)
     return seen
