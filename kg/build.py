@@ -93,19 +93,20 @@ class Extractor:
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
         parts = document_parts(info, mentions, rels)
-        checked = self.check(parts.ttl, parts.trig, self.entity_classes(mentions)) if self.check else None
+        checked = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions)) if self.check else None
         return DocResult(info, mentions, rels, parts, mention_lines(mentions), checked)
 
-    def entity_classes(self, mentions: Sequence[Mention]) -> dict[str, str]:
-        """The class each entity the mentions denote has in kg.ttl, as far as this document tells:
-        a known entity's class, else that of its first mention here (`graph.build_graph` types a
-        new entity by its first mention in the corpus)."""
-        types: dict[str, str] = {}
-        for m in mentions:
-            if m.iri not in types:
-                c = self.onto.concepts.get(m.iri)
-                types[m.iri] = (c.cls if c is not None else None) or CLASS_OF[m.label]
-        return types
+
+def entity_classes(onto: Ontology, mentions: Sequence[Mention]) -> dict[str, str]:
+    """The class each entity the mentions denote has in kg.ttl, as far as their document tells:
+    a known entity's class, else that of its first mention there (`graph.build_graph` types a
+    new entity by its first mention in the corpus)."""
+    types: dict[str, str] = {}
+    for m in mentions:
+        if m.iri not in types:
+            c = onto.concepts.get(m.iri)
+            types[m.iri] = (c.cls if c is not None else None) or CLASS_OF[m.label]
+    return types
 
 
 # One extractor per worker process, made on first use (the pipeline takes a second to load).

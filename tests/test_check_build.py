@@ -147,9 +147,11 @@ def extractor():
 
 def _keyed(results, refs, extractor, parts=None):
     """The documents as a build hands them to its self-check: each with the key its extraction gave."""
+    from kg.build import entity_classes
+
     parts = parts or [r.parts for r in results]
     return [
-        DocumentPart(p.ttl, p.trig, ref, extractor.check(p.ttl, p.trig, extractor.entity_classes(r.mentions)))
+        DocumentPart(p.ttl, p.trig, ref, extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions)))
         for p, r, ref in zip(parts, results, refs, strict=True)
     ]
 
