@@ -494,7 +494,9 @@ class _Writer:
 
     def integer(self, p: str, value: int) -> _Entry:
         text = str(value)
-        return (p, text, "", _INTEGER, text if _TURTLE_INTEGER.fullmatch(text) else f"{_literal(text)}^^{self.iri(XSD + 'integer')}")
+        if type(value) is int or _TURTLE_INTEGER.fullmatch(text):  # an int's str is a Turtle integer
+            return (p, text, "", _INTEGER, text)
+        return (p, text, "", _INTEGER, f"{_literal(text)}^^{self.iri(XSD + 'integer')}")
 
     @staticmethod
     def string(p: str, value: str) -> _Entry:
@@ -673,6 +675,7 @@ def _mention_graphs(mentions: Sequence[Mention], doc: DocInfo, w: _Writer, forms
     docs: dict[str, tuple[_Entry, Callable[[int, int], tuple[str, str]], str]] = {}
     graphs: dict[tuple[str, int], _Subjects] = {}
     labels: dict[str, tuple[_Entry, _Entry]] = {}
+    idents: dict[str, _Entry] = {}
     done: set[tuple[str, int, str]] = set()  # (document, article, sentence): its triples depend on these only
     for m in mentions:
         found = docs.get(m.doc_id)
@@ -695,8 +698,10 @@ def _mention_graphs(mentions: Sequence[Mention], doc: DocInfo, w: _Writer, forms
             entries = graph[iri] = set()
         entries.update(phrase)
         entries.update(label)
-        entries.update((integer(begin, m.start), integer(end, m.end), string(anchor, _clean(m.text)), context, node(ITSRDF + "taIdentRef", rb(m.iri)),
-                        (KGO + "sentence", sentence, "", "", sentence_form)))
+        ident = idents.get(m.iri)
+        if ident is None:
+            ident = idents[m.iri] = node(ITSRDF + "taIdentRef", rb(m.iri))
+        entries.update((integer(begin, m.start), integer(end, m.end), string(anchor, _clean(m.text)), context, ident, (KGO + "sentence", sentence, "", "", sentence_form)))
         if (m.doc_id, m.article, sentence) not in done:
             done.add((m.doc_id, m.article, sentence))
             forms[sentence] = sentence_form
