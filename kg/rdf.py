@@ -341,7 +341,8 @@ def document_parts(doc: DocInfo, mentions: Sequence[Mention], relations: Iterabl
     text = _clean(doc.text)
     subjects = _document_subjects(doc, mentions, relations, w=w, forms=forms, text=text)
     graphs = _mention_graphs(mentions, doc, w=w, forms=forms, text=text)
-    return DocumentParts(w.turtle(subjects, forms), w.jsonld(subjects), w.trig(graphs, forms))
+    triples = _sorted(subjects)  # once for kg.ttl and kg.jsonld
+    return DocumentParts(w.turtle(triples, forms), w.jsonld(triples), w.trig(graphs, forms))
 
 
 def document_trig(mentions: Sequence[Mention], doc: DocInfo, *, base: str | None = None) -> bytes:
@@ -382,6 +383,12 @@ _TYPE = RDF + "type"
 
 _Entry = tuple[str, str, str, str, str]
 _Subjects = dict[str, set[_Entry]]
+_Sorted = list[tuple[str, list[_Entry]]]
+
+
+def _sorted(subjects: _Subjects) -> _Sorted:
+    """The subjects and their entries in the order of `_triple_key`."""
+    return [(s, sorted(subjects[s])) for s in sorted(subjects)]
 
 # Turtle's PN_LOCAL as pyoxigraph's writer tests a local name: the characters it writes as they
 # are (PN_CHARS_BASE, PN_CHARS, ':') and those it escapes with a backslash (PN_LOCAL_ESC)
@@ -456,6 +463,7 @@ class _Writer:
         self.keys: dict[str, str] = {}  # predicate → its key in JSON-LD
         self.types: dict[str, str] = {}  # class → its JSON-LD @type
         self.heads: dict[tuple[str, str], str] = {}  # (predicate, indent) → its text after a ';'
+        self.statement_iris: dict[tuple[str, str, str], str] = {}  # (subject, key, object) → its statement's IRI: facts recur across documents
 
     def iri(self, iri: str) -> str:
         """An IRI in Turtle: prefixed where its local name can be written, else in full."""
@@ -507,15 +515,15 @@ class _Writer:
     def zh(p: str, value: str) -> _Entry:
         return (p, value, "zh", _LANG_STRING, _literal(value) + "@zh")
 
-    def statements(self, out: list[str], subjects: _Subjects, forms: dict[str, str], indent: str) -> None:
+    def statements(self, out: list[str], triples: _Sorted, forms: dict[str, str], indent: str) -> None:
         """Turtle statements as pyoxigraph writes sorted triples: a subject's predicates joined by
         ';', a predicate's objects by ','."""
         heads = self.heads
-        for s in sorted(subjects):
+        for s, entries in triples:
             out.append(indent)
             out.append(forms.get(s) or self.iri(s))
             prev = None
-            for p, _value, _lang, _datatype, obj in sorted(subjects[s]):
+            for p, _value, _lang, _datatype, obj in entries:
                 if p == prev:
                     out.append(" , ")
                 elif prev is None:
@@ -530,16 +538,16 @@ class _Writer:
                 out.append(obj)
             out.append(" .\n")
 
-    def turtle(self, subjects: _Subjects, forms: dict[str, str]) -> bytes:
+    def turtle(self, triples: _Sorted, forms: dict[str, str]) -> bytes:
         out: list[str] = []
-        self.statements(out, subjects, forms, "")
+        self.statements(out, triples, forms, "")
         return "".join(out).encode()
 
     def trig(self, graphs: dict[str, _Subjects], forms: dict[str, str]) -> bytes:
         out: list[str] = []
         for g in sorted(graphs):
             out.append(f"{forms.get(g) or self.iri(g)} {{\n")
-            self.statements(out, graphs[g], forms, "\t")
+            self.statements(out, _sorted(graphs[g]), forms, "\t")
             out.append("}\n")
         return "".join(out).encode()
 
@@ -550,16 +558,16 @@ class _Writer:
         found = self.namespace(iri)
         return f"{self.prefix_of[found[0]]}:{iri[found.end():]}" if found else iri
 
-    def jsonld(self, subjects: _Subjects) -> bytes:
+    def jsonld(self, triples: _Sorted) -> bytes:
         """The node objects of `jsonld_nodes`, one a line, ",\n" between them."""
         keys, types, compact = self.keys, self.types, self.compact
         ids: dict[str, str] = {}  # the objects repeat: the document, ranges, entities
         lines = []
-        for s in sorted(subjects):
+        for s, entries in triples:
             fields = [("@id", f'"@id": {_json_string(compact(s))}')]
             values: list[str] = []
             prev = None
-            for p, value, lang, datatype, _obj in sorted(subjects[s]):
+            for p, value, lang, datatype, _obj in entries:
                 if p != prev:
                     if values:
                         fields.append((key, f"{head}[{', '.join(values)}]"))
@@ -641,30 +649,33 @@ def _document_subjects(
         add(rb(statement_iri(s, key, o)), [node(_TYPE, KGO + "Statement"), node(RDF + "subject", rb(s)), node(RDF + "predicate", predicate),
             node(RDF + "object", rb(o)), w.decimal(KGO + "confidence", _decimal(round(max(r.confidence for r in rs), 3))),
             integer(KGO + "count", len({(r.evidence.start, r.evidence.end) for r in rs})), *[w.zh(KGO + "cue", _clean(r.cue)) for r in rs if r.cue]])
-    statements: dict[tuple[str, str, str], str] = {}
-    docs: dict[str, tuple[str, Callable[[int, int], tuple[str, str]]]] = {}  # those evidence was read in
-    for s, key, o, doc_id, start, end in {(r.subject, r.predicate, r.object, *_evidence(r)) for r in relations if r.predicate != MENTIONS}:
+    statements = w.statement_iris
+    # per document evidence was read in: its prov:wasDerivedFrom and nif:referenceContext, its ranges, its text
+    docs: dict[str, tuple[_Entry, _Entry, Callable[[int, int], tuple[str, str]], str | None]] = {}
+    evidence, string_type = KGO + "evidence", node(_TYPE, NIF + "String")
+    begin, end_index, anchor = NIF + "beginIndex", NIF + "endIndex", NIF + "anchorOf"
+    read = {(r.subject, r.predicate, r.object, r.evidence.doc_id, r.evidence.start, r.evidence.end) for r in relations if r.predicate != MENTIONS}
+    for s, key, o, doc_id, start, end in read:
         stmt = statements.get((s, key, o))
         if stmt is None:
+            if len(statements) > 100_000:
+                statements.clear()
             stmt = statements[s, key, o] = rb(statement_iri(s, key, o))
         found = docs.get(doc_id)
         if found is None:
             context = rb(doc_iri(doc_id))
-            found = docs[doc_id] = (context, w.ranges(context))
-        context, range_of = found
+            found = docs[doc_id] = (
+                node(PROV + "wasDerivedFrom", context), node(NIF + "referenceContext", context), w.ranges(context), text if doc_id == doc.doc_id else None
+            )
+        derived, context_of, range_of, doc_text = found
         iri, form = range_of(start, end)
-        add(stmt, [(KGO + "evidence", iri, "", "", form), node(PROV + "wasDerivedFrom", context)])
+        add(stmt, ((evidence, iri, "", "", form), derived))
         if iri not in out:  # its triples depend on the range only
             forms[iri] = form
-            add(iri, [node(_TYPE, NIF + "String"), integer(NIF + "beginIndex", start), integer(NIF + "endIndex", end), node(NIF + "referenceContext", context)])
-            if doc_id == doc.doc_id:
-                add(iri, [w.string(NIF + "anchorOf", text[start:end])])
+            entries = out[iri] = {string_type, integer(begin, start), integer(end_index, end), context_of}
+            if doc_text is not None:
+                entries.add(w.string(anchor, doc_text[start:end]))
     return out
-
-
-def _evidence(r: Relation) -> tuple[str, int, int]:
-    ev = r.evidence
-    return ev.doc_id, ev.start, ev.end
 
 
 def _mention_graphs(mentions: Sequence[Mention], doc: DocInfo, *, w: _Writer, forms: dict[str, str], text: str) -> dict[str, _Subjects]:
