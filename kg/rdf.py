@@ -460,7 +460,7 @@ class _Writer:
         # the namespace most IRIs are in, when no longer one starts like it
         self.resources = None if any(len(ns) > len(kgr) and ns.startswith(kgr) for ns in ctx.values()) else kgr
         self.forms: dict[str, str] = {_TYPE: "a"}  # the IRIs that repeat: entities, classes, predicates
-        self.keys: dict[str, str] = {}  # predicate → its key in JSON-LD
+        self.keys: dict[str, tuple[str, str]] = {}  # predicate → its key in JSON-LD, and that written
         self.types: dict[str, str] = {}  # class → its JSON-LD @type
         self.heads: dict[tuple[str, str], str] = {}  # (predicate, indent) → its text after a ';'
         self.statement_iris: dict[tuple[str, str, str], str] = {}  # (subject, key, object) → its statement's IRI: facts recur across documents
@@ -477,7 +477,7 @@ class _Writer:
                     if local is not None:
                         found = f"{p}:{local}"
                         break
-            if len(self.forms) > 100_000:  # a worker's lifetime of entities, bounded
+            if len(self.forms) > _REMEMBERED:
                 self.forms = {_TYPE: "a"}
             self.forms[iri] = found
         return found
@@ -603,6 +603,9 @@ class _Writer:
 
 
 _WRITERS: dict[str | None, _Writer | None] = {}
+# how many IRIs a writer remembers before it starts afresh: the entities and facts that recur in a
+# worker's documents, in a few MB (each document adds its own IRIs, which never recur)
+_REMEMBERED = 20_000
 
 
 def _writer(base: str | None) -> _Writer | None:
@@ -658,7 +661,7 @@ def _document_subjects(
     for s, key, o, doc_id, start, end in read:
         stmt = statements.get((s, key, o))
         if stmt is None:
-            if len(statements) > 100_000:
+            if len(statements) > _REMEMBERED:
                 statements.clear()
             stmt = statements[s, key, o] = rb(statement_iri(s, key, o))
         found = docs.get(doc_id)
