@@ -41,6 +41,8 @@ DEFAULT_ONTOLOGY = ROOT / "ontology"
 # The characters the NER reads at once: spaCy refuses texts over 1,000,000 characters and needs
 # about 1 GB per million; a longer file (a 20 MB page of one line) is read in pieces of this size.
 NER_PIECE = 100_000
+# At most this many files to an extraction worker at a time.
+EXTRACT_CHUNK = 8
 
 
 @dataclass(slots=True)
@@ -375,7 +377,9 @@ def _extract(
     if jobs > 1:
         ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
         pool = ctx.Pool(min(jobs, len(paths)))
-        return _Pending(paths, pool.starmap_async(extract_file, args, chunksize=max(1, len(args) // (jobs * 8))), pool)
+        # small chunks: the last one a worker takes is what the other may wait for at the end (it
+        # was 62 files of the seeds x200, seconds of work); a chunk costs a message each way
+        return _Pending(paths, pool.starmap_async(extract_file, args, chunksize=max(1, min(EXTRACT_CHUNK, len(args) // (jobs * 8)))), pool)
     return _Pending(paths, (extract_file(*a) for a in args))
 
 
