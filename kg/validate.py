@@ -159,7 +159,11 @@ def _fill(report: Report, found) -> None:
         value = "" if v is None else (v.value if isinstance(v, ox.Literal) else compact(str(v.value)) if isinstance(v, ox.NamedNode) else str(v))
         c = f.check
         out.add(Result(c.severity, f.focus.value, c.path, c.message, value, compact(c.shape) if c.shape else ""))
-    report.results = sorted(out, key=lambda r: (r.severity != "Violation", r.focus, r.path, r.message, r.value))
+    report.results = sorted(out, key=_order)
+
+
+def _order(r: Result) -> tuple:
+    return (r.severity != "Violation", r.focus, r.path, r.message, r.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,7 @@ def check_build(
     shapes: Path = SHAPES,
     ontology: Path = ONTOLOGY,
     parts: PartStore | None = None,
+    corpus_report: Report | None = None,
 ) -> Report:
     """The self-check of a build in `out`: the results `validate(out, engine="sparql")` gives, with
     the per-document shapes run only over the documents not checked before.
@@ -224,7 +229,8 @@ def check_build(
     the corpus-wide triples plus the documents not yet checked. The file is rewritten when
     nothing was found. `base`: the resource namespace the parts were written with. `parts`: some
     documents' parts of kg.ttl loaded already; the shapes not marked kgsh:perDocument then read the
-    store they complete, not kg.ttl.
+    store they complete, not kg.ttl. `corpus_report`: what those shapes found over kg.ttl already
+    (`check_corpus`, run beside the pages); only the documents not checked before are checked here.
     """
     from kg.shacl import load_store, validate_store
 
@@ -244,7 +250,16 @@ def check_build(
     known = _read_keys(checked) | {d.key for d in documents if d.key}
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
     report.checked = (len(todo), len(documents))
-    if len(todo) == len(documents):
+    found = []
+    if corpus_report is not None:
+        report.triples = corpus_report.triples
+        report.seconds["read"] = 0.0
+        if todo:
+            store = ox.Store()
+            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+            _load_parts(store, todo, out, base)
+            found = validate_store(store, shapes, per_document=True)
+    elif len(todo) == len(documents):
         store = load_store([out / "kg.ttl", out / "mentions.trig"], extra)
         report.triples = len(store) - len(extra)
         report.seconds["read"] = time.perf_counter() - t0
@@ -267,8 +282,31 @@ def check_build(
             found += validate_store(store, shapes, per_document=True)
     report.seconds["shacl"] = time.perf_counter() - t0 - report.seconds["read"]
     _fill(report, found)
+    if corpus_report is not None:
+        report.results = sorted({*report.results, *corpus_report.results}, key=_order)
     if checked is not None and not report.results:
         _write_keys(checked, keys)
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def check_corpus(out: Path, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> Report:
+    """The shapes not marked kgsh:perDocument over kg.ttl alone, for `check_build(corpus_report=)`.
+
+    Reads only `out`/kg.ttl and the shapes, so a build runs it in a process of its own beside the
+    pages once every document passed its own shapes where it was extracted.
+    """
+    from kg.shacl import load_store, validate_store
+
+    t0 = time.perf_counter()
+    report = Report(out=out, shapes=shapes)
+    if not shapes.is_file():
+        raise ValidationError(f"{shapes}: no such shapes file; the shapes live in ontology/shapes.ttl.")
+    extra = _subclass_triples(ontology)
+    store = load_store([out / "kg.ttl"], extra)
+    report.triples = len(store) - len(extra)
+    report.seconds["read"] = time.perf_counter() - t0
+    _fill(report, validate_store(store, shapes, per_document=False))
     report.seconds["total"] = time.perf_counter() - t0
     return report
 

@@ -178,8 +178,8 @@ def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpu
     children = []
     real_background = kg.build._Background.__init__
 
-    def spy(self, run, *, fork):
-        real_background(self, run, fork=fork)
+    def spy(self, run, **kwargs):
+        real_background(self, run, **kwargs)
         children.append(self.child)
 
     monkeypatch.setattr(rdf, "graph_triples", without_labels)
@@ -188,6 +188,32 @@ def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpu
     with pytest.raises(ValidationError, match="prefLabel"):
         build(corpus, out, cache=cache, jobs=2)
     assert len(children) == 1 and children[0] is not None and children[0].exitcode == 0  # it ran, and reported
+    assert outputs(out) == before  # the previous output stays
+
+
+@pytest.mark.slow
+def test_clean_build_jobs_2_checks_kg_ttl_beside_the_pages_and_fails_on_what_it_finds(corpus, tmp_path, monkeypatch):
+    """The documents passed their own shapes in extraction; the corpus-wide shapes run over kg.ttl
+    in a fresh process while the pages are written, and what they find fails the build."""
+    from kg import rdf
+    from kg.errors import ValidationError
+
+    out = tmp_path / "out"
+    build(corpus, out, cache=False, jobs=2)
+    before = outputs(out)
+    real = rdf.graph_triples
+    children = []
+    real_background = kg.build._Background.__init__
+
+    def spy(self, run, **kwargs):
+        real_background(self, run, **kwargs)
+        children.append((kwargs["start"], self.child))
+
+    monkeypatch.setattr(kg.build._Background, "__init__", spy)
+    monkeypatch.setattr(rdf, "graph_triples", lambda g, **kwargs: [t for t in real(g, **kwargs) if not t.predicate.value.endswith("#prefLabel")])
+    with pytest.raises(ValidationError, match="prefLabel"):
+        build(corpus, out, cache=False, jobs=2)
+    assert [(start, child is not None and child.exitcode) for start, child in children] == [("forkserver", 0), (None, False)]
     assert outputs(out) == before  # the previous output stays
 
 
