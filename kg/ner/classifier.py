@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 
 from kg.errors import ConfigError
@@ -50,6 +52,13 @@ def char_class(ch: str) -> str:
     return "O"
 
 
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    ez = math.exp(z)
+    return ez / (1.0 + ez)
+
+
 def _len_bucket(n: int) -> str:
     return str(n) if n <= 8 else ("9-12" if n <= 12 else ("13-20" if n <= 20 else "21+"))
 
@@ -74,8 +83,8 @@ class _Names(dict):
         super().__init__()
         self.label = label + "|"
 
-    def __missing__(self, key: str | tuple[str, object]) -> str:
-        name = self.label + key if isinstance(key, str) else self.label + key[0] + str(key[1])
+    def __missing__(self, key: str | tuple) -> str:
+        name = sys.intern(self.label + key if isinstance(key, str) else self.label + "".join(map(str, key)))
         self[key] = name
         return name
 
@@ -466,21 +475,18 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
     (the organisation that would contain this place, the place inside this organisation …)."""
     order = sorted(range(len(keys)), key=lambda i: keys[i][0])
     starts = [keys[i][0] for i in order]
+    # the neighbours in start order, with their probability (one pass over the window per candidate)
+    near = [(j, *keys[j], probs[j]) for j in order]
     out: list[list[str]] = []
     for i, (s, e, lab) in enumerate(keys):
         best: dict[str, float] = {}
-        lo = bisect_left(starts, s - 40)
-        hi = bisect_right(starts, e + 3)
-        for k in range(lo, hi):
-            j = order[k]
+        for j, s2, e2, lab2, p in near[bisect_left(starts, s - 40) : bisect_right(starts, e + 3)]:
             if j == i:
                 continue
-            s2, e2, lab2 = keys[j]
-            if e2 < s and not (lab2 == lab and s - e2 <= 3):
-                continue
-            p = probs[j]
             if lab2 == lab and (0 < s - e2 <= 3):
                 rel = "sib"  # the previous item of a run of names (“…”“…”, X、Y)
+            elif e2 < s:
+                continue
             elif e2 == s:
                 rel = "prev_" + lab2
             elif lab2 == lab and 0 < s2 - e <= 3:
@@ -489,7 +495,7 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
                 continue
             elif s2 == e:
                 rel = "next_" + lab2
-            elif (s2, e2) == (s, e):
+            elif s2 == s and e2 == e:
                 rel = "alt"
             elif s2 <= s and e2 >= e:
                 rel = "in_" + lab2
@@ -499,10 +505,13 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
                 rel = "cross"
             if p > best.get(rel, -1.0):
                 best[rel] = p
-        L = lab + "|"
-        f = [L + "s1=" + _bucket(probs[i])]
-        f += [L + "s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items())]
-        f += [L + "s1=" + _bucket(probs[i]) + "|s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items()) if p >= 0.5]
+        names = _names(lab)
+        mine = _bucket(probs[i])
+        f = [names["s1=", mine]]
+        if best:
+            ranked = sorted(best.items())
+            f += [names["s2_", rel, "=", _bucket(p)] for rel, p in ranked]
+            f += [names["s1=", mine, "|s2_", rel, "=", _bucket(p)] for rel, p in ranked if p >= 0.5]
         out.append(f)
     return out
 
@@ -590,26 +599,40 @@ class SpanClassifier:
         self.weights = weights or {}
         self.threshold = threshold
         self.stage2 = stage2 or {}
+        self._tables: tuple | None = None
 
     def __bool__(self) -> bool:
         return bool(self.weights)
 
     def score_groups(self, groups: Sequence[tuple[Sequence[Candidate], list[str]]]) -> list[float]:
         """Probabilities for grouped candidates (see grouped_features), both stages."""
-        probs = [self.prob(f) for _, f in groups]
         if not self.stage2:
-            return probs
+            return [self.prob(f) for _, f in groups]
+        # each feature looked up once for both stages; the sums are those of `prob`, term by term
+        # (an unknown feature adds 0.0 where `prob` leaves it out: the same sum)
+        index, first, second = self._table()
+        rows = [list(map(index.get, f, repeat(0))) for _, f in groups]
+        probs = [_sigmoid(sum(map(first.__getitem__, row))) for row in rows]
         keys = [m[0].key for m, _ in groups]
         extra = neighbour_features(keys, probs)
-        return [self.prob(f + x, self.stage2) for (_, f), x in zip(groups, extra)]
+        w = self.stage2
+        return [_sigmoid(sum(filter(None, map(w.get, x)), sum(map(second.__getitem__, row)))) for row, x in zip(rows, extra)]
+
+    def _table(self) -> tuple[dict[str, int], list[float], list[float]]:
+        """Every feature of either stage numbered from 1, and the weights of both stages by number
+        (0.0 for a feature that a stage does not know, and for number 0, the unknown features)."""
+        made = self._tables
+        if made is None or made[0] is not self.weights or made[1] is not self.stage2:
+            names = sorted(self.weights.keys() | self.stage2.keys())
+            index = {sys.intern(name): i for i, name in enumerate(names, 1)}
+            first = [0.0] + [self.weights.get(name, 0.0) for name in names]
+            second = [0.0] + [self.stage2.get(name, 0.0) for name in names]
+            made = self._tables = (self.weights, self.stage2, (index, first, second))
+        return made[2]
 
     def prob(self, feats: Iterable[str], weights: dict[str, float] | None = None) -> float:
         w = self.weights if weights is None else weights
-        z = sum(filter(None, map(w.get, feats)))  # unknown features left out, as before
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        ez = math.exp(z)
-        return ez / (1.0 + ez)
+        return _sigmoid(sum(filter(None, map(w.get, feats))))  # unknown features left out, as before
 
     def fit(
         self,

@@ -25,6 +25,8 @@ class Segmenter:
         self.blocks = re_han_default
         self.words = words  # every prefix of a dictionary word; a word itself has its log-probability
         self.unknown = unknown  # the score of a character that starts no word
+        # the one-character entries apart: a small dict, asked once per character of a text
+        self.chars = {w: p for w, p in words.items() if len(w) == 1}
 
     @staticmethod
     def scores(tokenizer) -> tuple[dict[str, float | None], float]:
@@ -49,20 +51,26 @@ class Segmenter:
         """The words of a block of Chinese characters, letters and digits (jieba's cut_block)."""
         n = len(block)
         words = self.words
+        chars = self.chars
+        unknown = self.unknown
         score = [0.0] * (n + 1)  # the best route's score from each character to the end
         end = [0] * n  # where the first word of that route ends
         for k in range(n - 1, -1, -1):
-            best = None
+            logp = chars.get(block[k], False)
+            if logp is False:  # the character starts no dictionary word
+                score[k] = unknown + score[k + 1]
+                end[k] = k + 1
+                continue
+            best = None if logp is None else logp + score[k + 1]
             best_end = i = k + 1
-            logp = words.get(block[k], False)
-            while logp is not False:  # block[k:i] starts some dictionary word
-                if logp is not None and (best is None or logp + score[i] >= best):
-                    best, best_end = logp + score[i], i
-                if i >= n:
-                    break
+            while i < n:
                 i += 1
                 logp = words.get(block[k:i], False)
-            score[k] = self.unknown + score[k + 1] if best is None else best
+                if logp is False:  # block[k:i] starts no dictionary word
+                    break
+                if logp is not None and (best is None or logp + score[i] >= best):
+                    best, best_end = logp + score[i], i
+            score[k] = unknown + score[k + 1] if best is None else best
             end[k] = best_end
         x = 0
         run = -1  # start of a run of single letters and digits
