@@ -305,7 +305,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     rules = ctx.rules
     ws = info.get("ws")
     if ws is not None:
-        f.append(names["ws="] + str(ws))
+        f.append(names["ws=", ws])
     f.append(names["encl=", ctx.enclosure(s, e)])
     if ctx.words:
         f.append(we)
@@ -350,22 +350,22 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     if lab == "PLACE":
         if "suffix" in info:
             suffix = info["suffix"]
-            f.append(names["suffix="] + suffix)
-            f.append(names["suffix="] + suffix + "|len=" + str(n))
-            f.append(names["suffix="] + suffix + "|lc=" + lcc)
+            f.append(names["suffix=", suffix])
+            f.append(names["suffix=", suffix, "|len=", n])
+            f.append(names["suffix=", suffix, "|lc=", lcc])
         nm = span[: -len(info["suffix"])] if "suffix" in info else span
         # a gazetteer name that is also a common word (新建, 博爱, 振兴) is rarely meant as a place
         tag = rules.words.get(span, "ns")
         f.append(names["common_word=", tag[:1] not in ("n", "j") or tag == "n"])
         f.append(names["name_in_dict=", nm in rules.words])
-        f.append(names["name_tag="] + rules.words.get(nm, "?"))
+        f.append(names["name_tag=", rules.words.get(nm, "?")])
     elif lab == "ORG":
         head = info.get("head", "")
         if head:
-            f.append(names["head="] + head)
-            f.append(names["head="] + head + "|lc=" + lcc)
+            f.append(names["head=", head])
+            f.append(names["head=", head, "|lc=", lcc])
         if info.get("alone"):
-            f.append(names["alone="] + head)
+            f.append(names["alone=", head])
             f.append(names["alone_definite=", head in rules.definite_alone])
         level_start = span[:1] in rules.level_chars
         f.append(names["level_start=", level_start])
@@ -381,11 +381,11 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(names["surname=", rules.is_surname_start(span)])
         f.append(names["surname2=", span[:2] in rules.surnames2])
         f.append(names["name_in_dict=", span in rules.words])
-        f.append(names["name_tag="] + rules.words.get(span, "?"))
+        f.append(names["name_tag=", rules.words.get(span, "?")])
         if n == 3:
             f.append(names["first2_word=", rules.is_common_word(span[:2])])
         if "cue" in info:
-            f.append(names["cue="] + info["cue"])
+            f.append(names["cue=", info["cue"]])
         if "items" in info:
             f.append(names["items=", min(info["items"], 4)])
         if "token" in info:
@@ -396,7 +396,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f += _quoted_features(span, n, info, names, rules, ends_person=e in ctx.role_ends)
     if lab == "PROGRAMME" and not info.get("quoted"):
         if "head" in info:
-            f.append(names["uhead="] + info["head"])
+            f.append(names["uhead=", info["head"]])
         if info.get("alone"):
             f.append(names["ualone"])
     if lab == "POLICY":
