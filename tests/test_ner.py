@@ -469,3 +469,13 @@ def test_context_answers_as_a_scan_of_the_candidates(scored):
         assert ctx.tags_inside(s, e) == inside
         around = {x.label for x in cands if s - 30 <= x.start <= s and x.end >= e and (x.start, x.end) != (s, e)}
         assert ctx.containing(c) == around
+
+
+def test_features_name_no_feature_twice(scored):
+    """grouped_features takes a lone candidate's features as they come: a name twice would count twice."""
+    from kg.ner.classifier import features
+
+    cands, ctx, _ = scored
+    for c in cands:
+        f = features(c, ctx)
+        assert len(set(f)) == len(f), c

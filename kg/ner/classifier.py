@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
@@ -159,6 +160,7 @@ class Context:
         self.quoted_starts = [q[0] for q in self.quoted]
         self._left: dict[tuple[str, int], tuple] = {}
         self._right: dict[tuple[str, int], tuple] = {}
+        self._reach: dict[int, list[tuple[str, int, int]]] = {}
 
     def tags_inside(self, s: int, e: int) -> list[str]:
         """Tags of the dictionary words that lie inside [s, e), in order."""
@@ -191,15 +193,26 @@ class Context:
 
     def containing(self, c: Candidate) -> set[str]:
         """Labels of other candidates that strictly contain c (those that start at most 30 before)."""
-        s, e = c.start, c.end
-        out = set()
+        return set(self.inside(c.start, c.end))
+
+    def inside(self, s: int, e: int) -> list[str]:
+        """The labels of `containing`, sorted."""
+        reach = self._reach.get(s)
+        if reach is None:
+            reach = self._reach[s] = self._reach_from(s)
+        return [label for label, before, at in reach if before >= e or at > e]
+
+    def _reach_from(self, s: int) -> list[tuple[str, int, int]]:
+        """Per label, the furthest end of a candidate that starts in the 30 characters before s, and
+        of one that starts at s (-1 for none): all that `inside` asks, the same for every end."""
+        out = []
         for label, (starts, ends) in self._by_label:
             lo = bisect_left(starts, s - 30)
             mid = bisect_left(starts, s, lo)
             hi = bisect_right(starts, s, mid)
-            # before s, one that ends at e or later; at s, one that ends later (they are sorted by end)
-            if (hi > mid and ends[hi - 1] > e) or (mid > lo and max(ends[lo:mid]) >= e):
-                out.add(label)
+            if hi > lo:
+                # they are sorted by start, then end: the last at s ends furthest
+                out.append((label, max(ends[lo:mid]) if mid > lo else -1, ends[hi - 1] if hi > mid else -1))
         return out
 
     def left(self, label: str, s: int) -> tuple:
@@ -258,7 +271,7 @@ class Context:
 
 
 def features(c: Candidate, ctx: Context) -> list[str]:
-    """Sparse features of one candidate, each a string; the label is part of most of them."""
+    """Sparse features of one candidate, each a string, none twice; the label is part of most of them."""
     t = ctx.text
     s, e, lab = c.start, c.end, c.label
     span = t[s:e]
@@ -343,7 +356,7 @@ def features(c: Candidate, ctx: Context) -> list[str]:
     if ending:
         for x in sorted({x for start, x in ending if start > s}):
             f.append(names["suffix_is=", x])
-    for x in sorted(ctx.containing(c)):
+    for x in ctx.inside(s, e):
         f.append(names["inside=", x])
     f += follows
     # family-specific evidence
@@ -372,9 +385,8 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         f.append(names["opener=", span.startswith(rules.t_org_openers)])
         if level_start:
             f.append(names["level_start|len=", n])
-        for r in (t[e : e + 2], t[e : e + 3]):
-            if r in rules.role_after:
-                f.append(names["role_after"])
+        if t[e : e + 2] in rules.role_after or t[e : e + 3] in rules.role_after:
+            f.append(names["role_after"])
         f.append(names["head_in_right_word=", len(rw) > 1 and rw in rules.org_heads])
     elif lab == "PERSON":
         f.append(names["first="] + span[:1])
@@ -451,12 +463,12 @@ def grouped_features(cands: Sequence[Candidate], ctx: Context) -> list[tuple[lis
     described by the union of their evidence."""
     groups: dict[tuple[int, int, str], list[Candidate]] = defaultdict(list)
     for c in cands:
-        groups[c.key].append(c)
+        groups[(c.start, c.end, c.label)].append(c)
     out = []
     for key in sorted(groups):
         members = groups[key]
         if len(members) == 1:
-            out.append((members, list(dict.fromkeys(features(members[0], ctx)))))
+            out.append((members, features(members[0], ctx)))  # no feature comes twice
             continue
         feats: dict[str, None] = {}
         for c in members:
@@ -577,16 +589,12 @@ def info_quoted(c: Candidate) -> bool:
     return bool(c.info.get("quoted") or c.info.get("booked"))
 
 
+_SEPARATORS = re.compile("[、,， ]")
+
+
 def _split_parts(span: str) -> list[str]:
-    out, cur = [], ""
-    for ch in span:
-        if ch in "、,， ":
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
+    """The parts of a name between separators, empty ones included (a list of items: 一、二)."""
+    return _SEPARATORS.split(span)
 
 
 class SpanClassifier:
