@@ -77,8 +77,10 @@ def _class_of(ch: str) -> str:
 class _Names(dict):
     """The feature names of one label, each joined once per process: names["last="] is "ORG|last=",
     and names["fw_in=", True] is "ORG|fw_in=True". Most features are a label, a template and a value,
-    and a candidate has some forty: joining them again for each was a third of the NER's time.
-    Only values of a few kinds (flags, small numbers, classes) go in as keys, so the dict stays small."""
+    and a candidate has some forty, which were joined and hashed anew for each. Only values of
+    closed sets (flags, small numbers, character classes, dictionary tags, lexicon words) go in as
+    keys, so the dict stays small; a name is interned, the same object as the key of the weights'
+    table (SpanClassifier._table)."""
 
     def __init__(self, label: str) -> None:
         super().__init__()
@@ -583,10 +585,6 @@ def _lbfgs_logistic(ptr, idx, y, nfeat: int, *, l2: float, sample_w, iterations:
         if converged:
             break
     return w
-
-
-def info_quoted(c: Candidate) -> bool:
-    return bool(c.info.get("quoted") or c.info.get("booked"))
 
 
 _SEPARATORS = re.compile("[、,， ]")
