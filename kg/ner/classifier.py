@@ -161,6 +161,7 @@ class Context:
         self.quoted = sorted({(c.start, c.end, "Q" if c.info.get("quoted") else "B") for c in cands if c.source in ("quote", "policy")})
         self.quoted_starts = [q[0] for q in self.quoted]
         self._left: dict[tuple[str, int], tuple] = {}
+        self._left_at: dict[int, tuple] = {}
         self._right: dict[tuple[str, int], tuple] = {}
         self._reach: dict[int, list[tuple[str, int, int]]] = {}
 
@@ -221,23 +222,30 @@ class Context:
         """Features of a left boundary for a label, and the first word's length."""
         found = self._left.get((label, s))
         if found is None:
-            t, rules = self.text, self.rules
-            words = rules.words
+            # what the text says at s is the same for every label: worked out once (a place and
+            # an organisation often start together)
+            at = self._left_at.get(s)
+            if at is None:
+                t, rules = self.text, self.rules
+                words = rules.words
+                left1 = t[s - 1] if s > 0 else ""
+                lw = rules.word_ending_at(t, s)
+                fw = rules.longest_word(t, s) if s < len(t) else ""
+                cross = s > 0 and (t[s - 1 : s + 1] in words or t[s - 1 : s + 2] in words or t[s - 1 : s + 3] in words)
+                at = self._left_at[s] = (
+                    left1, t[max(0, s - 2) : s], _class_of(left1), lw, words.get(lw, "?"), words.get(fw, "?"), len(fw), cross
+                )
+            left1, left2, lc, lw, lwtag, fwtag, fw_len, cross = at
             names = _names(label)
-            left1 = t[s - 1] if s > 0 else ""
-            lc = _class_of(left1)
-            lw = rules.word_ending_at(t, s)
-            fw = rules.longest_word(t, s) if s < len(t) else ""
-            cross = s > 0 and (t[s - 1 : s + 1] in words or t[s - 1 : s + 2] in words or t[s - 1 : s + 3] in words)
             found = self._left[(label, s)] = (
                 names["l1="] + left1,
-                names["l2="] + t[max(0, s - 2) : s],
+                names["l2="] + left2,
                 names["lc=", lc],
                 lc,
                 names["lw="] + lw,
-                names["lwtag=", words.get(lw, "?")],
-                names["fwtag=", words.get(fw, "?")],
-                len(fw),
+                names["lwtag=", lwtag],
+                names["fwtag=", fwtag],
+                fw_len,
                 names["cross_l=", cross],
                 names["after_place=", s in self.place_ends],
             )
