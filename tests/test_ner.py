@@ -421,3 +421,61 @@ def test_lexicon_disk_cache_reuses_remakes_and_degrades(tmp_path, monkeypatch):
     blocked.write_text("a file where the cache folder would go")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
     assert lexicon._disk_cached("t", make, source) == {"a": "n"} and len(calls) == 4
+
+
+# ----------------------------------------------------------------------------- fast paths, same output
+@pytest.mark.parametrize("text", ["", " ", "\n", "a  b\n", " 前导", "尾部 ", "铁西区 \u3000社区\n\n新段落", "a \n b", "\t\r\n", "x\u3000 y  "])
+def test_char_words_are_spacys_words_and_spaces(nlp, text):
+    from spacy.util import get_words_and_spaces
+
+    from kg.ner.candidates import char_words, make_doc
+
+    assert char_words(text) == get_words_and_spaces(list(text), text)
+    assert [(t.text, t.whitespace_) for t in make_doc(nlp, text)] == [(t.text, t.whitespace_) for t in nlp.make_doc(text)]
+
+
+@pytest.fixture(scope="module")
+def scored(nlp, gold):
+    """The candidates and feature context of a seed page, as the classifier sees them."""
+    from kg.ner.candidates import doc_text, make_doc
+    from kg.ner.classifier import Context
+
+    text = next(iter(gold.values()))["text"]
+    doc = make_doc(nlp, text)
+    for name in ("gazetteer", "rules"):
+        doc = nlp.get_pipe(name)(doc)
+    cands = doc._.kg_candidates
+    clf = nlp.get_pipe("classifier")
+    return cands, Context(doc_text(doc), cands, clf._rules(), doc._.kg_words), clf.model
+
+
+def test_classifier_scores_are_the_sums_of_prob(scored):
+    from kg.ner.classifier import grouped_features, neighbour_features
+
+    cands, ctx, model = scored
+    groups = grouped_features(cands, ctx)
+    probs = [model.prob(f) for _, f in groups]
+    extra = neighbour_features([m[0].key for m, _ in groups], probs)
+    assert model.stage2
+    assert model.score_groups(groups) == [model.prob(f + x, model.stage2) for (_, f), x in zip(groups, extra)]
+
+
+def test_context_answers_as_a_scan_of_the_candidates(scored):
+    cands, ctx, _ = scored
+    words = ctx.words
+    for c in cands:
+        s, e = c.start, c.end
+        inside = [ctx.rules.words.get(ctx.text[a:b], "x") for a, b in words if a >= s and b <= e]
+        assert ctx.tags_inside(s, e) == inside
+        around = {x.label for x in cands if s - 30 <= x.start <= s and x.end >= e and (x.start, x.end) != (s, e)}
+        assert ctx.containing(c) == around
+
+
+def test_features_name_no_feature_twice(scored):
+    """grouped_features takes a lone candidate's features as they come: a name twice would count twice."""
+    from kg.ner.classifier import features
+
+    cands, ctx, _ = scored
+    for c in cands:
+        f = features(c, ctx)
+        assert len(set(f)) == len(f), c

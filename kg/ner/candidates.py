@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from spacy.lang.zh import ChineseTokenizer, Segmenter
 from spacy.language import Language
 from spacy.tokens import Doc
+
+_WHITESPACE = re.compile(r"\s+")  # \s is str.isspace, character for character
 
 
 @dataclass(slots=True)
@@ -49,9 +53,42 @@ def add_candidates(doc: Doc, found: list[Candidate]) -> None:
 
 def make_doc(nlp: Language, text: str) -> Doc:
     """The tokenized doc of a text, the text kept for `doc_text` (tokenization loses no character)."""
-    doc = nlp.make_doc(text)
+    tokenizer = nlp.tokenizer
+    if isinstance(tokenizer, ChineseTokenizer) and tokenizer.segmenter == Segmenter.char and len(text) <= nlp.max_length:
+        words, spaces = char_words(text)
+        doc = Doc(nlp.vocab, words=words, spaces=spaces)
+    else:
+        doc = nlp.make_doc(text)
     doc.user_data["kg_text"] = text
     return doc
+
+
+def char_words(text: str) -> tuple[list[str], list[bool]]:
+    """The words and spaces of spaCy's `char` segmentation of Chinese, as `spacy.util.get_words_and_spaces`
+    makes them: one word per character, a run of whitespace one word, and one space (U+0020)
+    after a character its trailing space. That function looks for each character in the rest of
+    the text, a copy of it each time: a tenth of the time of the NER went there.
+
+    >>> char_words("a  b\\n")
+    (['a', ' ', 'b', '\\n'], [True, False, False, False])
+    """
+    words: list[str] = []
+    trailing: list[int] = []
+    pos = 0
+    for m in _WHITESPACE.finditer(text):
+        a, b = m.span()
+        words += text[pos:a]
+        if a > 0 and text[a] == " ":
+            trailing.append(len(words) - 1)
+            a += 1
+        if a < b:
+            words.append(text[a:b])
+        pos = b
+    words += text[pos:]
+    spaces = [False] * len(words)
+    for i in trailing:
+        spaces[i] = True
+    return words, spaces
 
 
 def doc_text(doc: Doc) -> str:

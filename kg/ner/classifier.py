@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 
 from kg.errors import ConfigError
@@ -50,8 +53,60 @@ def char_class(ch: str) -> str:
     return "O"
 
 
+def _sigmoid(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    ez = math.exp(z)
+    return ez / (1.0 + ez)
+
+
 def _len_bucket(n: int) -> str:
     return str(n) if n <= 8 else ("9-12" if n <= 12 else ("13-20" if n <= 20 else "21+"))
+
+
+_CLASSES: dict[str, str] = {}  # char_class of every character met
+
+
+def _class_of(ch: str) -> str:
+    found = _CLASSES.get(ch)
+    if found is None:
+        found = _CLASSES[ch] = char_class(ch)
+    return found
+
+
+class _Names(dict):
+    """The feature names of one label, each joined once per process: names["last="] is "ORG|last=",
+    and names["fw_in=", True] is "ORG|fw_in=True". Most features are a label, a template and a value,
+    and a candidate has some forty, which were joined and hashed anew for each. Only values of
+    closed sets (flags, small numbers, character classes, dictionary tags, lexicon words) go in as
+    keys, so the dict stays small; a name is interned, the same object as the key of the weights'
+    table (SpanClassifier._table)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label + "|"
+
+    def __missing__(self, key: str | tuple) -> str:
+        name = sys.intern(self.label + key if isinstance(key, str) else self.label + "".join(map(str, key)))
+        self[key] = name
+        return name
+
+
+_NAMES: dict[str, _Names] = {}
+
+
+def _names(label: str) -> _Names:
+    found = _NAMES.get(label)
+    if found is None:
+        found = _NAMES[label] = _Names(label)
+    return found
+
+
+# the first features of a candidate, by (label, source, length), and the features of its label,
+# rule family and the classes of the characters around it, by (label, family, left, right)
+_HEADS: dict[tuple[str, str, int], tuple[tuple[str, ...], str]] = {}
+_SIDES: dict[tuple[str, str, str, str], tuple[str, str, str]] = {}
+_PROPER_TAGS = frozenset(("ns", "nr", "nz", "nt", "nrt", "m"))
 
 
 class Context:
@@ -59,7 +114,8 @@ class Context:
 
     What the text says at a boundary (the characters and words around it, the candidates that end
     or start there) is worked out once per position and label: the rules propose many candidates
-    per head and per suffix, which share their ends and many of their starts."""
+    per head and per suffix, which share their ends and many of their starts. `words` is a
+    segmentation of the text (in order, not overlapping)."""
 
     def __init__(self, text: str, cands: Sequence[Candidate], rules: Rules, words: Sequence[tuple[int, int]] | None = None) -> None:
         self.text = text
@@ -67,36 +123,65 @@ class Context:
         self.words = sorted(words or ())
         self.word_starts = [w[0] for w in self.words]
         self.word_ends = {w[1] for w in self.words}
-        self.by_start: dict[int, list[Candidate]] = defaultdict(list)
-        self.by_end: dict[int, list[Candidate]] = defaultdict(list)
+        self._word_ends = [w[1] for w in self.words]
+        self._word_tags: list[str | None] = [None] * len(self.words)  # looked up when first asked for
         self.gaz: dict[tuple[int, int], set[str]] = defaultdict(set)
+        # what the features ask of the candidates around one, gathered in one pass
+        self.place_ends: set[int] = set()  # ends of places (gazetteer or suffix rule)
+        self.places_ending: dict[int, list[tuple[int, str]]] = defaultdict(list)  # (start, label), same sources
+        self.follows: dict[int, set[str]] = defaultdict(set)  # labels of gazetteer, place and org candidates by start
+        self.starting: dict[int, list[tuple[int, str]]] = defaultdict(list)  # (end, label + G for the gazetteer)
+        self.place_end_min: dict[int, int] = {}  # the shortest place of any source, by start
+        self.role_ends: set[int] = set()  # ends of names after a role word
         for c in cands:
-            self.by_start[c.start].append(c)
-            self.by_end[c.end].append(c)
-            if c.source == "gazetteer":
-                self.gaz[(c.start, c.end)].add(c.label)
-        # long candidates, for "inside a longer X" features
+            s, e, label, source = c.start, c.end, c.label, c.source
+            gazetteer = source == "gazetteer"
+            if gazetteer:
+                self.gaz[(s, e)].add(label)
+            if gazetteer or source == "place":
+                self.places_ending[e].append((s, label))
+                if label == "PLACE":
+                    self.place_ends.add(e)
+            if gazetteer or source == "place" or source == "org":
+                self.follows[s].add(label)
+            self.starting[s].append((e, label + "G" if gazetteer else label))
+            if label == "PLACE" and e < self.place_end_min.get(s, e + 1):
+                self.place_end_min[s] = e
+            if source == "person:role":
+                self.role_ends.add(e)
+        # long candidates, for "inside a longer X" features: per label, starts and ends by (start, end)
         self.spans = sorted({(c.start, c.end, c.label) for c in cands})
-        self.starts = [s for s, _, _ in self.spans]
+        by_label: dict[str, tuple[list[int], list[int]]] = {}
+        for s, e, label in self.spans:
+            starts, ends = by_label.setdefault(label, ([], []))
+            starts.append(s)
+            ends.append(e)
+        self._by_label = sorted(by_label.items())
         # quoted and bracketed ranges: a candidate strictly inside one is part of a larger name
         self.quoted = sorted({(c.start, c.end, "Q" if c.info.get("quoted") else "B") for c in cands if c.source in ("quote", "policy")})
         self.quoted_starts = [q[0] for q in self.quoted]
         self._left: dict[tuple[str, int], tuple] = {}
+        self._left_at: dict[int, tuple] = {}
         self._right: dict[tuple[str, int], tuple] = {}
+        self._reach: dict[int, list[tuple[str, int, int]]] = {}
 
     def tags_inside(self, s: int, e: int) -> list[str]:
         """Tags of the dictionary words that lie inside [s, e), in order."""
-        out = []
-        i = bisect_left(self.word_starts, s)
-        tags = self.rules.words
-        while i < len(self.words) and self.words[i][1] <= e:
-            ws, we = self.words[i]
-            out.append(tags.get(self.text[ws:we], "x"))
-            i += 1
-        return out
+        # the words after s up to the first that ends past e (the words do not overlap)
+        i, j = bisect_left(self.word_starts, s), bisect_right(self._word_ends, e)
+        found = self._word_tags[i:j]
+        if None in found:
+            tags, text, words = self.rules.words, self.text, self.words
+            for k in range(i, j):
+                if found[k - i] is None:
+                    a, b = words[k]
+                    found[k - i] = self._word_tags[k] = tags.get(text[a:b], "x")
+        return found
 
     def enclosure(self, s: int, e: int) -> str:
         """Q or B when [s, e) lies strictly inside a quoted or 《》 range, E when it is exactly one."""
+        if not self.quoted:
+            return "none"
         i = bisect_left(self.quoted_starts, s - 130)
         out = ""
         while i < len(self.quoted) and self.quoted[i][0] <= s:
@@ -110,101 +195,130 @@ class Context:
         return out or "none"
 
     def containing(self, c: Candidate) -> set[str]:
-        """Labels of other candidates that strictly contain c (cheap scan over a window)."""
-        out = set()
-        i = bisect_left(self.starts, c.start - 30)
-        while i < len(self.spans) and self.spans[i][0] <= c.start:
-            s, e, lab = self.spans[i]
-            if e >= c.end and (s, e) != (c.start, c.end):
-                out.add(lab)
-            i += 1
+        """Labels of other candidates that strictly contain c (those that start at most 30 before)."""
+        return set(self.inside(c.start, c.end))
+
+    def inside(self, s: int, e: int) -> list[str]:
+        """The labels of `containing`, sorted."""
+        reach = self._reach.get(s)
+        if reach is None:
+            reach = self._reach[s] = self._reach_from(s)
+        return [label for label, before, at in reach if before >= e or at > e]
+
+    def _reach_from(self, s: int) -> list[tuple[str, int, int]]:
+        """Per label, the furthest end of a candidate that starts in the 30 characters before s, and
+        of one that starts at s (-1 for none): all that `inside` asks, the same for every end."""
+        out = []
+        for label, (starts, ends) in self._by_label:
+            lo = bisect_left(starts, s - 30)
+            mid = bisect_left(starts, s, lo)
+            hi = bisect_right(starts, s, mid)
+            if hi > lo:
+                # they are sorted by start, then end: the last at s ends furthest
+                out.append((label, max(ends[lo:mid]) if mid > lo else -1, ends[hi - 1] if hi > mid else -1))
         return out
 
-    def left(self, L: str, s: int) -> tuple:
-        """Features of a left boundary for a label ("ORG|"), and the first word's length."""
-        found = self._left.get((L, s))
+    def left(self, label: str, s: int) -> tuple:
+        """Features of a left boundary for a label, and the first word's length."""
+        found = self._left.get((label, s))
         if found is None:
-            t, rules = self.text, self.rules
-            words = rules.words
-            left1 = t[s - 1] if s > 0 else ""
-            lc = char_class(left1)
-            lw = rules.word_ending_at(t, s)
-            fw = rules.longest_word(t, s) if s < len(t) else ""
-            cross = any(t[s - 1 : s + k] in words for k in (1, 2, 3)) if s > 0 else False
-            after_place = any(x.label == "PLACE" for x in self.by_end.get(s, ()) if x.source in ("gazetteer", "place"))
-            found = self._left[(L, s)] = (
-                L + "l1=" + left1,
-                L + "l2=" + t[max(0, s - 2) : s],
-                L + "lc=" + lc,
+            # what the text says at s is the same for every label: worked out once (a place and
+            # an organisation often start together)
+            at = self._left_at.get(s)
+            if at is None:
+                t, rules = self.text, self.rules
+                words = rules.words
+                left1 = t[s - 1] if s > 0 else ""
+                lw = rules.word_ending_at(t, s)
+                fw = rules.longest_word(t, s) if s < len(t) else ""
+                cross = s > 0 and (t[s - 1 : s + 1] in words or t[s - 1 : s + 2] in words or t[s - 1 : s + 3] in words)
+                at = self._left_at[s] = (
+                    left1, t[max(0, s - 2) : s], _class_of(left1), lw, words.get(lw, "?"), words.get(fw, "?"), len(fw), cross
+                )
+            left1, left2, lc, lw, lwtag, fwtag, fw_len, cross = at
+            names = _names(label)
+            found = self._left[(label, s)] = (
+                names["l1="] + left1,
+                names["l2="] + left2,
+                names["lc=", lc],
                 lc,
-                L + "lw=" + lw,
-                L + "lwtag=" + words.get(lw, "?"),
-                L + "fwtag=" + words.get(fw, "?"),
-                len(fw),
-                L + "cross_l=" + str(cross),
-                L + "after_place=" + str(after_place),
+                names["lw="] + lw,
+                names["lwtag=", lwtag],
+                names["fwtag=", fwtag],
+                fw_len,
+                names["cross_l=", cross],
+                names["after_place=", s in self.place_ends],
             )
         return found
 
-    def right(self, L: str, e: int) -> tuple:
+    def right(self, label: str, e: int) -> tuple:
         """Features of a right boundary for a label, and the word that starts there."""
-        found = self._right.get((L, e))
+        found = self._right.get((label, e))
         if found is None:
             t, rules = self.text, self.rules
             words = rules.words
+            names = _names(label)
             right1 = t[e] if e < len(t) else ""
-            rc = char_class(right1)
+            rc = _class_of(right1)
             rw = rules.longest_word(t, e) if e < len(t) else ""
             # a word that crosses the right edge from the last character, or from the one before
             cross1 = e >= 1 and (t[e - 1 : e + 2] in words or t[e - 1 : e + 1] in words)
             cross2 = cross1 or (e >= 2 and (t[e - 2 : e + 2] in words or t[e - 2 : e + 1] in words))
-            follows = {x.label for x in self.by_start.get(e, ()) if x.source in ("gazetteer", "place", "org")}
-            found = self._right[(L, e)] = (
-                L + "r1=" + right1,
-                L + "r2=" + t[e : e + 2],
-                L + "rc=" + rc,
+            follows = self.follows.get(e)
+            found = self._right[(label, e)] = (
+                names["r1="] + right1,
+                names["r2="] + t[e : e + 2],
+                names["rc=", rc],
                 rc,
-                L + "rw=" + rw,
-                L + "rwtag=" + words.get(rw, "?"),
+                names["rw="] + rw,
+                names["rwtag=", words.get(rw, "?")],
                 rw,
-                (L + "cross_r=False", L + "cross_r=" + str(cross1), L + "cross_r=" + str(cross2)),
-                L + "we=" + str(e in self.word_ends),
-                [L + "next=" + x for x in sorted(follows)],
+                (names["cross_r=", False], names["cross_r=", cross1], names["cross_r=", cross2]),
+                names["we=", e in self.word_ends],
+                [names["next="] + x for x in sorted(follows)] if follows else [],
             )
         return found
 
 
 def features(c: Candidate, ctx: Context) -> list[str]:
-    """Sparse features of one candidate, each a string; the label is part of most of them."""
+    """Sparse features of one candidate, each a string, none twice; the label is part of most of them."""
     t = ctx.text
     s, e, lab = c.start, c.end, c.label
     span = t[s:e]
-    src = c.source.split(":")[0]
-    L = lab + "|"
-    l1, l2, lc, lcc, lw, lwtag, fwtag, fw_len, cross_l, after_place = ctx.left(L, s)
-    r1, r2, rc, rcc, rw_f, rwtag, rw, cross_r, we, follows = ctx.right(L, e)
+    source = c.source
+    info = c.info
     n = e - s
+    names = _names(lab)
+    l1, l2, lc, lcc, lw, lwtag, fwtag, fw_len, cross_l, after_place = ctx.left(lab, s)
+    r1, r2, rc, rcc, rw_f, rwtag, rw, cross_r, we, follows = ctx.right(lab, e)
+    head = _HEADS.get((lab, source, n))
+    if head is None:
+        L = lab + "|"
+        src = source.split(":")[0]
+        head = _HEADS[(lab, source, n)] = (
+            ("bias", L + "bias", L + "src=" + source, L + "len=" + _len_bucket(n), L + "src=" + src + "|len=" + _len_bucket(n)),
+            src,
+        )
+    first, src = head
+    sides = _SIDES.get((lab, src, lcc, rcc))
+    if sides is None:
+        L = lab + "|"
+        sides = _SIDES[(lab, src, lcc, rcc)] = (L + "lc|rc=" + lcc + rcc, L + "src=" + src + "|lc=" + lcc, L + "src=" + src + "|rc=" + rcc)
     f = [
-        "bias",
-        L + "bias",
-        L + "src=" + c.source,
-        L + "len=" + _len_bucket(n),
-        L + "src=" + src + "|len=" + _len_bucket(n),
-        L + "last=" + span[-1:],
-        L + "last2=" + span[-2:],
+        *first,
+        names["last="] + span[-1:],
+        names["last2="] + span[-2:],
         l1,
         l2,
         r1,
         r2,
         lc,
         rc,
-        L + "lc|rc=" + lcc + rcc,
-        L + "src=" + src + "|lc=" + lcc,
-        L + "src=" + src + "|rc=" + rcc,
+        *sides,
         lw,
         lwtag,
         fwtag,
-        L + "fw_in=" + str(fw_len <= n),  # the first word ends inside the span
+        names["fw_in=", fw_len <= n],  # the first word ends inside the span
         rw_f,
         rwtag,
         # the word that crosses the right edge (…区民 in 铁西区民政局): a sign the span ends mid-word
@@ -212,131 +326,145 @@ def features(c: Candidate, ctx: Context) -> list[str]:
         cross_l,
     ]
     rules = ctx.rules
-    info = c.info
     ws = info.get("ws")
     if ws is not None:
-        f.append(L + "ws=" + str(ws))
-    f.append(L + "encl=" + ctx.enclosure(s, e))
+        f.append(names["ws=", ws])
+    f.append(names["encl=", ctx.enclosure(s, e)])
     if ctx.words:
         f.append(we)
-        if lab != "POLICY" and not info_quoted(c):
+        if lab != "POLICY" and not (info.get("quoted") or info.get("booked")):
             tags = ctx.tags_inside(s, e)
-            f.append(L + "nwords=" + str(min(len(tags), 5)))
-            for tag in sorted(set(tags[:-1])):
-                f.append(L + "has=" + tag)
-            proper = any(tg in ("ns", "nr", "nz", "nt", "nrt", "m") for tg in tags) or any(
-                x.label == "PLACE" for x in ctx.by_start.get(s, ()) if x.end < e
-            ) or span[:1] in rules.level_chars or any(ch.isdigit() for ch in span)
-            f.append(L + "proper=" + str(proper))
+            f.append(names["nwords=", min(len(tags), 5)])
+            if len(tags) > 1:
+                for tag in sorted(set(tags[:-1])):
+                    f.append(names["has=", tag])
+            proper = (
+                not _PROPER_TAGS.isdisjoint(tags)
+                or ctx.place_end_min.get(s, e) < e
+                or span[:1] in rules.level_chars
+                or any(map(str.isdigit, span))
+            )
+            f.append(names["proper=", proper])
             if tags:
-                f.append(L + "lasttag=" + tags[-1])
-                f.append(L + "firsttag=" + tags[0])
+                f.append(names["lasttag=", tags[-1]])
+                f.append(names["firsttag=", tags[0]])
     if "\n" in span:
-        f.append(L + "break")
+        f.append(names["break"])
     # gazetteer agreement
     gaz = ctx.gaz.get((s, e), ())
-    f.append(L + "gaz=" + ("same" if lab in gaz else ("other" if gaz else "none")))
-    if c.source == "gazetteer":
-        f.append(L + "gaz_level=" + str(info.get("level", 0)))
-        f.append(L + "gaz_id=" + str(bool(c.kb_id)))
+    f.append(names["gaz=", "same" if lab in gaz else ("other" if gaz else "none")])
+    if source == "gazetteer":
+        f.append(names["gaz_level=", info.get("level", 0)])
+        f.append(names["gaz_id=", bool(c.kb_id)])
     # neighbours: a place ends where this starts, a place starts here, another candidate contains it
     f.append(after_place)
-    starts_here = {x.label + ("G" if x.source == "gazetteer" else "") for x in ctx.by_start.get(s, ()) if x.end < e}
-    for x in sorted(starts_here):
-        f.append(L + "prefix=" + x)
-    ends_here = {x.label for x in ctx.by_end.get(e, ()) if x.start > s and x.source in ("gazetteer", "place")}
-    for x in sorted(ends_here):
-        f.append(L + "suffix_is=" + x)
-    for x in sorted(ctx.containing(c)):
-        f.append(L + "inside=" + x)
+    starting = ctx.starting.get(s)
+    if starting:
+        for x in sorted({x for end, x in starting if end < e}):
+            f.append(names["prefix=", x])
+    ending = ctx.places_ending.get(e)
+    if ending:
+        for x in sorted({x for start, x in ending if start > s}):
+            f.append(names["suffix_is=", x])
+    for x in ctx.inside(s, e):
+        f.append(names["inside=", x])
     f += follows
     # family-specific evidence
     if lab == "PLACE":
         if "suffix" in info:
-            f.append(L + "suffix=" + info["suffix"])
-            f.append(L + "suffix=" + info["suffix"] + "|len=" + str(e - s))
-            f.append(L + "suffix=" + info["suffix"] + "|lc=" + lcc)
+            suffix = info["suffix"]
+            f.append(names["suffix=", suffix])
+            f.append(names["suffix=", suffix, "|len=", n])
+            f.append(names["suffix=", suffix, "|lc=", lcc])
         nm = span[: -len(info["suffix"])] if "suffix" in info else span
         # a gazetteer name that is also a common word (新建, 博爱, 振兴) is rarely meant as a place
-        f.append(L + "common_word=" + str(rules.words.get(span, "ns")[:1] not in ("n", "j") or rules.words.get(span) == "n"))
-        f.append(L + "name_in_dict=" + str(nm in rules.words))
-        f.append(L + "name_tag=" + rules.words.get(nm, "?"))
+        tag = rules.words.get(span, "ns")
+        f.append(names["common_word=", tag[:1] not in ("n", "j") or tag == "n"])
+        f.append(names["name_in_dict=", nm in rules.words])
+        f.append(names["name_tag=", rules.words.get(nm, "?")])
     elif lab == "ORG":
         head = info.get("head", "")
         if head:
-            f.append(L + "head=" + head)
-            f.append(L + "head=" + head + "|lc=" + lcc)
+            f.append(names["head=", head])
+            f.append(names["head=", head, "|lc=", lcc])
         if info.get("alone"):
-            f.append(L + "alone=" + head)
-            f.append(L + "alone_definite=" + str(head in rules.definite_alone))
-        f.append(L + "level_start=" + str(span[:1] in rules.level_chars))
-        f.append(L + "opener=" + str(span.startswith(rules.t_org_openers)))
-        if span[:1] in rules.level_chars:
-            f.append(L + "level_start|len=" + str(e - s))
-        for r in (t[e : e + 2], t[e : e + 3]):
-            if r in rules.role_after:
-                f.append(L + "role_after")
-        f.append(L + "head_in_right_word=" + str(len(rw) > 1 and rw in rules.org_heads))
+            f.append(names["alone=", head])
+            f.append(names["alone_definite=", head in rules.definite_alone])
+        level_start = span[:1] in rules.level_chars
+        f.append(names["level_start=", level_start])
+        f.append(names["opener=", span.startswith(rules.t_org_openers)])
+        if level_start:
+            f.append(names["level_start|len=", n])
+        if t[e : e + 2] in rules.role_after or t[e : e + 3] in rules.role_after:
+            f.append(names["role_after"])
+        f.append(names["head_in_right_word=", len(rw) > 1 and rw in rules.org_heads])
     elif lab == "PERSON":
-        f.append(L + "first=" + span[:1])
-        f.append(L + "surname=" + str(rules.is_surname_start(span)))
-        f.append(L + "surname2=" + str(span[:2] in rules.surnames2))
-        f.append(L + "name_in_dict=" + str(span in rules.words))
-        f.append(L + "name_tag=" + rules.words.get(span, "?"))
-        if e - s == 3:
-            f.append(L + "first2_word=" + str(rules.is_common_word(span[:2])))
+        f.append(names["first="] + span[:1])
+        f.append(names["surname=", rules.is_surname_start(span)])
+        f.append(names["surname2=", span[:2] in rules.surnames2])
+        f.append(names["name_in_dict=", span in rules.words])
+        f.append(names["name_tag=", rules.words.get(span, "?")])
+        if n == 3:
+            f.append(names["first2_word=", rules.is_common_word(span[:2])])
         if "cue" in info:
-            f.append(L + "cue=" + info["cue"])
+            f.append(names["cue=", info["cue"]])
         if "items" in info:
-            f.append(L + "items=" + str(min(info["items"], 4)))
+            f.append(names["items=", min(info["items"], 4)])
         if "token" in info:
-            f.append(L + "token=" + str(info["token"]) + "|len=" + str(e - s))
+            f.append(names["token="] + str(info["token"]) + "|len=" + str(n))
         if t.startswith(rules.t_person_after, e):
-            f.append(L + "after_word")
+            f.append(names["after_word"])
     if lab in ("PROGRAMME", "ORG") and info.get("quoted"):
-        after = info.get("after", "")
-        before = info.get("before", "")
-        f.append(L + "quoted")
-        f.append(L + "q_after_prog=" + str(after.startswith(rules.t_prog_after)))
-        f.append(L + "q_after_not=" + str(after.startswith(rules.t_prog_not_after)))
-        f.append(L + "q_after_org=" + str(after.startswith(rules.t_org_heads2)))
-        f.append(L + "q_after1=" + after[:1])
-        f.append(L + "q_after2=" + after[:2])
-        f.append(L + "q_before_prog=" + str(before.endswith(rules.t_prog_before)))
-        f.append(L + "q_before_not=" + str(before.endswith(rules.t_prog_not_before)))
-        parts = [p for p in _split_parts(span) if p]
-        f.append(L + "q_idiom=" + str(bool(parts) and all(p in rules.idioms for p in parts)))
-        f.append(L + "q_idiom_any=" + str(any(p in rules.idioms for p in parts)))
-        f.append(L + "q_before1=" + before[-1:])
-        f.append(L + "q_before2=" + before[-2:])
-        f.append(L + "q_head=" + str(span.endswith(rules.t_prog_heads)))
-        f.append(L + "q_role=" + str(span[-1:] in rules.role_endings))
-        f.append(L + "q_num=" + str(span[:1] in rules.numerals or span[:1].isdigit()))
-        f.append(L + "q_digits=" + str(any(ch.isdigit() for ch in span)))
-        f.append(L + "q_plus=" + str("+" in span))
-        seps = sum(span.count(x) for x in "、,， ")
-        f.append(L + "q_seps=" + str(min(seps, 3)))
-        f.append(L + "q_len=" + _len_bucket(e - s))
-        f.append(L + "q_dict=" + str(span in rules.words))
-        f.append(L + "q_tag=" + rules.words.get(span, "?"))
-        if seps:
-            parts = [p for p in _split_parts(span) if p]
-            f.append(L + "q_parts_eq=" + str(len({len(p) for p in parts}) == 1))
-            f.append(L + "q_parts_num=" + str(sum(p[:1] in rules.numerals for p in parts) == len(parts)))
-        if len(span) == 4 and span[0] == span[2]:
-            f.append(L + "q_abab")
-        f.append(L + "q_first_num_head=" + str(span[:1] in rules.numerals and len(span) <= 8))
-        # a quoted phrase that ends in a person's name after a role word is a title or a theme
-        f.append(L + "q_ends_person=" + str(any(x.source == "person:role" for x in ctx.by_end.get(e, ()))))
+        f += _quoted_features(span, n, info, names, rules, ends_person=e in ctx.role_ends)
     if lab == "PROGRAMME" and not info.get("quoted"):
         if "head" in info:
-            f.append(L + "uhead=" + info["head"])
+            f.append(names["uhead=", info["head"]])
         if info.get("alone"):
-            f.append(L + "ualone")
+            f.append(names["ualone"])
     if lab == "POLICY":
-        f.append(L + "p_head=" + str(span.endswith(rules.t_policy_heads)))
-        f.append(L + "p_open=" + str(span.startswith(rules.t_policy_openings)))
-        f.append(L + "p_booked=" + str(bool(info.get("booked"))))
+        f.append(names["p_head=", span.endswith(rules.t_policy_heads)])
+        f.append(names["p_open=", span.startswith(rules.t_policy_openings)])
+        f.append(names["p_booked=", bool(info.get("booked"))])
+    return f
+
+
+def _quoted_features(span: str, n: int, info: dict, names: _Names, rules: Rules, *, ends_person: bool) -> list[str]:
+    """Features of a quoted name: what stands around the quotes, and what the name is made of."""
+    after = info.get("after", "")
+    before = info.get("before", "")
+    parts = [p for p in _split_parts(span) if p]
+    f = [
+        names["quoted"],
+        names["q_after_prog=", after.startswith(rules.t_prog_after)],
+        names["q_after_not=", after.startswith(rules.t_prog_not_after)],
+        names["q_after_org=", after.startswith(rules.t_org_heads2)],
+        names["q_after1="] + after[:1],
+        names["q_after2="] + after[:2],
+        names["q_before_prog=", before.endswith(rules.t_prog_before)],
+        names["q_before_not=", before.endswith(rules.t_prog_not_before)],
+        names["q_idiom=", bool(parts) and all(p in rules.idioms for p in parts)],
+        names["q_idiom_any=", any(p in rules.idioms for p in parts)],
+        names["q_before1="] + before[-1:],
+        names["q_before2="] + before[-2:],
+        names["q_head=", span.endswith(rules.t_prog_heads)],
+        names["q_role=", span[-1:] in rules.role_endings],
+        names["q_num=", span[:1] in rules.numerals or span[:1].isdigit()],
+        names["q_digits=", any(map(str.isdigit, span))],
+        names["q_plus=", "+" in span],
+    ]
+    seps = sum(span.count(x) for x in "、,， ")
+    f.append(names["q_seps=", min(seps, 3)])
+    f.append(names["q_len=", _len_bucket(n)])
+    f.append(names["q_dict=", span in rules.words])
+    f.append(names["q_tag="] + rules.words.get(span, "?"))
+    if seps:
+        f.append(names["q_parts_eq=", len({len(p) for p in parts}) == 1])
+        f.append(names["q_parts_num=", sum(p[:1] in rules.numerals for p in parts) == len(parts)])
+    if len(span) == 4 and span[0] == span[2]:
+        f.append(names["q_abab"])
+    f.append(names["q_first_num_head=", span[:1] in rules.numerals and len(span) <= 8])
+    # a quoted phrase that ends in a person's name after a role word is a title or a theme
+    f.append(names["q_ends_person=", ends_person])
     return f
 
 
@@ -345,12 +473,12 @@ def grouped_features(cands: Sequence[Candidate], ctx: Context) -> list[tuple[lis
     described by the union of their evidence."""
     groups: dict[tuple[int, int, str], list[Candidate]] = defaultdict(list)
     for c in cands:
-        groups[c.key].append(c)
+        groups[(c.start, c.end, c.label)].append(c)
     out = []
     for key in sorted(groups):
         members = groups[key]
         if len(members) == 1:
-            out.append((members, list(dict.fromkeys(features(members[0], ctx)))))
+            out.append((members, features(members[0], ctx)))  # no feature comes twice
             continue
         feats: dict[str, None] = {}
         for c in members:
@@ -369,21 +497,18 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
     (the organisation that would contain this place, the place inside this organisation …)."""
     order = sorted(range(len(keys)), key=lambda i: keys[i][0])
     starts = [keys[i][0] for i in order]
+    # the neighbours in start order, with their probability (one pass over the window per candidate)
+    near = [(j, *keys[j], probs[j]) for j in order]
     out: list[list[str]] = []
     for i, (s, e, lab) in enumerate(keys):
         best: dict[str, float] = {}
-        lo = bisect_left(starts, s - 40)
-        hi = bisect_right(starts, e + 3)
-        for k in range(lo, hi):
-            j = order[k]
+        for j, s2, e2, lab2, p in near[bisect_left(starts, s - 40) : bisect_right(starts, e + 3)]:
             if j == i:
                 continue
-            s2, e2, lab2 = keys[j]
-            if e2 < s and not (lab2 == lab and s - e2 <= 3):
-                continue
-            p = probs[j]
             if lab2 == lab and (0 < s - e2 <= 3):
                 rel = "sib"  # the previous item of a run of names (“…”“…”, X、Y)
+            elif e2 < s:
+                continue
             elif e2 == s:
                 rel = "prev_" + lab2
             elif lab2 == lab and 0 < s2 - e <= 3:
@@ -392,7 +517,7 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
                 continue
             elif s2 == e:
                 rel = "next_" + lab2
-            elif (s2, e2) == (s, e):
+            elif s2 == s and e2 == e:
                 rel = "alt"
             elif s2 <= s and e2 >= e:
                 rel = "in_" + lab2
@@ -402,10 +527,13 @@ def neighbour_features(keys: Sequence[tuple[int, int, str]], probs: Sequence[flo
                 rel = "cross"
             if p > best.get(rel, -1.0):
                 best[rel] = p
-        L = lab + "|"
-        f = [L + "s1=" + _bucket(probs[i])]
-        f += [L + "s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items())]
-        f += [L + "s1=" + _bucket(probs[i]) + "|s2_" + rel + "=" + _bucket(p) for rel, p in sorted(best.items()) if p >= 0.5]
+        names = _names(lab)
+        mine = _bucket(probs[i])
+        f = [names["s1=", mine]]
+        if best:
+            ranked = sorted(best.items())
+            f += [names["s2_", rel, "=", _bucket(p)] for rel, p in ranked]
+            f += [names["s1=", mine, "|s2_", rel, "=", _bucket(p)] for rel, p in ranked if p >= 0.5]
         out.append(f)
     return out
 
@@ -467,20 +595,12 @@ def _lbfgs_logistic(ptr, idx, y, nfeat: int, *, l2: float, sample_w, iterations:
     return w
 
 
-def info_quoted(c: Candidate) -> bool:
-    return bool(c.info.get("quoted") or c.info.get("booked"))
+_SEPARATORS = re.compile("[、,， ]")
 
 
 def _split_parts(span: str) -> list[str]:
-    out, cur = [], ""
-    for ch in span:
-        if ch in "、,， ":
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
+    """The parts of a name between separators, empty ones included (a list of items: 一、二)."""
+    return _SEPARATORS.split(span)
 
 
 class SpanClassifier:
@@ -493,26 +613,40 @@ class SpanClassifier:
         self.weights = weights or {}
         self.threshold = threshold
         self.stage2 = stage2 or {}
+        self._tables: tuple | None = None
 
     def __bool__(self) -> bool:
         return bool(self.weights)
 
     def score_groups(self, groups: Sequence[tuple[Sequence[Candidate], list[str]]]) -> list[float]:
         """Probabilities for grouped candidates (see grouped_features), both stages."""
-        probs = [self.prob(f) for _, f in groups]
         if not self.stage2:
-            return probs
+            return [self.prob(f) for _, f in groups]
+        # each feature looked up once for both stages; the sums are those of `prob`, term by term
+        # (an unknown feature adds 0.0 where `prob` leaves it out: the same sum)
+        index, first, second = self._table()
+        rows = [list(map(index.get, f, repeat(0))) for _, f in groups]
+        probs = [_sigmoid(sum(map(first.__getitem__, row))) for row in rows]
         keys = [m[0].key for m, _ in groups]
         extra = neighbour_features(keys, probs)
-        return [self.prob(f + x, self.stage2) for (_, f), x in zip(groups, extra)]
+        w = self.stage2
+        return [_sigmoid(sum(filter(None, map(w.get, x)), sum(map(second.__getitem__, row)))) for row, x in zip(rows, extra)]
+
+    def _table(self) -> tuple[dict[str, int], list[float], list[float]]:
+        """Every feature of either stage numbered from 1, and the weights of both stages by number
+        (0.0 for a feature that a stage does not know, and for number 0, the unknown features)."""
+        made = self._tables
+        if made is None or made[0] is not self.weights or made[1] is not self.stage2:
+            names = sorted(self.weights.keys() | self.stage2.keys())
+            index = {sys.intern(name): i for i, name in enumerate(names, 1)}
+            first = [0.0] + [self.weights.get(name, 0.0) for name in names]
+            second = [0.0] + [self.stage2.get(name, 0.0) for name in names]
+            made = self._tables = (self.weights, self.stage2, (index, first, second))
+        return made[2]
 
     def prob(self, feats: Iterable[str], weights: dict[str, float] | None = None) -> float:
         w = self.weights if weights is None else weights
-        z = sum(filter(None, map(w.get, feats)))  # unknown features left out, as before
-        if z >= 0:
-            return 1.0 / (1.0 + math.exp(-z))
-        ez = math.exp(z)
-        return ez / (1.0 + ez)
+        return _sigmoid(sum(filter(None, map(w.get, feats))))  # unknown features left out, as before
 
     def fit(
         self,

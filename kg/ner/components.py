@@ -12,6 +12,7 @@ Settings come from `configs/ner.cfg`; data (patterns, lexicon, surnames, weights
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -142,7 +143,7 @@ class RulesComponent:
         place_starts = {c.start for c in have if c.label == "PLACE"} | {c.start for c in found}
         place_ends = {c.end for c in have if c.label == "PLACE"} | {c.end for c in found}
         if "org" in fam:
-            word_at = {i: w for w in words if w[1] - w[0] > 1 for i in range(w[0], w[1])}
+            word_at = _LongWordAt(words)
             inside_places = {
                 i for c in have + found if c.label == "PLACE" for i in range(c.start + 1, c.end) if i in stops
             }
@@ -174,6 +175,24 @@ class RulesComponent:
         self.surnames = srsly.read_json(path / "surnames.json")
         self._build()
         return self
+
+
+class _LongWordAt:
+    """`get(i)`: the word of two characters or more that covers offset i, else None; what a dict of
+    every covered offset says, found by bisection (the few heads of a text ask, thousands of
+    offsets would be stored). `words` is a segmentation: in order, not overlapping."""
+
+    def __init__(self, words: list[tuple[int, int]]) -> None:
+        self.words = words
+        self.starts = [s for s, _ in words]
+
+    def get(self, i: int) -> tuple[int, int] | None:
+        k = bisect_right(self.starts, i) - 1
+        if k >= 0:
+            s, e = self.words[k]
+            if i < e and e - s > 1:
+                return self.words[k]
+        return None
 
 
 def segment(text: str) -> list[tuple[int, int]]:

@@ -23,6 +23,9 @@ def is_cjk(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or ch == "〇"
 
 
+_CJK = re.compile("[\u4e00-\u9fff〇]*")  # a run of characters that is_cjk accepts
+
+
 def _normal(name: str) -> str:
     """A name without its spaces and separators, for matching a headline to a quote."""
     return "".join(ch for ch in name if ch not in " \u3000,，、·")
@@ -63,6 +66,7 @@ class Rules:
         self.not_heads = sorted(set(org.get("not_heads", ())), key=len, reverse=True)
         self.predicates = set(lexicon.get("grammar", {}).get("predicate_words", ()))
         self._pred_prefix = {w for w in self.predicates if len(w) >= 2}
+        self._pred_firsts = frozenset(w[0] for w in self.predicates if w)
         self.name_openers = set(lexicon.get("grammar", {}).get("name_openers", ()))
         # tuples for str.startswith / str.endswith, which test many words at C speed
         self.t_org_heads2 = tuple(sorted(h for h in self.org_heads if len(h) >= 2))
@@ -177,7 +181,10 @@ class Rules:
         that starts with one (积极推进) counts; a one-character one only when it stands alone."""
         out = []
         pre = self._pred_prefix
+        firsts = self._pred_firsts
         for ws, we in words:
+            if text[ws] not in firsts:  # most words: neither a predicate nor one that starts with one
+                continue
             w = text[ws:we]
             if w in self.predicates or (len(w) > 2 and (w[:2] in pre or w[:3] in pre)):
                 if w in self.name_openers and self.org_re.match(text, we):
@@ -242,7 +249,7 @@ class Rules:
                 if s < 0:
                     break
                 name = text[s:a]
-                if not all(is_cjk(ch) for ch in name) or "的" in name:
+                if _CJK.fullmatch(name) is None or "的" in name:
                     break
                 if s in stops or (k == self.min_name and any(i in stops for i in range(s + 1, a))):
                     break

@@ -14,24 +14,37 @@ from math import log
 
 # a run of these, one character per word, is one word (jieba's re_eng)
 LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_NONE: tuple[bool, dict] = (False, {})  # a character that no dictionary entry starts with
 
 
 class Segmenter:
     """jieba's words (no HMM) of a text, as offsets, from the dictionary of a jieba Tokenizer."""
 
-    def __init__(self, words: dict[str, float | None], unknown: float) -> None:
+    def __init__(self, words: dict[str, tuple[float | None | bool, dict[str, float | None]]], unknown: float) -> None:
         from jieba import re_han_default  # jieba's own blocks, so that the same words come out
 
         self.blocks = re_han_default
-        self.words = words  # every prefix of a dictionary word; a word itself has its log-probability
+        # by first character: the character's own entry (False: none), and the longer entries that
+        # start with it. jieba's dictionary holds every prefix of a word (None), and a word has its
+        # log-probability. A text asks some 2 entries per character: in one dict of half a million
+        # most of the time went to memory; in a small dict per character it takes a sixth less.
+        self.words = words
         self.unknown = unknown  # the score of a character that starts no word
 
     @staticmethod
-    def scores(tokenizer) -> tuple[dict[str, float | None], float]:
+    def scores(tokenizer) -> tuple[dict[str, tuple[float | None | bool, dict[str, float | None]]], float]:
         """The words and unknown score of a jieba Tokenizer's dictionary, for `Segmenter(*scores)`."""
         tokenizer.check_initialized()
         logtotal = log(tokenizer.total)
-        words = {w: (log(freq) - logtotal if freq else None) for w, freq in tokenizer.FREQ.items()}
+        own: dict[str, float | None] = {}
+        longer: dict[str, dict[str, float | None]] = {}
+        for w, freq in tokenizer.FREQ.items():
+            logp = log(freq) - logtotal if freq else None
+            if len(w) == 1:
+                own[w] = logp
+            elif w:
+                longer.setdefault(w[0], {})[w] = logp
+        words = {ch: (own.get(ch, False), longer.get(ch, {})) for ch in sorted(own.keys() | longer.keys())}
         return words, log(1) - logtotal
 
     def __call__(self, text: str) -> list[tuple[int, int]]:
@@ -48,21 +61,26 @@ class Segmenter:
     def _block(self, block: str, offset: int, out: list[tuple[int, int]]) -> None:
         """The words of a block of Chinese characters, letters and digits (jieba's cut_block)."""
         n = len(block)
-        words = self.words
+        firsts = self.words
+        unknown = self.unknown
         score = [0.0] * (n + 1)  # the best route's score from each character to the end
         end = [0] * n  # where the first word of that route ends
         for k in range(n - 1, -1, -1):
-            best = None
+            logp, words = firsts.get(block[k], _NONE)
+            if logp is False:  # the character starts no dictionary word
+                score[k] = unknown + score[k + 1]
+                end[k] = k + 1
+                continue
+            best = None if logp is None else logp + score[k + 1]
             best_end = i = k + 1
-            logp = words.get(block[k], False)
-            while logp is not False:  # block[k:i] starts some dictionary word
-                if logp is not None and (best is None or logp + score[i] >= best):
-                    best, best_end = logp + score[i], i
-                if i >= n:
-                    break
+            while i < n:
                 i += 1
                 logp = words.get(block[k:i], False)
-            score[k] = self.unknown + score[k + 1] if best is None else best
+                if logp is False:  # block[k:i] starts no dictionary word
+                    break
+                if logp is not None and (best is None or logp + score[i] >= best):
+                    best, best_end = logp + score[i], i
+            score[k] = unknown + score[k + 1] if best is None else best
             end[k] = best_end
         x = 0
         run = -1  # start of a run of single letters and digits
