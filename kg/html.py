@@ -1,9 +1,10 @@
 """The interactive pages: an overview with search, one page per article, one page per entity.
 
 Every page opens from disk without network: vis-network (shipped inside pyvis) and our own script
-and stylesheet are copied once to `assets/`. pyvis holds each network's nodes and edges; positions
-come from a layout computed here with a fixed seed and vis-network draws them with physics off, so
-a page shows thousands of nodes in about a second and the same graph always gives the same bytes.
+and stylesheet are copied once to `assets/`. Each network's nodes and edges are the dicts pyvis
+would hold (made here, at a fraction of its cost); positions come from a layout computed here with a
+fixed seed and vis-network draws them with physics off, so a page shows thousands of nodes in about
+a second and the same graph always gives the same bytes.
 All corpus text reaches the page escaped: by Jinja in HTML, and as JSON with `<`, `>`, `&`,
 U+2028 and U+2029 escaped inside `<script type="application/json">`, read with `JSON.parse`.
 Tooltips are plain strings, which vis-network shows as text. The overview and entity pages show
@@ -41,7 +42,6 @@ import networkx as nx
 import pyvis
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
-from pyvis.network import Network
 from pypinyin import Style, lazy_pinyin
 
 from kg.graph import ARTICLE, DocInfo
@@ -199,8 +199,16 @@ def script_json(data: object) -> Markup:
     >>> str(script_json({"a": "</script><!--\u2028"}))
     '{"a":"\\\\u003c/script\\\\u003e\\\\u003c!--\\\\u2028"}'
     """
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return Markup(re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text))
+    return _script_safe(_JSON.encode(data))
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+_UNSAFE = re.compile("[<>&\u2028\u2029]")
+
+
+def _script_safe(text: str) -> Markup:
+    """JSON text with the characters that could end or break a script escaped."""
+    return Markup(_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text))
 
 
 def _clip(text: str, n: int) -> str:
@@ -224,19 +232,42 @@ def _components_layout(
 
     Lone nodes get room for their label (about 13 pixels a character) so that a row of them reads.
     """
-    h = nx.Graph()
-    h.add_nodes_from(sorted(nodes))
-    for u, v, w in sorted(edges):
-        if u != v and u in h and v in h:
-            h.add_edge(u, v, weight=max(w, h.get_edge_data(u, v, {}).get("weight", 0.0)))
-    comps = sorted((sorted(c) for c in nx.connected_components(h)), key=lambda c: (-len(c), c[0]))
+    # the undirected graph as plain dicts (networkx costs more than the layouts of most pages):
+    # each pair once, with the strongest of its weights
+    known = set(nodes)
+    weights: dict[tuple[str, str], float] = {}
+    links: dict[str, list[str]] = defaultdict(list)
+    for u, v, w in edges:
+        if u != v and u in known and v in known:
+            pair = (u, v) if u < v else (v, u)
+            if pair in weights:
+                weights[pair] = max(w, weights[pair])
+            else:
+                weights[pair] = max(w, 0.0)
+                links[u].append(v)
+                links[v].append(u)
+    comps = []
+    seen: set[str] = set()
+    for n in sorted(known):
+        if n not in seen:
+            seen.add(n)
+            comp, todo = [n], [n]
+            while todo:
+                for m in links.get(todo.pop(), ()):
+                    if m not in seen:
+                        seen.add(m)
+                        comp.append(m)
+                        todo.append(m)
+            comp.sort()
+            comps.append(comp)
+    comps.sort(key=lambda c: (-len(c), c[0]))
     boxes = []
     for comp in comps:
         if len(comp) == 1:
             room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
             boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
             continue
-        pos = dict(zip(comp, _placed(h.subgraph(comp), comp, seed=seed, crowded=crowded)))
+        pos = dict(zip(comp, _placed(comp, links, weights, seed=seed, crowded=crowded)))
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
@@ -259,11 +290,16 @@ def _components_layout(
     return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
 
 
-def _placed(h: nx.Graph, order: list[str], *, seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
-    """Pixel positions of a connected component's nodes, in `order`: a force layout, spread."""
-    index = {n: i for i, n in enumerate(order)}
-    shape = tuple(sorted((min(index[u], index[v]), max(index[u], index[v]), w) for u, v, w in h.edges(data="weight")))
-    return _shape_positions(len(order), shape, seed, crowded)
+def _placed(
+    comp: list[str], links: dict[str, list[str]], weights: dict[tuple[str, str], float], *, seed: int, crowded: float
+) -> tuple[tuple[float, float], ...]:
+    """Pixel positions of a connected component's nodes, in `comp`'s (sorted) order: a force layout, spread.
+
+    `links` holds each node's neighbours, `weights` each linked pair once, as (u, v) with u < v.
+    """
+    index = {n: i for i, n in enumerate(comp)}
+    shape = sorted((index[u], index[v], weights[(u, v)]) for u in comp for v in links[u] if u < v)
+    return _shape_positions(len(comp), tuple(shape), seed, crowded)
 
 
 # Positions depend only on the shape (nodes in order, weighted edges), not on names: article
@@ -660,6 +696,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
 # networks
 
 
+@lru_cache(maxsize=None)
 def _darker(colour: str, f: float = 0.55) -> str:
     """The colour of the border of a new or focused node: its fill, darker.
 
@@ -756,40 +793,49 @@ def _network(
     edge_labels: bool,
     focus: str | None = None,
     overview: bool = False,
-) -> dict:
-    """The vis-network data of one network: pyvis nodes and edges with fixed positions, and options."""
-    net = Network(directed=True, cdn_resources="remote")
+) -> Markup:
+    """The vis-network data of one network as script JSON: nodes and edges with fixed positions, and options.
+
+    Nodes and edges are the dicts pyvis's `Network.add_node` and `add_edge` would hold (a node's
+    label is its IRI when it has none; a drawn node once), made here: pyvis checks each edge's ends
+    against a list of all nodes, and its network is made for one page only.
+    """
+    out_nodes = []
+    drawn = set()
+    top = max((m.value for m in nodes), default=0)
     for n in nodes:
+        if n.iri in drawn:
+            continue
+        drawn.add(n.iri)
         st = type_style(n.type)
-        extra = {}
-        if n.new:
-            extra["shapeProperties"] = {"borderDashes": [4, 3]}
-            extra["borderWidth"] = 2
-        value = n.value
-        if n.iri == focus:
-            extra["borderWidth"] = 4
-            extra["font"] = {"size": 18, "bold": True}
-            value = max([value, *(m.value for m in nodes)])
         x, y = pos[n.iri]
-        net.add_node(
-            n.iri,
-            label=n.label,
-            shape=st.shape,
-            color={"background": st.colour, "border": _darker(st.colour) if n.new or n.iri == focus else st.colour},
-            value=value,
-            title=n.title,
-            x=x,
-            y=y,
-            type=n.type,
-            href=n.href,
-            key=n.key,
-            **extra,
-        )
+        node = {
+            "id": n.iri,
+            "label": n.label or n.iri,
+            "shape": st.shape,
+            "color": {"background": st.colour, "border": _darker(st.colour) if n.new or n.iri == focus else st.colour},
+            "value": n.value,
+            "title": n.title,
+            "x": x,
+            "y": y,
+            "type": n.type,
+            "href": n.href,
+            "key": n.key,
+        }
+        if n.new:
+            node["shapeProperties"] = {"borderDashes": [4, 3]}
+            node["borderWidth"] = 2
+        if n.iri == focus:
+            node["borderWidth"] = 4
+            node["font"] = {"size": 18, "bold": True}
+            node["value"] = max(n.value, top)
+        out_nodes.append(node)
+    out_edges = []
     # vis-network draws parallel edges on top of each other: bend the second and later ones
     seen: Counter = Counter()
     for i, edge in enumerate(edges):
         st = rel_style(edge.key)
-        pair = tuple(sorted((edge.u, edge.v)))
+        pair = (edge.u, edge.v) if edge.u < edge.v else (edge.v, edge.u)
         bend = seen[pair]
         seen[pair] += 1
         e = {
@@ -800,6 +846,8 @@ def _network(
             "width": round(1 + min(3.0, math.log2(1 + edge.count)), 2),
             "title": edge.title,
             "arrows": "to" if st.arrow else "",
+            "from": edge.u,
+            "to": edge.v,
         }
         if edge_labels:
             e["label"] = st.zh
@@ -807,8 +855,15 @@ def _network(
             e["hidden"] = True
         if bend:
             e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
-        net.add_edge(edge.u, edge.v, **e)
-    big = len(nodes) > 300
+        out_edges.append(e)
+    # the keys in sorted order, as the whole would be encoded
+    text = f'{{"edges":{_JSON.encode(out_edges)},"nodes":{_JSON.encode(out_nodes)},"options":{_options(len(nodes) > 300, overview)}}}'
+    return _script_safe(text)
+
+
+@lru_cache(maxsize=None)
+def _options(big: bool, overview: bool) -> str:
+    """The vis-network options of a network, as JSON: the same for all of a kind."""
     options = {
         "autoResize": True,
         "physics": {"enabled": False},
@@ -836,7 +891,7 @@ def _network(
             "selectionWidth": 2,
         },
     }
-    return {"nodes": net.nodes, "edges": net.edges, "options": options}
+    return _JSON.encode(options)
 
 
 def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> dict:
@@ -979,7 +1034,7 @@ def _index_page(env: Environment, p: dict) -> str:
         root="",
         kind="index",
         title="知识图谱 Knowledge graph",
-        graph=script_json(data),
+        graph=data,
         node_count=len(nodes),
         edge_count=len(edges),
         total_entities=total,
@@ -1107,7 +1162,7 @@ def _article_page(env: Environment, p: dict) -> str:
         byline=text[byline[0] : byline[1]] if byline else "",
         authors=list(p["authors"]),
         text=_highlighted(text, p["start"], p["end"], mentions, p["anchors"], names),
-        graph=script_json(data),
+        graph=data,
         node_count=len(present),
         edge_count=len(edges),
         legend=_legend(Counter(names[n].type for n in present), Counter(k for _, _, k, _, _ in edges)),
@@ -1217,7 +1272,7 @@ def _entity_page(env: Environment, p: dict) -> str:
         new=p["new"],
         details=list(p["details"]),
         pinyin=" ".join(lazy_pinyin(p["label"], style=Style.TONE, errors="default")),
-        graph=script_json(data),
+        graph=data,
         node_count=len(nodes),
         edge_count=len(edges),
         neighbour_count=p["neighbours"],
