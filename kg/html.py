@@ -203,12 +203,14 @@ def script_json(data: object) -> Markup:
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-_UNSAFE = re.compile("[<>&\u2028\u2029]")
 
 
 def _script_safe(text: str) -> Markup:
     """JSON text with the characters that could end or break a script escaped."""
-    return Markup(_UNSAFE.sub(lambda m: _JSON_ESCAPES[m.group()], text))
+    # a replace per character scans the text faster than a pattern (none adds another's character)
+    for char, escaped in _JSON_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return Markup(text)
 
 
 def _clip(text: str, n: int) -> str:
@@ -796,9 +798,11 @@ def _network(
 ) -> Markup:
     """The vis-network data of one network as script JSON: nodes and edges with fixed positions, and options.
 
-    Nodes and edges are the dicts pyvis's `Network.add_node` and `add_edge` would hold (a node's
-    label is its IRI when it has none; a drawn node once), made here: pyvis checks each edge's ends
-    against a list of all nodes, and its network is made for one page only.
+    The JSON is what `script_json` gives of the dicts pyvis's `Network.add_node` and `add_edge`
+    would hold (a node's label is its IRI when it has none; a drawn node once), written here key by
+    key in sorted order: pyvis checks each edge's ends against a list of all nodes, and json's
+    encoder sorts and dispatches each key of each dict, thousands of times a build for the same few
+    keys (tests/test_html.py holds the two to each other).
     """
     out_nodes = []
     drawn = set()
@@ -809,27 +813,16 @@ def _network(
         drawn.add(n.iri)
         st = type_style(n.type)
         x, y = pos[n.iri]
-        node = {
-            "id": n.iri,
-            "label": n.label or n.iri,
-            "shape": st.shape,
-            "color": {"background": st.colour, "border": _darker(st.colour) if n.new or n.iri == focus else st.colour},
-            "value": n.value,
-            "title": n.title,
-            "x": x,
-            "y": y,
-            "type": n.type,
-            "href": n.href,
-            "key": n.key,
-        }
-        if n.new:
-            node["shapeProperties"] = {"borderDashes": [4, 3]}
-            node["borderWidth"] = 2
-        if n.iri == focus:
-            node["borderWidth"] = 4
-            node["font"] = {"size": 18, "bold": True}
-            node["value"] = max(n.value, top)
-        out_nodes.append(node)
+        focused = n.iri == focus
+        border = _darker(st.colour) if n.new or focused else st.colour
+        out_nodes.append(
+            ('{"borderWidth":4,' if focused else '{"borderWidth":2,' if n.new else "{")
+            + f'"color":{{"background":{_js(st.colour)},"border":{_js(border)}}},'
+            + ('"font":{"bold":true,"size":18},' if focused else "")
+            + f'"href":{_js(n.href)},"id":{_js(n.iri)},"key":{_js(n.key)},"label":{_js(n.label or n.iri)},"shape":{_js(st.shape)},'
+            + ('"shapeProperties":{"borderDashes":[4,3]},' if n.new else "")
+            + f'"title":{_js(n.title)},"type":{_js(n.type)},"value":{_js(max(n.value, top) if focused else n.value)},"x":{_js(x)},"y":{_js(y)}}}'
+        )
     out_edges = []
     # vis-network draws parallel edges on top of each other: bend the second and later ones
     seen: Counter = Counter()
@@ -838,27 +831,37 @@ def _network(
         pair = (edge.u, edge.v) if edge.u < edge.v else (edge.v, edge.u)
         bend = seen[pair]
         seen[pair] += 1
-        e = {
-            "id": f"e{i}",
-            "rel": edge.key,
-            "color": {"color": st.colour, "highlight": "#222222", "hover": "#222222"},
-            "dashes": st.dashes or edge.ontology and edge.key not in (WITHIN, PART_OF),
-            "width": round(1 + min(3.0, math.log2(1 + edge.count)), 2),
-            "title": edge.title,
-            "arrows": "to" if st.arrow else "",
-            "from": edge.u,
-            "to": edge.v,
-        }
-        if edge_labels:
-            e["label"] = st.zh
-        if edge.key in hidden_relations:
-            e["hidden"] = True
-        if bend:
-            e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
-        out_edges.append(e)
-    # the keys in sorted order, as the whole would be encoded
-    text = f'{{"edges":{_JSON.encode(out_edges)},"nodes":{_JSON.encode(out_nodes)},"options":{_options(len(nodes) > 300, overview)}}}'
+        dashes = st.dashes or edge.ontology and edge.key not in (WITHIN, PART_OF)
+        out_edges.append(
+            f'{{"arrows":{_js("to" if st.arrow else "")},"color":{{"color":{_js(st.colour)},"highlight":"#222222","hover":"#222222"}},'
+            f'"dashes":{_js(dashes)},"from":{_js(edge.u)},'
+            + ('"hidden":true,' if edge.key in hidden_relations else "")
+            + f'"id":"e{i}",'
+            + (f'"label":{_js(st.zh)},' if edge_labels else "")
+            + f'"rel":{_js(edge.key)},'
+            + (f'"smooth":{{"enabled":true,"roundness":{_js(round(0.15 * bend, 2))},"type":"curvedCW"}},' if bend else "")
+            + f'"title":{_js(edge.title)},"to":{_js(edge.v)},"width":{_js(round(1 + min(3.0, math.log2(1 + edge.count)), 2))}}}'
+        )
+    text = f'{{"edges":[{",".join(out_edges)}],"nodes":[{",".join(out_nodes)}],"options":{_options(len(nodes) > 300, overview)}}}'
     return _script_safe(text)
+
+
+_JSON_STRING = json.encoder.encode_basestring  # a str as _JSON writes it (non-ASCII kept)
+
+
+def _js(value: object) -> str:
+    """One value as _JSON writes it, without the encoder's set-up: strings, whole numbers and
+    booleans (most of a network) directly, a finite float as its repr (as json writes it)."""
+    t = type(value)
+    if t is str:
+        return _JSON_STRING(value)
+    if t is int:
+        return int.__repr__(value)  # type: ignore[arg-type]
+    if t is bool:
+        return "true" if value else "false"
+    if t is float and math.isfinite(value):  # type: ignore[arg-type]
+        return float.__repr__(value)  # type: ignore[arg-type]
+    return _JSON.encode(value)
 
 
 @lru_cache(maxsize=None)
@@ -894,11 +897,18 @@ def _options(big: bool, overview: bool) -> str:
     return _JSON.encode(options)
 
 
-def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> dict:
-    return {
-        "types": [(t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]],
-        "relations": [(p, rel_style(p), relations[p], p not in hidden) for p in [*RELATIONS, *sorted(set(relations) - set(RELATIONS))] if relations[p]],
-    }
+class _Legend(NamedTuple):
+    """A network's types and relations, with their counts: hashable, so that a panel is rendered once per legend."""
+
+    types: tuple[tuple[str, TypeStyle, int], ...]
+    relations: tuple[tuple[str, RelStyle, int, bool], ...]  # (key, style, count, shown at first)
+
+
+def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> _Legend:
+    return _Legend(
+        tuple((t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]),
+        tuple((p, rel_style(p), relations[p], p not in hidden) for p in [*RELATIONS, *sorted(set(relations) - set(RELATIONS))] if relations[p]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -934,21 +944,26 @@ def _highlighted(
     events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=lambda e: (e[0], e[1]))
     out: list[str] = []
     pos = lo
+    opening: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # a mention's tag, but for its id
     for at, _, m in events:
-        out.append(str(escape(text[pos:at])))
+        out.append(_escaped(text[pos:at]))
         pos = at
         if m is None:
             out.append(f'<span class="anchor" id="s-{at}"></span>')
             continue
         m_start, m_end, m_text, m_label, m_iri = m
         named = names[m_iri]
-        st = type_style(m_label)
-        tip = f"{m_text if named.label is None else named.label} · {st.zh} {st.en}"
-        tag = "a" if named.href else "span"
-        href_attr = f' href="{escape(named.href)}"' if named.href else ""
-        out.append(f'<{tag} class="m t-{escape(m_label)}" id="m-{m_start}-{m_end}"{href_attr} title="{escape(tip)}">{escape(text[m_start:m_end])}</{tag}>')
+        key = (m_label, m_iri, m_text if named.label is None else None)
+        tag = opening.get(key)
+        if tag is None:
+            st = type_style(m_label)
+            tip = f"{m_text if named.label is None else named.label} · {st.zh} {st.en}"
+            href_attr = f' href="{_escaped(named.href)}"' if named.href else ""
+            name = "a" if named.href else "span"
+            tag = opening[key] = (f'<{name} class="m t-{_escaped(m_label)}" id="m-', f'"{href_attr} title="{_escaped(tip)}">', f"</{name}>")
+        out.append(f"{tag[0]}{m_start}-{m_end}{tag[1]}{_escaped(text[m_start:m_end])}{tag[2]}")
         pos = m_end
-    out.append(str(escape(text[pos:hi])))
+    out.append(_escaped(text[pos:hi]))
     return Markup("".join(out))
 
 
@@ -992,10 +1007,10 @@ def _env() -> Environment:
     )
     env.globals.update(type_style=type_style, rel_style=rel_style, TYPES=TYPES)
     macros = env.get_template("_macros.html").module
-    # symbols, chips and links to a node recur on many pages: each is rendered once per argument
-    for name in ("symbol", "line", "type_chip", "ref"):
+    # symbols, chips, links to a node and network panels recur on many pages: each is rendered once
+    # per argument (7,636 pages of the x200 build have 151 different panels)
+    for name in ("symbol", "line", "type_chip", "ref", "panel"):
         env.globals[name] = lru_cache(maxsize=None)(getattr(macros, name))
-    env.globals["panel"] = macros.panel
     return env
 
 
@@ -1140,37 +1155,41 @@ def _article_page(env: Environment, p: dict) -> str:
         tip = _local_edge_tooltip(names[u].label, names[v].label, k, ontology=source == "ontology", count=len(evidence), sentence=sentence)
         lines.append(_Edge(u, v, k, source == "ontology", len(evidence), tip))
     data = _network(nodes, lines, pos, edge_labels=len(edges) <= 150)
-    facts = [
-        {
-            "s": (names[u].label, names[u].href, names[u].type),
-            "p": rel_style(k),
-            "key": k,
-            "o": (names[v].label, names[v].href, names[v].type),
-            "source": source,
-            "evidence": [f"#s-{evidence[0][0]}"] if evidence else [],
-        }
-        for u, v, k, source, evidence in edges
-        if k != COOCCURS
-    ]
-    byline = p["byline"]
+    # the lists, a few rows each on thousands of pages: written here, of the macros' cached pieces,
+    # not by template loops, at a fraction of the cost
+    ref, line, chip = env.globals["ref"], env.globals["line"], env.globals["type_chip"]
+    facts = []
+    for u, v, k, source, evidence in edges:
+        if k != COOCCURS:
+            st = rel_style(k)
+            link = f' <a class="ev" href="#s-{evidence[0][0]}">原文 ↗</a>' if evidence else ""
+            facts.append(
+                f'<li>{ref((names[u].label, names[u].href, names[u].type))} {line(st)} <span class="rel">{escape(st.zh)}</span> '
+                f'{ref((names[v].label, names[v].href, names[v].type))}{_ONTOLOGY if source == "ontology" else ""}{link}</li>\n'
+            )
+    rows = sorted(((names[n].label, names[n].href, names[n].type, per_entity[n]) for n in present), key=lambda r: (-r[3], r[0]))
+    counts = Counter(m[3] for m in mentions)
     return env.get_template("article.html").render(
         root="../",
         kind="article",
         title=p["title"],
         doc_id=p["doc"],
         index=p["index"],
-        byline=text[byline[0] : byline[1]] if byline else "",
-        authors=list(p["authors"]),
+        authors=Markup("、".join(str(ref((a[0], a[1], "PERSON"))) for a in p["authors"])),
         text=_highlighted(text, p["start"], p["end"], mentions, p["anchors"], names),
         graph=data,
         node_count=len(present),
         edge_count=len(edges),
         legend=_legend(Counter(names[n].type for n in present), Counter(k for _, _, k, _, _ in edges)),
-        counts=Counter(m[3] for m in mentions),
-        names=sorted(((names[n].label, names[n].href, names[n].type, per_entity[n]) for n in present), key=lambda r: (-r[3], r[0])),
-        facts=facts,
+        # sorted as Jinja's dictsort sorts
+        counts=Markup(" ".join(f"{chip(t)} {n}" for t, n in sorted(counts.items(), key=lambda kv: kv[0].lower()))),
+        names=Markup("".join(f'<li>{ref((label, href, t))} <span class="n">{n}</span></li>\n' for label, href, t, n in rows)),
+        facts=Markup("".join(facts)),
         mention_count=len(mentions),
     )
+
+
+_ONTOLOGY = ' <span class="src">本体 ontology</span>'
 
 
 def _entity_inputs(site: _Site, iri: str) -> dict:
