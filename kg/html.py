@@ -942,11 +942,13 @@ def _highlighted(
         # an anchor inside a mention moves to the mention's start
         spots.add(kept[i][0] if i >= 0 and a < kept[i][1] else a)
     events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=lambda e: (e[0], e[1]))
+    # most articles hold no character to escape: their pieces are taken as they are
+    esc = _escaped if _HTML_SPECIAL.search(text, start, end) else str
     out: list[str] = []
     pos = lo
     opening: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # a mention's tag, but for its id
     for at, _, m in events:
-        out.append(_escaped(text[pos:at]))
+        out.append(esc(text[pos:at]))
         pos = at
         if m is None:
             out.append(f'<span class="anchor" id="s-{at}"></span>')
@@ -961,10 +963,13 @@ def _highlighted(
             href_attr = f' href="{_escaped(named.href)}"' if named.href else ""
             name = "a" if named.href else "span"
             tag = opening[key] = (f'<{name} class="m t-{_escaped(m_label)}" id="m-', f'"{href_attr} title="{_escaped(tip)}">', f"</{name}>")
-        out.append(f"{tag[0]}{m_start}-{m_end}{tag[1]}{_escaped(text[m_start:m_end])}{tag[2]}")
+        out.append(f"{tag[0]}{m_start}-{m_end}{tag[1]}{esc(text[m_start:m_end])}{tag[2]}")
         pos = m_end
-    out.append(_escaped(text[pos:hi]))
+    out.append(esc(text[pos:hi]))
     return Markup("".join(out))
+
+
+_HTML_SPECIAL = re.compile("[&<>\"']")  # what _escaped replaces
 
 
 def _escaped(text: str) -> str:
@@ -978,15 +983,17 @@ def _escaped(text: str) -> str:
 
 def _sentence(text: str, s: int, e: int, marks: Sequence[tuple[int, int]], page: str) -> str:
     """A sentence on one line, as HTML, each mark in it a link to that mention on the article page."""
+    # most sentences hold no character to escape (a mark could reach past the sentence: looked at too)
+    esc = _escaped if _HTML_SPECIAL.search(text, s, max(e, *(b for _, b in marks))) else str
     out: list[str] = []
     pos = s
     for a, b in sorted(marks):
         if a < pos:
             continue
-        out.append(_escaped(text[pos:a].replace("\n", "")))
-        out.append(f'<a class="hit" href="../articles/{_escaped(page)}#m-{a}-{b}">{_escaped(text[a:b].replace(chr(10), ""))}</a>')
+        out.append(esc(text[pos:a].replace("\n", "")))
+        out.append(f'<a class="hit" href="../articles/{_escaped(page)}#m-{a}-{b}">{esc(text[a:b].replace(chr(10), ""))}</a>')
         pos = b
-    out.append(_escaped(text[pos:e].replace("\n", "")))
+    out.append(esc(text[pos:e].replace("\n", "")))
     return "".join(out).strip()
 
 
@@ -1269,7 +1276,7 @@ def _entity_page(env: Environment, p: dict) -> str:
     # a hub's thousands of sentences: written here, not by a template loop, at a fraction of the cost
     groups = Markup(
         "".join(
-            f'<h3><a href="{escape(h.href)}">{escape(h.title)}</a> <span class="doc">{escape(h.doc)}</span></h3>\n<ul class="sentences">\n'
+            _group_heading(h.title, h.href, h.doc)
             + "".join(f"<li>{_sentence(texts[doc_id], s, e, marks, h.page)}</li>\n" for s, e, marks in sents)
             + "</ul>\n"
             for h, doc_id, sents in p["groups"]
@@ -1301,6 +1308,12 @@ def _entity_page(env: Environment, p: dict) -> str:
         groups=groups,
         facts=facts,
     )
+
+
+@lru_cache(maxsize=None)
+def _group_heading(title: str, href: str | None, doc: str) -> str:
+    """The heading of an article's sentences on an entity page: the same on the page of each entity it names."""
+    return f'<h3><a href="{escape(href)}">{escape(title)}</a> <span class="doc">{escape(doc)}</span></h3>\n<ul class="sentences">\n'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1385,9 +1398,21 @@ def _reuse(src: str, dst: str) -> bool:
         return False
 
 
-def _write(path: Path, content: str | bytes) -> None:
-    """Write the file unless it holds these bytes already: an unchanged page keeps its time stamp."""
+def _write(path: Path | str, content: str | bytes, *, new: bool = False) -> None:
+    """Write the file unless it holds these bytes already: an unchanged page keeps its time stamp.
+
+    `new`: the file was not there when the folder was listed (a clean build's pages): created
+    without a look at it first, unless it has appeared since.
+    """
     data = content.encode("utf-8") if isinstance(content, str) else content
+    if new:
+        try:
+            with open(path, "xb") as fh:
+                fh.write(data)
+            return
+        except FileExistsError:
+            pass
+    path = Path(path)
     try:
         same = path.stat().st_size == len(data) and path.read_bytes() == data
     except FileNotFoundError:
@@ -1406,6 +1431,7 @@ class _Job:
     pages: list[_Page]
     previous: Path | None
     known: dict[str, str]  # relative path -> key, from the previous build's manifest
+    present: frozenset[str]  # relative paths of the pages in `out` before any was written
 
 
 def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]]:
@@ -1417,7 +1443,7 @@ def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]
         key = _page_key(job.version, page, inputs)
         reused = previous is not None and job.known.get(page.path) == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
         if not reused:
-            _write(job.out / page.path, page.render(job.env, inputs))
+            _write(f"{out}/{page.path}", page.render(job.env, inputs), new=page.path not in job.present)
         done.append((page.path, key, reused))
     return done
 
@@ -1480,7 +1506,11 @@ def write_pages(
         (out / MANIFEST).unlink(missing_ok=True)
         for path, src in assets:
             _write(path, src.read_bytes())
-        job = _Job(out, env, _code_version(), pages, Path(previous) if previous is not None else None, known)
+        # the pages already there, listed once: the others are written without a look at each
+        present = frozenset(f"{sub}/{name}" for sub in ("articles", "entities") for name in os.listdir(out / sub)) | (
+            {"index.html"} if (out / "index.html").exists() else set()
+        )
+        job = _Job(out, env, _code_version(), pages, Path(previous) if previous is not None else None, known, present)
         jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
         if jobs > 1:
             for name in ("index.html", "article.html", "entity.html"):
