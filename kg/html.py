@@ -234,78 +234,80 @@ def _components_layout(
 
     Lone nodes get room for their label (about 13 pixels a character) so that a row of them reads.
     """
-    # the undirected graph as plain dicts (networkx costs more than the layouts of most pages):
-    # each pair once, with the strongest of its weights
-    known = set(nodes)
-    weights: dict[tuple[str, str], float] = {}
-    links: dict[str, list[str]] = defaultdict(list)
+    order = sorted(set(nodes))
+    index = {n: i for i, n in enumerate(order)}
+    # the undirected graph, each pair once with the strongest of its weights, by position in `order`
+    weights: dict[tuple[int, int], float] = {}
     for u, v, w in edges:
-        if u != v and u in known and v in known:
-            pair = (u, v) if u < v else (v, u)
-            if pair in weights:
-                weights[pair] = max(w, weights[pair])
-            else:
-                weights[pair] = max(w, 0.0)
-                links[u].append(v)
-                links[v].append(u)
+        i, j = index.get(u), index.get(v)
+        if i is not None and j is not None and i != j:
+            pair = (i, j) if i < j else (j, i)
+            weights[pair] = max(w, weights.get(pair, 0.0))
+    linked = {i for pair in weights for i in pair}
+    rooms = tuple(0 if i in linked else len((labels or {}).get(n, "")) for i, n in enumerate(order))
+    return dict(zip(order, _graph_positions(len(order), tuple(sorted(weights.items())), rooms, seed, crowded)))
+
+
+# Positions depend only on the graph's shape (nodes in sorted order, weighted edges between them, the
+# length of lone nodes' labels), not on names: thousands of article networks have a few dozen shapes.
+@lru_cache(maxsize=4096)
+def _graph_positions(
+    n: int, weights: tuple[tuple[tuple[int, int], float], ...], rooms: tuple[int, ...], seed: int, crowded: float
+) -> tuple[tuple[int, int], ...]:
+    """The positions of nodes 0 to n - 1 (see _components_layout), linked by ((i, j), weight) with i < j."""
+    links: dict[int, list[int]] = defaultdict(list)
+    for i, j in dict(weights):
+        links[i].append(j)
+        links[j].append(i)
     comps = []
-    seen: set[str] = set()
-    for n in sorted(known):
-        if n not in seen:
-            seen.add(n)
-            comp, todo = [n], [n]
+    seen: set[int] = set()
+    for i in range(n):
+        if i not in seen:
+            seen.add(i)
+            comp, todo = [i], [i]
             while todo:
-                for m in links.get(todo.pop(), ()):
-                    if m not in seen:
-                        seen.add(m)
-                        comp.append(m)
-                        todo.append(m)
+                for j in links.get(todo.pop(), ()):
+                    if j not in seen:
+                        seen.add(j)
+                        comp.append(j)
+                        todo.append(j)
             comp.sort()
             comps.append(comp)
     comps.sort(key=lambda c: (-len(c), c[0]))
+    weight = dict(weights)
     boxes = []
     for comp in comps:
         if len(comp) == 1:
-            room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
+            room = max(0.0, 13.0 * rooms[comp[0]] - SPACING + 20)
             boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
             continue
-        pos = dict(zip(comp, _placed(comp, links, weights, seed=seed, crowded=crowded)))
+        at = {i: k for k, i in enumerate(comp)}
+        shape = tuple(sorted((at[i], at[j], weight[(i, j)]) for i in comp for j in links[i] if i < j))
+        pos = dict(zip(comp, _shape_positions(len(comp), shape, seed, crowded)))
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
     margin = SPACING
     area = sum((w + margin) * (hh + margin) for _, _, _, w, hh in boxes)
     row_width = max([math.sqrt(area * ASPECT)] + [w for *_, w, _ in boxes])
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[int, tuple[float, float]] = {}
     x = y = row_height = 0.0
     for pos, x0, y0, w, hh in boxes:
         if x > 0 and x + w > row_width:
             x, y, row_height = 0.0, y + row_height + margin, 0.0
-        for n, (px, py) in pos.items():
-            out[n] = (px - x0 + x, py - y0 + y)
+        for i, (px, py) in pos.items():
+            out[i] = (px - x0 + x, py - y0 + y)
         x += w + margin
         row_height = max(row_height, hh)
     if not out:
-        return {}
+        return ()
     cx = (min(p[0] for p in out.values()) + max(p[0] for p in out.values())) / 2
     cy = (min(p[1] for p in out.values()) + max(p[1] for p in out.values())) / 2
-    return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
+    return tuple((round(out[i][0] - cx), round(out[i][1] - cy)) for i in range(n))
 
 
-def _placed(
-    comp: list[str], links: dict[str, list[str]], weights: dict[tuple[str, str], float], *, seed: int, crowded: float
-) -> tuple[tuple[float, float], ...]:
-    """Pixel positions of a connected component's nodes, in `comp`'s (sorted) order: a force layout, spread.
-
-    `links` holds each node's neighbours, `weights` each linked pair once, as (u, v) with u < v.
-    """
-    index = {n: i for i, n in enumerate(comp)}
-    shape = sorted((index[u], index[v], weights[(u, v)]) for u in comp for v in links[u] if u < v)
-    return _shape_positions(len(comp), tuple(shape), seed, crowded)
-
-
-# Positions depend only on the shape (nodes in order, weighted edges), not on names: article
-# networks are mostly pairs, triangles and small stars, laid out once each.
+# A component's positions depend only on its shape: article networks are mostly pairs, triangles and
+# small stars, laid out once each.
 @lru_cache(maxsize=4096)
 def _shape_positions(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
     return _spread(_force_layout(n, edges, seed=seed), crowded=crowded)
