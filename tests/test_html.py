@@ -570,6 +570,19 @@ def test_network_json_is_pyvis_network_as_script_json(network):
     assert str(kg.html._network(nodes, edges, pos, **options)) == _pyvis_network(nodes, edges, pos, **options)
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_write_pages_bytes_are_those_of_the_reference(tmp_path, jobs):
+    """Every page of the test corpus (and a document more) byte for byte as recorded in
+    data/pages.sha256, made by the code before the pages were optimised (ceb860a): work on speed
+    must not change a page. A change of the pages on purpose records them anew:
+    `sha256sum` of each page, as below."""
+    import hashlib
+
+    write_pages(*fixture_corpus(MORE), tmp_path, jobs=jobs)
+    got = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(tmp_path)}\n" for p in _pages(tmp_path))
+    assert got == (Path(__file__).parent / "data" / "pages.sha256").read_text(encoding="utf-8")
+
+
 def test_write_pages_handles_a_corpus_without_entities(tmp_path):
     doc = DocInfo("empty", "无名之文。\n", "utf-8", [(0, 0, 6, "无名之文。", None)])
     g = nx.MultiDiGraph()
