@@ -157,6 +157,9 @@ def search_key(label: str, aliases: Iterable[str] = ()) -> str:
     return "|".join(dict.fromkeys(p for p in parts if p))
 
 
+_search_key = lru_cache(maxsize=None)(search_key)  # of an entity and the names an article gives it: alike on many pages
+
+
 def slug(text: str, *, limit: int = 40) -> str:
     """An ASCII file-name part from a name: its pinyin, letters and digits only.
 
@@ -711,8 +714,7 @@ def _darker(colour: str, f: float = 0.55) -> str:
     return "#" + "".join(f"{round(c * f):02x}" for c in (r, g, b))
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
+class _Node(NamedTuple):  # tuples: made by the thousand, faster than frozen dataclasses
     """A drawn node as one page shows it: the tooltip and size are the page's own view of it."""
 
     iri: str
@@ -725,8 +727,7 @@ class _Node:
     value: int  # the size
 
 
-@dataclass(frozen=True, slots=True)
-class _Edge:
+class _Edge(NamedTuple):
     u: str
     v: str
     key: str
@@ -813,39 +814,62 @@ def _network(
         if n.iri in drawn:
             continue
         drawn.add(n.iri)
-        st = type_style(n.type)
         x, y = pos[n.iri]
         focused = n.iri == focus
-        border = _darker(st.colour) if n.new or focused else st.colour
+        head, shape, tail = _node_json_parts(n.type, n.new, focused)
         out_nodes.append(
-            ('{"borderWidth":4,' if focused else '{"borderWidth":2,' if n.new else "{")
-            + f'"color":{{"background":{_js(st.colour)},"border":{_js(border)}}},'
-            + ('"font":{"bold":true,"size":18},' if focused else "")
-            + f'"href":{_js(n.href)},"id":{_js(n.iri)},"key":{_js(n.key)},"label":{_js(n.label or n.iri)},"shape":{_js(st.shape)},'
-            + ('"shapeProperties":{"borderDashes":[4,3]},' if n.new else "")
-            + f'"title":{_js(n.title)},"type":{_js(n.type)},"value":{_js(max(n.value, top) if focused else n.value)},"x":{_js(x)},"y":{_js(y)}}}'
+            f'{head}{_js(n.href)},"id":{_js(n.iri)},"key":{_js(n.key)},"label":{_js(n.label or n.iri)}{shape}{_js(n.title)}{tail}'
+            f'{_js(max(n.value, top) if focused else n.value)},"x":{_js(x)},"y":{_js(y)}}}'
         )
     out_edges = []
     # vis-network draws parallel edges on top of each other: bend the second and later ones
     seen: Counter = Counter()
     for i, edge in enumerate(edges):
-        st = rel_style(edge.key)
         pair = (edge.u, edge.v) if edge.u < edge.v else (edge.v, edge.u)
         bend = seen[pair]
         seen[pair] += 1
-        dashes = st.dashes or edge.ontology and edge.key not in (WITHIN, PART_OF)
+        head, rel = _edge_json_parts(edge.key, edge.ontology, edge_labels)
+        hidden = '"hidden":true,' if edge.key in hidden_relations else ""
+        smooth = f'"smooth":{{"enabled":true,"roundness":{_js(round(0.15 * bend, 2))},"type":"curvedCW"}},' if bend else ""
         out_edges.append(
-            f'{{"arrows":{_js("to" if st.arrow else "")},"color":{{"color":{_js(st.colour)},"highlight":"#222222","hover":"#222222"}},'
-            f'"dashes":{_js(dashes)},"from":{_js(edge.u)},'
-            + ('"hidden":true,' if edge.key in hidden_relations else "")
-            + f'"id":"e{i}",'
-            + (f'"label":{_js(st.zh)},' if edge_labels else "")
-            + f'"rel":{_js(edge.key)},'
-            + (f'"smooth":{{"enabled":true,"roundness":{_js(round(0.15 * bend, 2))},"type":"curvedCW"}},' if bend else "")
-            + f'"title":{_js(edge.title)},"to":{_js(edge.v)},"width":{_js(round(1 + min(3.0, math.log2(1 + edge.count)), 2))}}}'
+            f'{head}{_js(edge.u)},{hidden}"id":"e{i}",{rel}{smooth}"title":{_js(edge.title)},"to":{_js(edge.v)},"width":{_width(edge.count)}}}'
         )
     text = f'{{"edges":[{",".join(out_edges)}],"nodes":[{",".join(out_nodes)}],"options":{_options(len(nodes) > 300, overview)}}}'
     return _script_safe(text)
+
+
+@lru_cache(maxsize=None)
+def _node_json_parts(t: str, new: bool, focused: bool) -> tuple[str, str, str]:
+    """A node's JSON but for its own values, in three parts: up to its href, from its label to its title,
+    and from its title to its value (see _network); the same for each node of a type and look."""
+    st = type_style(t)
+    border = _darker(st.colour) if new or focused else st.colour
+    head = (
+        ('{"borderWidth":4,' if focused else '{"borderWidth":2,' if new else "{")
+        + f'"color":{{"background":{_js(st.colour)},"border":{_js(border)}}},'
+        + ('"font":{"bold":true,"size":18},' if focused else "")
+        + '"href":'
+    )
+    shape = f',"shape":{_js(st.shape)},' + ('"shapeProperties":{"borderDashes":[4,3]},' if new else "") + '"title":'
+    return head, shape, f',"type":{_js(t)},"value":'
+
+
+@lru_cache(maxsize=None)
+def _edge_json_parts(key: str, ontology: bool, labels: bool) -> tuple[str, str]:
+    """An edge's JSON up to its source, and its label and relation (see _network): the same for each edge of a relation."""
+    st = rel_style(key)
+    dashes = st.dashes or ontology and key not in (WITHIN, PART_OF)
+    head = (
+        f'{{"arrows":{_js("to" if st.arrow else "")},"color":{{"color":{_js(st.colour)},"highlight":"#222222","hover":"#222222"}},'
+        f'"dashes":{_js(dashes)},"from":'
+    )
+    return head, (f'"label":{_js(st.zh)},' if labels else "") + f'"rel":{_js(key)},'
+
+
+@lru_cache(maxsize=None)
+def _width(count: int) -> str:
+    """An edge's width in JSON, by the evidence behind it."""
+    return _js(round(1 + min(3.0, math.log2(1 + count)), 2))
 
 
 _JSON_STRING = json.encoder.encode_basestring  # a str as _JSON writes it (non-ASCII kept)
@@ -1157,7 +1181,7 @@ def _article_page(env: Environment, p: dict) -> str:
         written = sorted(set(forms[n]) - {named.label})
         s, e = p["names"][n][1]
         tooltip = _local_tooltip(named.label, named.type, new=named.new, count=per_entity[n], forms=written, sentence=text[s:e].replace("\n", ""))
-        nodes.append(_Node(n, named.label, named.type, named.new, named.href or "", tooltip, search_key(named.label, written), per_entity[n] + degree[n] + 1))
+        nodes.append(_Node(n, named.label, named.type, named.new, named.href or "", tooltip, _search_key(named.label, tuple(written)), per_entity[n] + degree[n] + 1))
     lines = []
     for u, v, k, source, evidence in edges:
         sentence = text[evidence[0][0] : evidence[0][1]] if evidence else ""
