@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
@@ -967,7 +967,8 @@ def _highlighted(
         i = bisect_right(starts, a) - 1
         # an anchor inside a mention moves to the mention's start
         spots.add(kept[i][0] if i >= 0 and a < kept[i][1] else a)
-    events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=lambda e: (e[0], e[1]))
+    # by offset, an anchor before the mention it starts (kept mentions start at different offsets)
+    events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=itemgetter(0, 1))
     # most articles hold no character to escape: their pieces are taken as they are
     esc = _escaped if _HTML_SPECIAL.search(text, start, end) else str
     out: list[str] = []
