@@ -1434,11 +1434,18 @@ def _write(path: Path | str, content: str | bytes, *, new: bool = False) -> None
     data = content.encode("utf-8") if isinstance(content, str) else content
     if new:
         try:
-            with open(path, "xb") as fh:
-                fh.write(data)
-            return
+            # os.open, not open(): no buffer, size, terminal or position queries for a file written at once
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
             pass
+        else:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            return
     path = Path(path)
     try:
         same = path.stat().st_size == len(data) and path.read_bytes() == data
