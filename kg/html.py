@@ -1,9 +1,10 @@
 """The interactive pages: an overview with search, one page per article, one page per entity.
 
 Every page opens from disk without network: vis-network (shipped inside pyvis) and our own script
-and stylesheet are copied once to `assets/`. pyvis holds each network's nodes and edges; positions
-come from a layout computed here with a fixed seed and vis-network draws them with physics off, so
-a page shows thousands of nodes in about a second and the same graph always gives the same bytes.
+and stylesheet are copied once to `assets/`. Each network's nodes and edges are the dicts pyvis
+would hold (made here, at a fraction of its cost); positions come from a layout computed here with a
+fixed seed and vis-network draws them with physics off, so a page shows thousands of nodes in about
+a second and the same graph always gives the same bytes.
 All corpus text reaches the page escaped: by Jinja in HTML, and as JSON with `<`, `>`, `&`,
 U+2028 and U+2029 escaped inside `<script type="application/json">`, read with `JSON.parse`.
 Tooltips are plain strings, which vis-network shows as text. The overview and entity pages show
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
@@ -41,7 +42,6 @@ import networkx as nx
 import pyvis
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
-from pyvis.network import Network
 from pypinyin import Style, lazy_pinyin
 
 from kg.graph import ARTICLE, DocInfo
@@ -157,6 +157,9 @@ def search_key(label: str, aliases: Iterable[str] = ()) -> str:
     return "|".join(dict.fromkeys(p for p in parts if p))
 
 
+_search_key = lru_cache(maxsize=None)(search_key)  # of an entity and the names an article gives it: alike on many pages
+
+
 def slug(text: str, *, limit: int = 40) -> str:
     """An ASCII file-name part from a name: its pinyin, letters and digits only.
 
@@ -199,8 +202,18 @@ def script_json(data: object) -> Markup:
     >>> str(script_json({"a": "</script><!--\u2028"}))
     '{"a":"\\\\u003c/script\\\\u003e\\\\u003c!--\\\\u2028"}'
     """
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return Markup(re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text))
+    return _script_safe(_JSON.encode(data))
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _script_safe(text: str) -> Markup:
+    """JSON text with the characters that could end or break a script escaped."""
+    # a replace per character scans the text faster than a pattern (none adds another's character)
+    for char, escaped in _JSON_ESCAPES.items():
+        text = text.replace(char, escaped)
+    return Markup(text)
 
 
 def _clip(text: str, n: int) -> str:
@@ -224,50 +237,80 @@ def _components_layout(
 
     Lone nodes get room for their label (about 13 pixels a character) so that a row of them reads.
     """
-    h = nx.Graph()
-    h.add_nodes_from(sorted(nodes))
-    for u, v, w in sorted(edges):
-        if u != v and u in h and v in h:
-            h.add_edge(u, v, weight=max(w, h.get_edge_data(u, v, {}).get("weight", 0.0)))
-    comps = sorted((sorted(c) for c in nx.connected_components(h)), key=lambda c: (-len(c), c[0]))
+    order = sorted(set(nodes))
+    index = {n: i for i, n in enumerate(order)}
+    # the undirected graph, each pair once with the strongest of its weights, by position in `order`
+    weights: dict[tuple[int, int], float] = {}
+    for u, v, w in edges:
+        i, j = index.get(u), index.get(v)
+        if i is not None and j is not None and i != j:
+            pair = (i, j) if i < j else (j, i)
+            weights[pair] = max(w, weights.get(pair, 0.0))
+    linked = {i for pair in weights for i in pair}
+    rooms = tuple(0 if i in linked else len((labels or {}).get(n, "")) for i, n in enumerate(order))
+    return dict(zip(order, _graph_positions(len(order), tuple(sorted(weights.items())), rooms, seed, crowded)))
+
+
+# Positions depend only on the graph's shape (nodes in sorted order, weighted edges between them, the
+# length of lone nodes' labels), not on names: thousands of article networks have a few dozen shapes.
+@lru_cache(maxsize=4096)
+def _graph_positions(
+    n: int, weights: tuple[tuple[tuple[int, int], float], ...], rooms: tuple[int, ...], seed: int, crowded: float
+) -> tuple[tuple[int, int], ...]:
+    """The positions of nodes 0 to n - 1 (see _components_layout), linked by ((i, j), weight) with i < j."""
+    links: dict[int, list[int]] = defaultdict(list)
+    for i, j in dict(weights):
+        links[i].append(j)
+        links[j].append(i)
+    comps = []
+    seen: set[int] = set()
+    for i in range(n):
+        if i not in seen:
+            seen.add(i)
+            comp, todo = [i], [i]
+            while todo:
+                for j in links.get(todo.pop(), ()):
+                    if j not in seen:
+                        seen.add(j)
+                        comp.append(j)
+                        todo.append(j)
+            comp.sort()
+            comps.append(comp)
+    comps.sort(key=lambda c: (-len(c), c[0]))
+    weight = dict(weights)
     boxes = []
     for comp in comps:
         if len(comp) == 1:
-            room = max(0.0, 13.0 * len((labels or {}).get(comp[0], "")) - SPACING + 20)
+            room = max(0.0, 13.0 * rooms[comp[0]] - SPACING + 20)
             boxes.append(({comp[0]: (0.0, 0.0)}, -room / 2, 0.0, room, 0.0))
             continue
-        pos = dict(zip(comp, _placed(h.subgraph(comp), comp, seed=seed, crowded=crowded)))
+        at = {i: k for k, i in enumerate(comp)}
+        shape = tuple(sorted((at[i], at[j], weight[(i, j)]) for i in comp for j in links[i] if i < j))
+        pos = dict(zip(comp, _shape_positions(len(comp), shape, seed, crowded)))
         xs = [p[0] for p in pos.values()]
         ys = [p[1] for p in pos.values()]
         boxes.append((pos, min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
     margin = SPACING
     area = sum((w + margin) * (hh + margin) for _, _, _, w, hh in boxes)
     row_width = max([math.sqrt(area * ASPECT)] + [w for *_, w, _ in boxes])
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[int, tuple[float, float]] = {}
     x = y = row_height = 0.0
     for pos, x0, y0, w, hh in boxes:
         if x > 0 and x + w > row_width:
             x, y, row_height = 0.0, y + row_height + margin, 0.0
-        for n, (px, py) in pos.items():
-            out[n] = (px - x0 + x, py - y0 + y)
+        for i, (px, py) in pos.items():
+            out[i] = (px - x0 + x, py - y0 + y)
         x += w + margin
         row_height = max(row_height, hh)
     if not out:
-        return {}
+        return ()
     cx = (min(p[0] for p in out.values()) + max(p[0] for p in out.values())) / 2
     cy = (min(p[1] for p in out.values()) + max(p[1] for p in out.values())) / 2
-    return {n: (round(px - cx), round(py - cy)) for n, (px, py) in out.items()}
+    return tuple((round(out[i][0] - cx), round(out[i][1] - cy)) for i in range(n))
 
 
-def _placed(h: nx.Graph, order: list[str], *, seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
-    """Pixel positions of a connected component's nodes, in `order`: a force layout, spread."""
-    index = {n: i for i, n in enumerate(order)}
-    shape = tuple(sorted((min(index[u], index[v]), max(index[u], index[v]), w) for u, v, w in h.edges(data="weight")))
-    return _shape_positions(len(order), shape, seed, crowded)
-
-
-# Positions depend only on the shape (nodes in order, weighted edges), not on names: article
-# networks are mostly pairs, triangles and small stars, laid out once each.
+# A component's positions depend only on its shape: article networks are mostly pairs, triangles and
+# small stars, laid out once each.
 @lru_cache(maxsize=4096)
 def _shape_positions(n: int, edges: tuple[tuple[int, int, float], ...], seed: int, crowded: float) -> tuple[tuple[float, float], ...]:
     return _spread(_force_layout(n, edges, seed=seed), crowded=crowded)
@@ -660,6 +703,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
 # networks
 
 
+@lru_cache(maxsize=None)
 def _darker(colour: str, f: float = 0.55) -> str:
     """The colour of the border of a new or focused node: its fill, darker.
 
@@ -670,8 +714,7 @@ def _darker(colour: str, f: float = 0.55) -> str:
     return "#" + "".join(f"{round(c * f):02x}" for c in (r, g, b))
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
+class _Node(NamedTuple):  # tuples: made by the thousand, faster than frozen dataclasses
     """A drawn node as one page shows it: the tooltip and size are the page's own view of it."""
 
     iri: str
@@ -684,8 +727,7 @@ class _Node:
     value: int  # the size
 
 
-@dataclass(frozen=True, slots=True)
-class _Edge:
+class _Edge(NamedTuple):
     u: str
     v: str
     key: str
@@ -756,59 +798,101 @@ def _network(
     edge_labels: bool,
     focus: str | None = None,
     overview: bool = False,
-) -> dict:
-    """The vis-network data of one network: pyvis nodes and edges with fixed positions, and options."""
-    net = Network(directed=True, cdn_resources="remote")
+) -> Markup:
+    """The vis-network data of one network as script JSON: nodes and edges with fixed positions, and options.
+
+    The JSON is what `script_json` gives of the dicts pyvis's `Network.add_node` and `add_edge`
+    would hold (a node's label is its IRI when it has none; a drawn node once), written here key by
+    key in sorted order: pyvis checks each edge's ends against a list of all nodes, and json's
+    encoder sorts and dispatches each key of each dict, thousands of times a build for the same few
+    keys (tests/test_html.py holds the two to each other).
+    """
+    out_nodes = []
+    drawn = set()
+    top = max((m.value for m in nodes), default=0)
     for n in nodes:
-        st = type_style(n.type)
-        extra = {}
-        if n.new:
-            extra["shapeProperties"] = {"borderDashes": [4, 3]}
-            extra["borderWidth"] = 2
-        value = n.value
-        if n.iri == focus:
-            extra["borderWidth"] = 4
-            extra["font"] = {"size": 18, "bold": True}
-            value = max([value, *(m.value for m in nodes)])
+        if n.iri in drawn:
+            continue
+        drawn.add(n.iri)
         x, y = pos[n.iri]
-        net.add_node(
-            n.iri,
-            label=n.label,
-            shape=st.shape,
-            color={"background": st.colour, "border": _darker(st.colour) if n.new or n.iri == focus else st.colour},
-            value=value,
-            title=n.title,
-            x=x,
-            y=y,
-            type=n.type,
-            href=n.href,
-            key=n.key,
-            **extra,
+        focused = n.iri == focus
+        head, shape, tail = _node_json_parts(n.type, n.new, focused)
+        out_nodes.append(
+            f'{head}{_js(n.href)},"id":{_js(n.iri)},"key":{_js(n.key)},"label":{_js(n.label or n.iri)}{shape}{_js(n.title)}{tail}'
+            f'{_js(max(n.value, top) if focused else n.value)},"x":{_js(x)},"y":{_js(y)}}}'
         )
+    out_edges = []
     # vis-network draws parallel edges on top of each other: bend the second and later ones
     seen: Counter = Counter()
     for i, edge in enumerate(edges):
-        st = rel_style(edge.key)
-        pair = tuple(sorted((edge.u, edge.v)))
+        pair = (edge.u, edge.v) if edge.u < edge.v else (edge.v, edge.u)
         bend = seen[pair]
         seen[pair] += 1
-        e = {
-            "id": f"e{i}",
-            "rel": edge.key,
-            "color": {"color": st.colour, "highlight": "#222222", "hover": "#222222"},
-            "dashes": st.dashes or edge.ontology and edge.key not in (WITHIN, PART_OF),
-            "width": round(1 + min(3.0, math.log2(1 + edge.count)), 2),
-            "title": edge.title,
-            "arrows": "to" if st.arrow else "",
-        }
-        if edge_labels:
-            e["label"] = st.zh
-        if edge.key in hidden_relations:
-            e["hidden"] = True
-        if bend:
-            e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
-        net.add_edge(edge.u, edge.v, **e)
-    big = len(nodes) > 300
+        head, rel = _edge_json_parts(edge.key, edge.ontology, edge_labels)
+        hidden = '"hidden":true,' if edge.key in hidden_relations else ""
+        smooth = f'"smooth":{{"enabled":true,"roundness":{_js(round(0.15 * bend, 2))},"type":"curvedCW"}},' if bend else ""
+        out_edges.append(
+            f'{head}{_js(edge.u)},{hidden}"id":"e{i}",{rel}{smooth}"title":{_js(edge.title)},"to":{_js(edge.v)},"width":{_width(edge.count)}}}'
+        )
+    text = f'{{"edges":[{",".join(out_edges)}],"nodes":[{",".join(out_nodes)}],"options":{_options(len(nodes) > 300, overview)}}}'
+    return _script_safe(text)
+
+
+@lru_cache(maxsize=None)
+def _node_json_parts(t: str, new: bool, focused: bool) -> tuple[str, str, str]:
+    """A node's JSON but for its own values, in three parts: up to its href, from its label to its title,
+    and from its title to its value (see _network); the same for each node of a type and look."""
+    st = type_style(t)
+    border = _darker(st.colour) if new or focused else st.colour
+    head = (
+        ('{"borderWidth":4,' if focused else '{"borderWidth":2,' if new else "{")
+        + f'"color":{{"background":{_js(st.colour)},"border":{_js(border)}}},'
+        + ('"font":{"bold":true,"size":18},' if focused else "")
+        + '"href":'
+    )
+    shape = f',"shape":{_js(st.shape)},' + ('"shapeProperties":{"borderDashes":[4,3]},' if new else "") + '"title":'
+    return head, shape, f',"type":{_js(t)},"value":'
+
+
+@lru_cache(maxsize=None)
+def _edge_json_parts(key: str, ontology: bool, labels: bool) -> tuple[str, str]:
+    """An edge's JSON up to its source, and its label and relation (see _network): the same for each edge of a relation."""
+    st = rel_style(key)
+    dashes = st.dashes or ontology and key not in (WITHIN, PART_OF)
+    head = (
+        f'{{"arrows":{_js("to" if st.arrow else "")},"color":{{"color":{_js(st.colour)},"highlight":"#222222","hover":"#222222"}},'
+        f'"dashes":{_js(dashes)},"from":'
+    )
+    return head, (f'"label":{_js(st.zh)},' if labels else "") + f'"rel":{_js(key)},'
+
+
+@lru_cache(maxsize=None)
+def _width(count: int) -> str:
+    """An edge's width in JSON, by the evidence behind it."""
+    return _js(round(1 + min(3.0, math.log2(1 + count)), 2))
+
+
+_JSON_STRING = json.encoder.encode_basestring  # a str as _JSON writes it (non-ASCII kept)
+
+
+def _js(value: object) -> str:
+    """One value as _JSON writes it, without the encoder's set-up: strings, whole numbers and
+    booleans (most of a network) directly, a finite float as its repr (as json writes it)."""
+    t = type(value)
+    if t is str:
+        return _JSON_STRING(value)
+    if t is int:
+        return int.__repr__(value)  # type: ignore[arg-type]
+    if t is bool:
+        return "true" if value else "false"
+    if t is float and math.isfinite(value):  # type: ignore[arg-type]
+        return float.__repr__(value)  # type: ignore[arg-type]
+    return _JSON.encode(value)
+
+
+@lru_cache(maxsize=None)
+def _options(big: bool, overview: bool) -> str:
+    """The vis-network options of a network, as JSON: the same for all of a kind."""
     options = {
         "autoResize": True,
         "physics": {"enabled": False},
@@ -836,14 +920,21 @@ def _network(
             "selectionWidth": 2,
         },
     }
-    return {"nodes": net.nodes, "edges": net.edges, "options": options}
+    return _JSON.encode(options)
 
 
-def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> dict:
-    return {
-        "types": [(t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]],
-        "relations": [(p, rel_style(p), relations[p], p not in hidden) for p in [*RELATIONS, *sorted(set(relations) - set(RELATIONS))] if relations[p]],
-    }
+class _Legend(NamedTuple):
+    """A network's types and relations, with their counts: hashable, so that a panel is rendered once per legend."""
+
+    types: tuple[tuple[str, TypeStyle, int], ...]
+    relations: tuple[tuple[str, RelStyle, int, bool], ...]  # (key, style, count, shown at first)
+
+
+def _legend(types: Counter, relations: Counter, *, hidden: frozenset[str] = frozenset()) -> _Legend:
+    return _Legend(
+        tuple((t, type_style(t), types[t]) for t in [*TYPES, *sorted(set(types) - set(TYPES))] if types[t]),
+        tuple((p, rel_style(p), relations[p], p not in hidden) for p in [*RELATIONS, *sorted(set(relations) - set(RELATIONS))] if relations[p]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -876,25 +967,36 @@ def _highlighted(
         i = bisect_right(starts, a) - 1
         # an anchor inside a mention moves to the mention's start
         spots.add(kept[i][0] if i >= 0 and a < kept[i][1] else a)
-    events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=lambda e: (e[0], e[1]))
+    # by offset, an anchor before the mention it starts (kept mentions start at different offsets)
+    events = sorted([(a, 0, None) for a in spots] + [(m[0], 1, m) for m in kept], key=itemgetter(0, 1))
+    # most articles hold no character to escape: their pieces are taken as they are
+    esc = _escaped if _HTML_SPECIAL.search(text, start, end) else str
     out: list[str] = []
     pos = lo
+    opening: dict[tuple[str, str, str | None], tuple[str, str]] = {}  # a mention's tag, but for its id
     for at, _, m in events:
-        out.append(str(escape(text[pos:at])))
+        out.append(esc(text[pos:at]))
         pos = at
         if m is None:
             out.append(f'<span class="anchor" id="s-{at}"></span>')
             continue
         m_start, m_end, m_text, m_label, m_iri = m
         named = names[m_iri]
-        st = type_style(m_label)
-        tip = f"{m_text if named.label is None else named.label} · {st.zh} {st.en}"
-        tag = "a" if named.href else "span"
-        href_attr = f' href="{escape(named.href)}"' if named.href else ""
-        out.append(f'<{tag} class="m t-{escape(m_label)}" id="m-{m_start}-{m_end}"{href_attr} title="{escape(tip)}">{escape(text[m_start:m_end])}</{tag}>')
+        key = (m_label, m_iri, m_text if named.label is None else None)
+        tag = opening.get(key)
+        if tag is None:
+            st = type_style(m_label)
+            tip = f"{m_text if named.label is None else named.label} · {st.zh} {st.en}"
+            href_attr = f' href="{_escaped(named.href)}"' if named.href else ""
+            name = "a" if named.href else "span"
+            tag = opening[key] = (f'<{name} class="m t-{_escaped(m_label)}" id="m-', f'"{href_attr} title="{_escaped(tip)}">', f"</{name}>")
+        out.append(f"{tag[0]}{m_start}-{m_end}{tag[1]}{esc(text[m_start:m_end])}{tag[2]}")
         pos = m_end
-    out.append(str(escape(text[pos:hi])))
+    out.append(esc(text[pos:hi]))
     return Markup("".join(out))
+
+
+_HTML_SPECIAL = re.compile("[&<>\"']")  # what _escaped replaces
 
 
 def _escaped(text: str) -> str:
@@ -908,15 +1010,17 @@ def _escaped(text: str) -> str:
 
 def _sentence(text: str, s: int, e: int, marks: Sequence[tuple[int, int]], page: str) -> str:
     """A sentence on one line, as HTML, each mark in it a link to that mention on the article page."""
+    # most sentences hold no character to escape (a mark could reach past the sentence: looked at too)
+    esc = _escaped if _HTML_SPECIAL.search(text, s, max(e, *(b for _, b in marks))) else str
     out: list[str] = []
     pos = s
     for a, b in sorted(marks):
         if a < pos:
             continue
-        out.append(_escaped(text[pos:a].replace("\n", "")))
-        out.append(f'<a class="hit" href="../articles/{_escaped(page)}#m-{a}-{b}">{_escaped(text[a:b].replace(chr(10), ""))}</a>')
+        out.append(esc(text[pos:a].replace("\n", "")))
+        out.append(f'<a class="hit" href="../articles/{_escaped(page)}#m-{a}-{b}">{esc(text[a:b].replace(chr(10), ""))}</a>')
         pos = b
-    out.append(_escaped(text[pos:e].replace("\n", "")))
+    out.append(esc(text[pos:e].replace("\n", "")))
     return "".join(out).strip()
 
 
@@ -937,10 +1041,10 @@ def _env() -> Environment:
     )
     env.globals.update(type_style=type_style, rel_style=rel_style, TYPES=TYPES)
     macros = env.get_template("_macros.html").module
-    # symbols, chips and links to a node recur on many pages: each is rendered once per argument
-    for name in ("symbol", "line", "type_chip", "ref"):
+    # symbols, chips, links to a node and network panels recur on many pages: each is rendered once
+    # per argument (7,636 pages of the x200 build have 151 different panels)
+    for name in ("symbol", "line", "type_chip", "ref", "panel"):
         env.globals[name] = lru_cache(maxsize=None)(getattr(macros, name))
-    env.globals["panel"] = macros.panel
     return env
 
 
@@ -979,7 +1083,7 @@ def _index_page(env: Environment, p: dict) -> str:
         root="",
         kind="index",
         title="知识图谱 Knowledge graph",
-        graph=script_json(data),
+        graph=data,
         node_count=len(nodes),
         edge_count=len(edges),
         total_entities=total,
@@ -1078,44 +1182,48 @@ def _article_page(env: Environment, p: dict) -> str:
         written = sorted(set(forms[n]) - {named.label})
         s, e = p["names"][n][1]
         tooltip = _local_tooltip(named.label, named.type, new=named.new, count=per_entity[n], forms=written, sentence=text[s:e].replace("\n", ""))
-        nodes.append(_Node(n, named.label, named.type, named.new, named.href or "", tooltip, search_key(named.label, written), per_entity[n] + degree[n] + 1))
+        nodes.append(_Node(n, named.label, named.type, named.new, named.href or "", tooltip, _search_key(named.label, tuple(written)), per_entity[n] + degree[n] + 1))
     lines = []
     for u, v, k, source, evidence in edges:
         sentence = text[evidence[0][0] : evidence[0][1]] if evidence else ""
         tip = _local_edge_tooltip(names[u].label, names[v].label, k, ontology=source == "ontology", count=len(evidence), sentence=sentence)
         lines.append(_Edge(u, v, k, source == "ontology", len(evidence), tip))
     data = _network(nodes, lines, pos, edge_labels=len(edges) <= 150)
-    facts = [
-        {
-            "s": (names[u].label, names[u].href, names[u].type),
-            "p": rel_style(k),
-            "key": k,
-            "o": (names[v].label, names[v].href, names[v].type),
-            "source": source,
-            "evidence": [f"#s-{evidence[0][0]}"] if evidence else [],
-        }
-        for u, v, k, source, evidence in edges
-        if k != COOCCURS
-    ]
-    byline = p["byline"]
+    # the lists, a few rows each on thousands of pages: written here, of the macros' cached pieces,
+    # not by template loops, at a fraction of the cost
+    ref, line, chip = env.globals["ref"], env.globals["line"], env.globals["type_chip"]
+    facts = []
+    for u, v, k, source, evidence in edges:
+        if k != COOCCURS:
+            st = rel_style(k)
+            link = f' <a class="ev" href="#s-{evidence[0][0]}">原文 ↗</a>' if evidence else ""
+            facts.append(
+                f'<li>{ref((names[u].label, names[u].href, names[u].type))} {line(st)} <span class="rel">{escape(st.zh)}</span> '
+                f'{ref((names[v].label, names[v].href, names[v].type))}{_ONTOLOGY if source == "ontology" else ""}{link}</li>\n'
+            )
+    rows = sorted(((names[n].label, names[n].href, names[n].type, per_entity[n]) for n in present), key=lambda r: (-r[3], r[0]))
+    counts = Counter(m[3] for m in mentions)
     return env.get_template("article.html").render(
         root="../",
         kind="article",
         title=p["title"],
         doc_id=p["doc"],
         index=p["index"],
-        byline=text[byline[0] : byline[1]] if byline else "",
-        authors=list(p["authors"]),
+        authors=Markup("、".join(str(ref((a[0], a[1], "PERSON"))) for a in p["authors"])),
         text=_highlighted(text, p["start"], p["end"], mentions, p["anchors"], names),
-        graph=script_json(data),
+        graph=data,
         node_count=len(present),
         edge_count=len(edges),
         legend=_legend(Counter(names[n].type for n in present), Counter(k for _, _, k, _, _ in edges)),
-        counts=Counter(m[3] for m in mentions),
-        names=sorted(((names[n].label, names[n].href, names[n].type, per_entity[n]) for n in present), key=lambda r: (-r[3], r[0])),
-        facts=facts,
+        # sorted as Jinja's dictsort sorts
+        counts=Markup(" ".join(f"{chip(t)} {n}" for t, n in sorted(counts.items(), key=lambda kv: kv[0].lower()))),
+        names=Markup("".join(f'<li>{ref((label, href, t))} <span class="n">{n}</span></li>\n' for label, href, t, n in rows)),
+        facts=Markup("".join(facts)),
         mention_count=len(mentions),
     )
+
+
+_ONTOLOGY = ' <span class="src">本体 ontology</span>'
 
 
 def _entity_inputs(site: _Site, iri: str) -> dict:
@@ -1195,7 +1303,7 @@ def _entity_page(env: Environment, p: dict) -> str:
     # a hub's thousands of sentences: written here, not by a template loop, at a fraction of the cost
     groups = Markup(
         "".join(
-            f'<h3><a href="{escape(h.href)}">{escape(h.title)}</a> <span class="doc">{escape(h.doc)}</span></h3>\n<ul class="sentences">\n'
+            _group_heading(h.title, h.href, h.doc)
             + "".join(f"<li>{_sentence(texts[doc_id], s, e, marks, h.page)}</li>\n" for s, e, marks in sents)
             + "</ul>\n"
             for h, doc_id, sents in p["groups"]
@@ -1217,7 +1325,7 @@ def _entity_page(env: Environment, p: dict) -> str:
         new=p["new"],
         details=list(p["details"]),
         pinyin=" ".join(lazy_pinyin(p["label"], style=Style.TONE, errors="default")),
-        graph=script_json(data),
+        graph=data,
         node_count=len(nodes),
         edge_count=len(edges),
         neighbour_count=p["neighbours"],
@@ -1227,6 +1335,12 @@ def _entity_page(env: Environment, p: dict) -> str:
         groups=groups,
         facts=facts,
     )
+
+
+@lru_cache(maxsize=None)
+def _group_heading(title: str, href: str | None, doc: str) -> str:
+    """The heading of an article's sentences on an entity page: the same on the page of each entity it names."""
+    return f'<h3><a href="{escape(href)}">{escape(title)}</a> <span class="doc">{escape(doc)}</span></h3>\n<ul class="sentences">\n'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1311,9 +1425,28 @@ def _reuse(src: str, dst: str) -> bool:
         return False
 
 
-def _write(path: Path, content: str | bytes) -> None:
-    """Write the file unless it holds these bytes already: an unchanged page keeps its time stamp."""
+def _write(path: Path | str, content: str | bytes, *, new: bool = False) -> None:
+    """Write the file unless it holds these bytes already: an unchanged page keeps its time stamp.
+
+    `new`: the file was not there when the folder was listed (a clean build's pages): created
+    without a look at it first, unless it has appeared since.
+    """
     data = content.encode("utf-8") if isinstance(content, str) else content
+    if new:
+        try:
+            # os.open, not open(): no buffer, size, terminal or position queries for a file written at once
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            return
+    path = Path(path)
     try:
         same = path.stat().st_size == len(data) and path.read_bytes() == data
     except FileNotFoundError:
@@ -1332,6 +1465,7 @@ class _Job:
     pages: list[_Page]
     previous: Path | None
     known: dict[str, str]  # relative path -> key, from the previous build's manifest
+    present: frozenset[str]  # relative paths of the pages in `out` before any was written
 
 
 def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]]:
@@ -1343,7 +1477,7 @@ def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool]
         key = _page_key(job.version, page, inputs)
         reused = previous is not None and job.known.get(page.path) == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
         if not reused:
-            _write(job.out / page.path, page.render(job.env, inputs))
+            _write(f"{out}/{page.path}", page.render(job.env, inputs), new=page.path not in job.present)
         done.append((page.path, key, reused))
     return done
 
@@ -1406,7 +1540,11 @@ def write_pages(
         (out / MANIFEST).unlink(missing_ok=True)
         for path, src in assets:
             _write(path, src.read_bytes())
-        job = _Job(out, env, _code_version(), pages, Path(previous) if previous is not None else None, known)
+        # the pages already there, listed once: the others are written without a look at each
+        present = frozenset(f"{sub}/{name}" for sub in ("articles", "entities") for name in os.listdir(out / sub)) | (
+            {"index.html"} if (out / "index.html").exists() else set()
+        )
+        job = _Job(out, env, _code_version(), pages, Path(previous) if previous is not None else None, known, present)
         jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
         if jobs > 1:
             for name in ("index.html", "article.html", "entity.html"):

@@ -497,6 +497,92 @@ def test_script_json_parses_back_and_cannot_end_the_script(data):
     assert not re.search("[<>&\u2028\u2029]", text)
 
 
+def _pyvis_network(nodes, edges, pos, *, hidden_relations=frozenset(), edge_labels, focus=None, overview=False) -> str:
+    """The networks' JSON as kg.html made it with pyvis and script_json (at 0ec7bb1^): the reference of _network."""
+    from collections import Counter
+    import math
+
+    from pyvis.network import Network
+
+    net = Network(directed=True, cdn_resources="remote")
+    for n in nodes:
+        st_ = kg.html.type_style(n.type)
+        extra = {}
+        if n.new:
+            extra["shapeProperties"] = {"borderDashes": [4, 3]}
+            extra["borderWidth"] = 2
+        value = n.value
+        if n.iri == focus:
+            extra["borderWidth"] = 4
+            extra["font"] = {"size": 18, "bold": True}
+            value = max([value, *(m.value for m in nodes)])
+        x, y = pos[n.iri]
+        colour = kg.html._darker(st_.colour) if n.new or n.iri == focus else st_.colour
+        net.add_node(n.iri, label=n.label, shape=st_.shape, color={"background": st_.colour, "border": colour}, value=value, title=n.title,
+                     x=x, y=y, type=n.type, href=n.href, key=n.key, **extra)  # fmt: skip
+    seen: Counter = Counter()
+    for i, edge in enumerate(edges):
+        st_ = kg.html.rel_style(edge.key)
+        pair = tuple(sorted((edge.u, edge.v)))
+        bend = seen[pair]
+        seen[pair] += 1
+        e = {
+            "id": f"e{i}",
+            "rel": edge.key,
+            "color": {"color": st_.colour, "highlight": "#222222", "hover": "#222222"},
+            "dashes": st_.dashes or edge.ontology and edge.key not in (kg.html.WITHIN, kg.html.PART_OF),
+            "width": round(1 + min(3.0, math.log2(1 + edge.count)), 2),
+            "title": edge.title,
+            "arrows": "to" if st_.arrow else "",
+        }
+        if edge_labels:
+            e["label"] = st_.zh
+        if edge.key in hidden_relations:
+            e["hidden"] = True
+        if bend:
+            e["smooth"] = {"enabled": True, "type": "curvedCW", "roundness": round(0.15 * bend, 2)}
+        net.add_edge(edge.u, edge.v, **e)
+    options = json.loads(kg.html._options(len(nodes) > 300, overview))
+    return str(script_json({"nodes": net.nodes, "edges": net.edges, "options": options}))
+
+
+_names = st.text(alphabet="ab<&\u2028\"中", max_size=3)
+
+
+@st.composite
+def _networks(draw):
+    iris = draw(st.lists(_names, min_size=1, max_size=6))  # repeated IRIs: a node is drawn once
+    types = st.sampled_from([*kg.html.TYPES, "OTHER"])
+    nodes = [
+        kg.html._Node(iri, draw(_names), draw(types), draw(st.booleans()), draw(_names), draw(st.text()), draw(_names), draw(st.integers(1, 50)))
+        for iri in iris
+    ]
+    keys = st.sampled_from([*kg.html.RELATIONS, "other"])
+    edges = draw(st.lists(st.builds(kg.html._Edge, st.sampled_from(iris), st.sampled_from(iris), keys, st.booleans(), st.integers(0, 99), st.text()), max_size=8))
+    pos = {iri: (draw(st.integers(-999, 999)), draw(st.integers(-999, 999))) for iri in iris}
+    hidden = frozenset(draw(st.lists(keys, max_size=2)))
+    return nodes, edges, pos, {"hidden_relations": hidden, "edge_labels": draw(st.booleans()), "focus": draw(st.sampled_from([None, *iris])), "overview": draw(st.booleans())}
+
+
+@given(_networks())
+def test_network_json_is_pyvis_network_as_script_json(network):
+    nodes, edges, pos, options = network
+    assert str(kg.html._network(nodes, edges, pos, **options)) == _pyvis_network(nodes, edges, pos, **options)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_write_pages_bytes_are_those_of_the_reference(tmp_path, jobs):
+    """Every page of the test corpus (and a document more) byte for byte as recorded in
+    data/pages.sha256, made by the code before the pages were optimised (ceb860a): work on speed
+    must not change a page. A change of the pages on purpose records them anew:
+    `sha256sum` of each page, as below."""
+    import hashlib
+
+    write_pages(*fixture_corpus(MORE), tmp_path, jobs=jobs)
+    got = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(tmp_path)}\n" for p in _pages(tmp_path))
+    assert got == (Path(__file__).parent / "data" / "pages.sha256").read_text(encoding="utf-8")
+
+
 def test_write_pages_handles_a_corpus_without_entities(tmp_path):
     doc = DocInfo("empty", "无名之文。\n", "utf-8", [(0, 0, 6, "无名之文。", None)])
     g = nx.MultiDiGraph()
