@@ -95,13 +95,17 @@ def test_a_broken_entity_is_found_when_every_document_is_skipped(seeds, passed, 
     assert any(x.focus == entity.value and x.path == "skos:prefLabel" for x in split.violations)
 
 
+def _retyped(corpus, iri):
+    """The corpus-wide triples with the entity `iri` typed as an article, a class no mention may denote."""
+    article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
+    return [ox.Triple(t.subject, t.predicate, article) if t.subject.value == iri and t.predicate.value == RDF_TYPE else t for t in corpus]
+
+
 def test_a_changed_entity_class_rechecks_the_documents_that_mention_it(seeds, passed, tmp_path):
     """What the per-document shapes read outside a document (its entities' classes) is in its
     key: a document checked against the old class is checked again."""
     results, corpus, refs = seeds
-    mention = results[0].mentions[0]
-    article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
-    broken = [ox.Triple(t.subject, t.predicate, article) if t.subject.value == mention.iri and t.predicate.value == RDF_TYPE else t for t in corpus]
+    broken = _retyped(corpus, results[0].mentions[0].iri)
     out = tmp_path / "broken"
     _write(out, broken, [r.parts for r in results])
     split = _same_as_whole(out, broken, _documents(results, refs), passed)
@@ -192,8 +196,7 @@ def test_a_document_whose_entities_the_corpus_types_otherwise_is_checked_again(s
     runs the document's shapes against the corpus's class."""
     results, corpus, refs = seeds
     mention = results[0].mentions[0]
-    article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
-    retyped = [ox.Triple(t.subject, t.predicate, article) if t.subject.value == mention.iri and t.predicate.value == RDF_TYPE else t for t in corpus]
+    retyped = _retyped(corpus, mention.iri)
     out = tmp_path / "retyped"
     _write(out, retyped, [r.parts for r in results])
     documents = _keyed(results, refs, extractor)
