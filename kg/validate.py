@@ -203,7 +203,8 @@ class PartStore:
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities
 # a document's mentions denote (ontology/shapes.ttl)
-_CONTEXT = (ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),)
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_CONTEXT = (_TYPE,)
 
 
 def check_build(
@@ -373,8 +374,6 @@ class DocumentCheck:
             return None
         return document_key(self.version, ttl, trig, types, context)
 
-
-_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
 
 def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:
