@@ -457,6 +457,17 @@ def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Sto
     return store
 
 
+def subclass_closure(store: ox.Store):
+    """class IRI -> the IRIs of it and its subclasses in the store (`compile_shapes`'s `subclasses`)."""
+
+    @cache
+    def subclasses(cls: str) -> tuple[str, ...]:
+        rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
+        return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
+
+    return subclasses
+
+
 def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None, per_document: bool | None = None) -> list[Finding]:
     """What breaks the shapes in the store (the union of its graphs is the data graph).
 
@@ -465,10 +476,7 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None,
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    @cache
-    def subclasses(cls: str) -> tuple[str, ...]:
-        rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
-        return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
+    subclasses = subclass_closure(store)
 
     def ask(check: Check, text: str):
         try:

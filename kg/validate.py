@@ -252,30 +252,29 @@ def check_build(
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
     report.checked = (len(todo), len(documents))
     found = []
-    if corpus_report is not None:
-        report.triples = corpus_report.triples
-        report.seconds["read"] = 0.0
-        if todo:
-            store = ox.Store()
-            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
-            _load_parts(store, todo, out, base)
-            found = validate_store(store, shapes, per_document=True)
-    elif len(todo) == len(documents):
+    if corpus_report is None and len(todo) == len(documents):
         store = load_store([out / "kg.ttl", out / "mentions.trig"], extra)
         report.triples = len(store) - len(extra)
         report.seconds["read"] = time.perf_counter() - t0
         found = validate_store(store, shapes)
     else:
-        if parts is not None:
+        # the shapes not marked kgsh:perDocument: over the store the preloaded parts complete, or
+        # over kg.ttl (as `check_corpus` runs them, here or in a process beside the pages)
+        if corpus_report is None and parts is not None:
             parts.add([d.ttl for d in documents])  # the ones not in yet
             store = parts.store
             store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+            report.triples = len(store) - len(extra)
+            report.seconds["read"] = time.perf_counter() - t0
+            found = validate_store(store, shapes, per_document=False)
+            del store
         else:
-            store = load_store([out / "kg.ttl"], extra)
-        report.triples = len(store) - len(extra)
-        report.seconds["read"] = time.perf_counter() - t0
-        found = validate_store(store, shapes, per_document=False)
-        del store
+            if corpus_report is None:
+                corpus_report = check_corpus(out, shapes=shapes, ontology=ontology)
+                report.seconds["read"] = corpus_report.seconds["read"]
+            else:
+                report.seconds["read"] = 0.0  # read beside the pages
+            report.triples = corpus_report.triples
         if todo:
             store = ox.Store()
             store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
@@ -339,17 +338,13 @@ class DocumentCheck:
     """
 
     def __init__(self, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
-        from kg.shacl import SUBCLASS, compile_shapes
+        from kg.rdf import prefix_lines
+        from kg.shacl import compile_shapes, subclass_closure
 
         self.extra = _subclass_triples(ontology)
         self.version = _engine_version(shapes, self.extra)
-        store = self._store(())
-
-        def subclasses(cls: str) -> tuple[str, ...]:
-            rows = store.query(f"SELECT DISTINCT ?c WHERE {{ ?c {SUBCLASS}* <{cls}> }}", use_default_graph_as_union=True)
-            return tuple(sorted({cls, *(r["c"].value for r in rows if isinstance(r["c"], ox.NamedNode))}))
-
-        self.queries = [c.query for c in compile_shapes(shapes, subclasses, per_document=True)]
+        self.head = prefix_lines(None)
+        self.queries = [c.query for c in compile_shapes(shapes, subclass_closure(self._store(())), per_document=True)]
 
     def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
         store = ox.Store()
@@ -360,14 +355,10 @@ class DocumentCheck:
         """The document's key if the per-document shapes find nothing in it, else None.
 
         `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers to."""
-        from kg.rdf import prefix_lines
-
         context = {iri: [ox.Triple(ox.NamedNode(iri), _TYPE, ox.NamedNode(cls))] for iri, cls in types.items()}
         store = self._store(t for ts in context.values() for t in ts)
-        head = prefix_lines(None)
         try:
-            store.load(head + ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
-            store.load(head + trig, format=ox.RdfFormat.TRIG)
+            _load_part(store, self.head, ttl, trig)
         except (SyntaxError, ValueError):
             return None  # the check of the whole build says what is wrong with it
         if any(next(iter(store.query(q, use_default_graph_as_union=True)), None) is not None for q in self.queries):
@@ -383,12 +374,18 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
     head = prefix_lines(base)
     for d in parts:
         try:
-            if d.ttl:
-                store.load(head + d.ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
-            if d.trig:
-                store.load(head + d.trig, format=ox.RdfFormat.TRIG)
+            _load_part(store, head, d.ttl, d.trig)
         except (SyntaxError, ValueError) as err:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
+
+
+def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes) -> None:
+    """One document's parts into the store: its part of kg.ttl into the default graph, its named
+    graphs of mentions.trig as they are; `head`: the prefix lines of those files."""
+    if ttl:
+        store.load(head + ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+    if trig:
+        store.load(head + trig, format=ox.RdfFormat.TRIG)
 
 
 def _engine_version(shapes: Path, extra: Sequence[ox.Triple]) -> bytes:
