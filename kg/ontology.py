@@ -75,6 +75,8 @@ class Ontology:
     by_name: dict[str, list[str]] = field(default_factory=dict)
     children: dict[str, list[str]] = field(default_factory=dict)
     home: list[str] = field(default_factory=list)  # the region the ontology is about, finest first
+    # where `load_ontology` keeps it and under which key: what is made from it can be kept beside it
+    cache: tuple[Path, str] | None = None
 
     def __post_init__(self) -> None:
         names: dict[str, list[str]] = defaultdict(list)
@@ -173,7 +175,10 @@ def load_ontology(directory: Path, *, cache_dir: Path | None = None) -> Ontology
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
     # a read-only ontology folder still works, only slower
-    return pickled(cache_dir or directory / ".cache", "ontology", digest.hexdigest()[:20], lambda: _parse(files))
+    folder, key = cache_dir or directory / ".cache", digest.hexdigest()[:20]
+    onto = pickled(folder, "ontology", key, lambda: _parse(files))
+    onto.cache = (folder, key)
+    return onto
 
 
 def _parse(files: list[Path]) -> Ontology:

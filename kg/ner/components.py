@@ -26,7 +26,7 @@ from kg.mention import Span as KGSpan
 from kg.ner.candidates import Candidate, add_candidates, doc_text, register_extensions
 from kg.ner.classifier import Context, SpanClassifier, grouped_features
 from kg.ner.gazetteer import Gazetteer, local_patterns
-from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_segmenter, word_tags
+from kg.ner.lexicon import DEFAULT_LEXICON, idioms, load_lexicon, surnames as default_surnames, word_reaches, word_segmenter, word_tags
 from kg.ner.resolve import propagate, select
 from kg.ner.rules import Rules
 
@@ -121,7 +121,7 @@ class RulesComponent:
         self._build()
 
     def _build(self) -> None:
-        self.rules = Rules(self.lexicon, self.surnames, word_tags(), idioms())
+        self.rules = Rules(self.lexicon, self.surnames, word_tags(), idioms(), word_reaches())
 
     def __call__(self, doc: Doc) -> Doc:
         if self.rules is None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cached_property
 
 from kg.ner.candidates import Candidate
 from kg.ner.gazetteer import Gazetteer
+from kg.ner.lexicon import word_reach
 
 LABELS = ("PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY")
 PUNCT = set("，,。.！!？?；;：:、（）()《》〈〉“”‘’\"'「」『』【】[]—-…·/ \u3000\t\r\n")
@@ -39,10 +39,17 @@ class Rules:
     """Candidate generators, one per rule family, built from the lexicon, surnames and the gazetteer."""
 
     def __init__(
-        self, lexicon: dict, surnames: Iterable[str], words: dict[str, str], idioms: Iterable[str] = ()
+        self,
+        lexicon: dict,
+        surnames: Iterable[str],
+        words: dict[str, str],
+        idioms: Iterable[str] = (),
+        reach: tuple[dict[str, int], dict[str, int]] | None = None,
     ) -> None:
+        """`reach`: `word_reach(words)` made already (kg.ner.lexicon keeps jieba's on disk)."""
         self.lex = lexicon
         self.words = words
+        self.word_reach = reach if reach is not None else word_reach(words)
         self.idioms = frozenset(idioms)
         names = set(surnames)
         self.surnames1 = {s for s in names if len(s) == 1}
@@ -126,22 +133,6 @@ class Rules:
         if e >= len(text) or not is_cjk(text[e]):
             return True
         return text.startswith(self.t_person_after, e) or text.startswith(self.t_predicates, e)
-
-    @cached_property
-    def word_reach(self) -> tuple[dict[str, int], dict[str, int]]:
-        """The length of the longest dictionary word by its first two characters, and by its last
-        two: most positions of a text start or end no word of two characters or more, and one
-        look-up says so where the words dictionary would be asked once per length."""
-        first: dict[str, int] = {}
-        last: dict[str, int] = {}
-        for w in self.words:
-            n = len(w)
-            if n >= 2:
-                if n > first.get(w[:2], 0):
-                    first[w[:2]] = n
-                if n > last.get(w[-2:], 0):
-                    last[w[-2:]] = n
-        return first, last
 
     def longest_word(self, text: str, i: int, longest: int = 6) -> str:
         """The longest dictionary word starting at i (at least the character itself)."""
