@@ -292,26 +292,27 @@ def build(
         check = validate and base in (None, KGR)
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
         late = []  # cached results that cannot be read after all
-        with contextlib.closing(pending):
+        loader = None
+        if pending.remote and validate and checked is not None and base in (None, KGR) and checked.is_file():
+            # made while the workers extract: the self-check's store of the cached documents' parts,
+            # when the last check recorded any (else it checks kg.ttl whole), in a thread as they are read
+            from kg.validate import PartLoader, PartStore
+
+            loader = PartLoader(PartStore(base))
+        with contextlib.closing(pending), contextlib.closing(loader) if loader else contextlib.nullcontext():
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:
                     results[p] = hit
+                    if loader:
+                        loader.add(hit.parts.ttl)
                     progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
                 else:
                     late.append(p)
-            preloaded = None
-            if pending.remote:
-                # made while the workers extract: the pages' imports, and the self-check's store of the
-                # cached documents' parts when the last check recorded any (else it checks kg.ttl whole)
-                if html:
-                    import kg.html  # noqa: F401
-                if validate and checked is not None and base in (None, KGR) and checked.is_file():
-                    from kg.validate import PartStore
-
-                    preloaded = PartStore(base)
-                    preloaded.add([r.parts.ttl for r in results.values()])
+            if pending.remote and html:
+                import kg.html  # noqa: F401  (while the workers extract)
             done = list(pending)
+            preloaded = loader.done() if loader else None
         with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check)) as again:
             done += list(again)
         for p, result in done:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import queue
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,6 +201,50 @@ class PartStore:
             except (SyntaxError, ValueError) as err:
                 raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
             self._loaded.update(new)
+
+
+class PartLoader:
+    """Documents' parts of kg.ttl into a PartStore in a thread of its own, a batch at a time, as a
+    build reads them from its cache: pyoxigraph parses without holding the GIL, so the parsing
+    overlaps the reading instead of following it. `done()` waits for the rest and returns the
+    store; `close()` stops the thread (a build that fails half-way)."""
+
+    def __init__(self, parts: PartStore, *, batch: int = 100) -> None:
+        self.parts, self.batch = parts, batch
+        self.pending: list[bytes] = []
+        self.queue: queue.SimpleQueue[list[bytes] | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="kg-part-loader", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (batch := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.parts.add(batch)
+                except BaseException as err:  # raised by done(), in the build's thread
+                    self.error = err
+
+    def add(self, ttl: bytes) -> None:
+        """One document's part of kg.ttl (Turtle without prefixes)."""
+        self.pending.append(ttl)
+        if len(self.pending) >= self.batch:
+            self.queue.put(self.pending)
+            self.pending = []
+
+    def done(self) -> PartStore:
+        if self.pending:
+            self.queue.put(self.pending)
+            self.pending = []
+        self.close()
+        if self.error is not None:
+            raise self.error
+        return self.parts
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
 
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities

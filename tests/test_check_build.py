@@ -12,7 +12,8 @@ import pyoxigraph as ox
 import pytest
 
 from kg import rdf
-from kg.validate import DocumentPart, PartStore, check_build, validate
+from kg.errors import ValidationError
+from kg.validate import DocumentPart, PartLoader, PartStore, check_build, validate
 
 from .conftest import SEEDS
 
@@ -135,6 +136,36 @@ def test_a_preloaded_store_completed_by_the_check_holds_the_triples_of_kg_ttl(se
     assert report.triples == len(whole)
     assert set(preloaded.store.quads_for_pattern(None, None, None)) >= set(whole.quads_for_pattern(None, None, None))
 
+
+
+def test_parts_loaded_in_a_thread_are_the_parts_loaded_at_once(seeds):
+    results, _, _ = seeds
+    at_once = PartStore()
+    at_once.add([r.parts.ttl for r in results])
+    loader = PartLoader(PartStore(), batch=2)  # batches full and one left over
+    for r in results:
+        loader.add(r.parts.ttl)
+    threaded = loader.done()
+    assert len(results) % 2 and not loader.thread.is_alive()
+    assert set(threaded.store.quads_for_pattern(None, None, None)) == set(at_once.store.quads_for_pattern(None, None, None))
+
+
+def test_a_broken_part_loaded_in_a_thread_fails_when_the_store_is_asked_for(seeds):
+    results, _, _ = seeds
+    loader = PartLoader(PartStore(), batch=1)
+    loader.add(results[0].parts.ttl)
+    loader.add(b"kgr:doc\\/x kgo:characters .\n")
+    loader.add(results[1].parts.ttl)
+    with pytest.raises(ValidationError, match="not valid Turtle"):
+        loader.done()
+    assert not loader.thread.is_alive()
+
+
+def test_a_loader_closed_half_way_stops_its_thread():
+    loader = PartLoader(PartStore())
+    loader.add(b"")
+    loader.close()
+    assert not loader.thread.is_alive()
 
 # ---------------------------------------------------------------------------------------------
 # The per-document shapes run where each document is extracted (kg.validate.DocumentCheck)
