@@ -139,6 +139,16 @@ def test_build_jobs_2_same_bytes_as_jobs_1(corpus, tmp_path):
 
 
 @pytest.mark.slow
+def test_the_modules_the_worker_server_imports_exist_and_give_the_workers_what_they_run():
+    # the forkserver skips a module that does not import without a word: the workers would import it each
+    code = (
+        "import sys, kg.build\n"
+        "for name in kg.build.WORKER_MODULES: __import__(name)\n"
+        "print(all(m in sys.modules for m in ('spacy', 'kg.ner.classifier', 'pyoxigraph', kg.build.extract_file.__module__)))"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
 def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_clean_build(corpus, tmp_path, monkeypatch):
     """With workers, a rebuild loads the cached documents' parts for the self-check while the new
     file is extracted, and the check runs beside the pages in a process of its own."""
