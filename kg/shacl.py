@@ -323,90 +323,117 @@ class _Compiler:
             target=target if target in query else "",
         )
 
-    def node_checks(self, shape) -> Iterator[Check]:
-        """The checks of a shape with targets: its own constraints and those of its properties."""
+    def _target(self, shape) -> str | None:
+        """The group selecting the focus nodes of a shape; None when it has no targets or is deactivated."""
         if _true(self.s.value(shape, "deactivated")):
-            return
+            return None
         target = self.targets(shape)
-        if target is None:
-            return
-        if self.s.value(shape, "closed") is not None and _true(self.s.value(shape, "closed")):
+        if target is not None and _true(self.s.value(shape, "closed")):
             raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:closed is not validated by this engine")
+        return target
+
+    def _node_oks(self, shape) -> list[tuple[str, str]]:
+        """(component, expression true when the focus node ?this meets it) for a node shape's own constraints."""
+        if self.s.value(shape, "path") is not None:
+            return []
+        oks = []
+        for local, obj in self._components(shape):
+            ok = self._value_ok(shape, local, obj, "?this")
+            if ok is None:
+                raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
+            oks.append((local, ok))
+        return oks
+
+    def _properties(self, shape) -> Iterator[tuple[object, object]]:
+        """(property shape, its sh:path): the shape itself when it has a path, then its active sh:property shapes."""
         path = self.s.value(shape, "path")
         if path is not None:  # a property shape with targets of its own
-            yield from self._property_checks(shape, target, path, owner=shape)
-        else:
-            for local, obj in self._components(shape):
-                ok = self._value_ok(shape, local, obj, "?this")
-                if ok is None:
-                    raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
-                yield self._check(shape, local, None, f"SELECT ?this ?value WHERE {{ {target} BIND(?this AS ?value) FILTER(!({ok})) }}", target=target)
+            yield shape, path
         for prop in self.s.objects(shape, "property"):
             if _true(self.s.value(prop, "deactivated")):
                 continue
             p = self.s.value(prop, "path")
             if p is None:
                 raise ValidationError(f"{self.s.path}: {self.s.where(prop)}: a property shape without sh:path")
-            yield from self._property_checks(prop, target, p, owner=prop)
+            yield prop, p
+
+    def node_checks(self, shape) -> Iterator[Check]:
+        """The checks of a shape with targets: its own constraints and those of its properties."""
+        target = self._target(shape)
+        if target is None:
+            return
+        for local, ok in self._node_oks(shape):
+            yield self._check(shape, local, None, f"SELECT ?this ?value WHERE {{ {target} BIND(?this AS ?value) FILTER(!({ok})) }}", target=target)
+        for prop, path in self._properties(shape):
+            yield from self._property_checks(prop, target, path, owner=prop)
 
     def _property_checks(self, shape, target: str, path_node, *, owner) -> Iterator[Check]:
-        hop = lambda s, o: self.hop(s, path_node, o)
         for local, obj in self._components(shape):
-            # sh:hasValue of a property: some value is it (of a node shape: the node is it)
-            ok = None if local == "hasValue" else self._value_ok(shape, local, obj, "?value")
-            if ok is not None:
-                q = f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} FILTER(!({ok})) }}"
-            elif local in ("minCount", "maxCount"):
-                n = int(obj.value)
-                if local == "minCount" and n == 1:
-                    # MINUS is an anti-join; NOT EXISTS over a path of two steps is re-run per focus node
-                    q = f"SELECT ?this WHERE {{ {target} MINUS {{ {hop('?this', '?_any')} }} }}"
-                elif local == "minCount":
-                    q = (
-                        f"SELECT ?this WHERE {{ {target} OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) "
-                        f"WHERE {{ {hop('?this', '?_v')} }} GROUP BY ?this }} FILTER(COALESCE(?n, 0) < {n}) }}"
-                    )
-                else:
-                    q = (
-                        f"SELECT ?this WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} }} "
-                        f"GROUP BY ?this }} FILTER(?n > {n}) }}"
-                    )
-            elif local == "hasValue":
-                q = f"SELECT ?this WHERE {{ {target} FILTER NOT EXISTS {{ {hop('?this', term(obj))} }} }}"
-            elif local == "uniqueLang":
-                if not _true(obj):
-                    continue
-                q = (
-                    f"SELECT ?this WHERE {{ {{ SELECT ?this ?_l (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} "
-                    f'BIND(LCASE(LANG(?_v)) AS ?_l) FILTER(?_l != "") }} GROUP BY ?this ?_l }} FILTER(?n > 1) }}'
+            q = self._property_query(shape, local, obj, target, path_node)
+            if q is not None:
+                yield self._check(shape, local, path_node, q, owner=owner, target=target)
+
+    def _pair_pattern(self, local: str, obj, path_node) -> str | None:
+        """For a component comparing the values of a path with those of a property of the focus
+        node ?this (sh:disjoint, sh:lessThan …), the pattern of the pairs that break it; else None."""
+        if local == "disjoint":
+            return f"{self.hop('?this', path_node, '?value')} ?this <{obj.value}> ?value"
+        if local in _PAIR:
+            return f"{self.hop('?this', path_node, '?value')} ?this <{obj.value}> ?_w . FILTER(!COALESCE(?value {_PAIR[local]} ?_w, false))"
+        return None
+
+    def _property_query(self, shape, local: str, obj, target: str, path_node) -> str | None:
+        """The query listing the focus nodes (of `target`) whose values along `path_node` break
+        the component; None when the component asks nothing (sh:uniqueLang false …)."""
+        hop = lambda s, o: self.hop(s, path_node, o)
+        # sh:hasValue of a property: some value is it (of a node shape: the node is it)
+        ok = None if local == "hasValue" else self._value_ok(shape, local, obj, "?value")
+        if ok is not None:
+            return f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} FILTER(!({ok})) }}"
+        if local in ("minCount", "maxCount"):
+            n = int(obj.value)
+            if local == "minCount" and n == 1:
+                # MINUS is an anti-join; NOT EXISTS over a path of two steps is re-run per focus node
+                return f"SELECT ?this WHERE {{ {target} MINUS {{ {hop('?this', '?_any')} }} }}"
+            if local == "minCount":
+                return (
+                    f"SELECT ?this WHERE {{ {target} OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) "
+                    f"WHERE {{ {hop('?this', '?_v')} }} GROUP BY ?this }} FILTER(COALESCE(?n, 0) < {n}) }}"
                 )
-            elif local in ("disjoint", "equals"):
-                if local == "equals":
-                    raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:equals is not validated by this engine")
-                q = f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} ?this <{obj.value}> ?value }}"
-            elif local in _PAIR:
-                q = (
-                    f"SELECT ?this ?value WHERE {{ {target} {hop('?this', '?value')} ?this <{obj.value}> ?_w . "
-                    f"FILTER(!COALESCE(?value {_PAIR[local]} ?_w, false)) }}"
-                )
-            elif local == "qualifiedValueShape":
-                inner = self.conforms(obj, "?_v")
-                low = self.s.value(shape, "qualifiedMinCount")
-                high = self.s.value(shape, "qualifiedMaxCount")
-                counted = (
-                    f"OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {hop('?this', '?_v')} FILTER({inner}) }} GROUP BY ?this }}"
-                )
-                bad = []
-                if low is not None:
-                    bad.append(f"COALESCE(?n, 0) < {int(low.value)}")
-                if high is not None:
-                    bad.append(f"COALESCE(?n, 0) > {int(high.value)}")
-                if not bad:
-                    continue
-                q = f"SELECT ?this WHERE {{ {target} {counted} FILTER({' || '.join(bad)}) }}"
-            else:
-                raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
-            yield self._check(shape, local, path_node, q, owner=owner, target=target)
+            return (
+                f"SELECT ?this WHERE {{ {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} }} "
+                f"GROUP BY ?this }} FILTER(?n > {n}) }}"
+            )
+        if local == "hasValue":
+            return f"SELECT ?this WHERE {{ {target} FILTER NOT EXISTS {{ {hop('?this', term(obj))} }} }}"
+        if local == "uniqueLang":
+            if not _true(obj):
+                return None
+            return (
+                f"SELECT ?this WHERE {{ {{ SELECT ?this ?_l (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {target} {hop('?this', '?_v')} "
+                f'BIND(LCASE(LANG(?_v)) AS ?_l) FILTER(?_l != "") }} GROUP BY ?this ?_l }} FILTER(?n > 1) }}'
+            )
+        if local == "equals":
+            raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:equals is not validated by this engine")
+        pair = self._pair_pattern(local, obj, path_node)
+        if pair is not None:
+            return f"SELECT ?this ?value WHERE {{ {target} {pair} }}"
+        if local == "qualifiedValueShape":
+            inner = self.conforms(obj, "?_v")
+            low = self.s.value(shape, "qualifiedMinCount")
+            high = self.s.value(shape, "qualifiedMaxCount")
+            counted = (
+                f"OPTIONAL {{ SELECT ?this (COUNT(DISTINCT ?_v) AS ?n) WHERE {{ {hop('?this', '?_v')} FILTER({inner}) }} GROUP BY ?this }}"
+            )
+            bad = []
+            if low is not None:
+                bad.append(f"COALESCE(?n, 0) < {int(low.value)}")
+            if high is not None:
+                bad.append(f"COALESCE(?n, 0) > {int(high.value)}")
+            if not bad:
+                return None
+            return f"SELECT ?this WHERE {{ {target} {counted} FILTER({' || '.join(bad)}) }}"
+        raise ValidationError(f"{self.s.path}: {self.s.where(shape)}: sh:{local} is not validated by this engine")
 
 
 def _true(node) -> bool:
@@ -424,8 +451,15 @@ def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None) 
     """
     shapes = _Shapes(path)
     c = _Compiler(shapes, subclasses)
+    checks = [check for shape in _roots(shapes, per_document) for check in c.node_checks(shape)]
+    head = _prefix_lines(c)
+    return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query, x.target) for x in checks]
+
+
+def _roots(shapes: _Shapes, per_document: bool | None) -> list:
+    """The node and property shapes of the file, sorted (blank ones last); `per_document` as in `compile_shapes`."""
     kinds = {SH + "NodeShape", SH + "PropertyShape"}
-    roots = sorted(
+    return sorted(
         (
             s
             for s, po in shapes.triples.items()
@@ -434,9 +468,11 @@ def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None) 
         ),
         key=lambda s: (isinstance(s, ox.BlankNode), str(s)),
     )
-    checks = [check for shape in roots for check in c.node_checks(shape)]
-    head = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(c.prefixes.items()))
-    return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query, x.target) for x in checks]
+
+
+def _prefix_lines(c: _Compiler) -> str:
+    """The PREFIX lines of the namespaces the shapes' SPARQL targets declare."""
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(c.prefixes.items()))
 
 
 def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Store:
