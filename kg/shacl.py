@@ -371,11 +371,13 @@ class _Compiler:
         """One query with a row when some focus node of `shape` breaks one of its constraints (None:
         the shape has no targets), for a check that asks only whether a small graph conforms.
 
-        One query per constraint pays for its planning and for a pass over the focus nodes each:
-        on one document's graph that was most of the 46 per-document checks' 7 ms. Here the tests
+        A query per constraint pays for its planning and selects the focus nodes again: on one
+        document's graph that was most of the 7 ms of the 46 per-document checks. Here the tests
         on the values of one path share one pass (a value breaks the shape when it fails any of
-        them), the counts of single-predicate paths share one grouping, and the focus nodes are
-        selected once for all the tests on values; the other constraints keep their own query."""
+        them), and the focus nodes are joined once with all the passes over values (and pairs of
+        values); the counts of single-predicate paths share one grouping. A focus node without
+        values is missing from a pass, so the counts, the node's own tests and the other
+        constraints (with their own query) select the focus nodes themselves."""
         target = self._target(shape)
         if target is None:
             return None
@@ -388,10 +390,9 @@ class _Compiler:
             oks = []
             for local, obj in self._components(prop):
                 ok = None if local == "hasValue" else self._value_ok(prop, local, obj, "?value")
-                pair = None if ok is not None else self._pair_pattern(local, obj, path)
                 if ok is not None:
                     oks.append(ok)
-                elif pair is not None:
+                elif (pair := self._pair_pattern(local, obj, path)) is not None:
                     on_values.append(pair)
                 elif local in ("minCount", "maxCount") and isinstance(path, ox.NamedNode):
                     n = str(int(obj.value))
@@ -490,8 +491,8 @@ def _true(node) -> bool:
 
 
 def _any_fails(oks: Sequence[str]) -> str:
-    """An expression true when one of the expressions is false: a row some check would list. (An
-    error in one does not hide another's failure: `error || true` is true.)"""
+    """An expression true when one of `oks` is false, as `FILTER(!(ok))` lists a row when it is: an
+    error in one (which lists nothing) does not hide another's failure, since `error || true` is true."""
     return " || ".join(f"!({ok})" for ok in oks)
 
 
