@@ -181,21 +181,22 @@ class _Compiler:
         inverse = self.s.value(node, "inversePath")
         return f"^{self.path_text(inverse)}" if inverse is not None else "(complex path)"
 
-    def instance_of(self, v: str, cls: str) -> str:
-        """A pattern true when `v` is an instance of `cls` or of one of its subclasses."""
+    def instance_of(self, v: str, *classes: str) -> str:
+        """A pattern true when `v` is an instance of one of the classes or of one of their subclasses."""
         c = next(self.fresh)
-        values = " ".join(f"<{x}>" for x in self.subclasses(cls))
+        values = " ".join(f"<{x}>" for x in sorted({x for cls in classes for x in self.subclasses(cls)}))
         return f"{v} {TYPE} {c} . VALUES {c} {{ {values} }}"
 
     def targets(self, shape) -> str | None:
         parts = []
-        for cls in self.s.objects(shape, "targetClass"):
-            parts.append(self.instance_of("?this", cls.value))
+        classes = [cls.value for cls in self.s.objects(shape, "targetClass")]
         # a class that is also a node shape targets its own instances (implicit class target)
         if self.s.triples.get(shape, {}).get(RDF + "type") and any(
             t.value == RDFS + "Class" for t in self.s.triples[shape][RDF + "type"]
         ):
-            parts.append(self.instance_of("?this", shape.value))
+            classes.append(shape.value)
+        if classes:  # one pass over the types for all the classes (nif:String, nif:Phrase … share instances)
+            parts.append(self.instance_of("?this", *classes))
         for node in self.s.objects(shape, "targetNode"):
             parts.append(f"VALUES ?this {{ {term(node)} }}")
         for p in self.s.objects(shape, "targetSubjectsOf"):
