@@ -376,7 +376,9 @@ class DocumentCheck:
     """The shapes marked kgsh:perDocument run over one document where it is extracted.
 
     The document's parts go into a store of their own with the class of each entity it refers to
-    as the document alone tells it (`types`); the checks are compiled once per process. A
+    as the document alone tells it (`types`); the shapes are compiled once per process, one query
+    a shape (`kg.shacl.compile_breaches`: a query per constraint cost more to plan than to run on
+    one document, and read the same focus nodes again for each). A
     document that passes gets the key `check_build` would give it: when the corpus types its
     entities as the document did, `check_build` counts it as checked and runs only the corpus-wide
     shapes over it; otherwise (or with no key, when something was found) it checks the document
@@ -386,12 +388,12 @@ class DocumentCheck:
 
     def __init__(self, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
         from kg.rdf import prefix_lines
-        from kg.shacl import compile_shapes, subclass_closure
+        from kg.shacl import compile_breaches, subclass_closure
 
         self.extra = _subclass_triples(ontology)
         self.version = _engine_version(shapes, self.extra)
         self.head = prefix_lines(None)
-        self.queries = [c.query for c in compile_shapes(shapes, subclass_closure(self._store(())), per_document=True)]
+        self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True)
 
     def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
         store = ox.Store()

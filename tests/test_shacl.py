@@ -199,3 +199,110 @@ def test_validation_leaves_the_store_as_it_found_it(tmp_path):
     store.add(ox.Quad(ox.NamedNode("http://example.org/a"), FOCUS, ox.NamedNode("http://example.org/b"), FOCUS))
     with pytest.raises(ValidationError, match="keeps for itself"):
         validate_store(store, SHAPES)
+
+
+# ---------------------------------------------------------------------------------------------
+# compile_breaches: a shape's checks in one query, for the check of one document
+# (kg.validate.DocumentCheck): a graph must break some breach query exactly when it breaks some check
+
+
+def _fires(store, query: str) -> bool:
+    return next(iter(store.query(query, use_default_graph_as_union=True)), None) is not None
+
+
+def _store(quads):
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.extend(quads)
+    return store
+
+
+def _objects(quads, o):
+    """What may stand in place of, or beside, the object `o`: wrong datatypes, kinds and values."""
+    import pyoxigraph as ox
+
+    xsd = "http://www.w3.org/2001/XMLSchema#"
+    if isinstance(o, ox.Literal) and o.datatype.value == xsd + "integer":
+        n = int(o.value)
+        return [ox.Literal(str(n + d), datatype=o.datatype) for d in (-1, 1, -n - 1)] + [ox.Literal(f"{n}.0", datatype=ox.NamedNode(xsd + "decimal")), ox.Literal(str(n))]
+    if isinstance(o, ox.Literal):
+        return [ox.Literal(""), ox.Literal("x", language="en"), ox.Literal("1", datatype=ox.NamedNode(xsd + "integer")), ox.NamedNode("urn:kg:test:iri")]
+    return [ox.Literal("x"), ox.BlankNode("b"), ox.NamedNode("urn:kg:test:iri"), ox.NamedNode("https://w3id.org/kg/ontology#Statement")]
+
+
+def _mutants(quads):
+    """The graph with one triple taken out, its object changed, or a second object added (a copy of
+    the first, too); for one triple of each predicate on each kind of subject (its classes)."""
+    import pyoxigraph as ox
+
+    classes: dict = {}
+    for q in quads:
+        if q.predicate.value == RDF_TYPE:
+            classes.setdefault(q.subject, set()).add(q.object.value)
+    seen = set()
+    for i, q in enumerate(quads):
+        kind = (q.predicate, frozenset(classes.get(q.subject, ())), q.object if q.predicate.value == RDF_TYPE else None)
+        if kind in seen:
+            continue
+        seen.add(kind)
+        rest = quads[:i] + quads[i + 1 :]
+        yield rest
+        for o in _objects(quads, q.object):
+            yield [*rest, ox.Quad(q.subject, q.predicate, o, q.graph_name)]
+            yield [*quads, ox.Quad(q.subject, q.predicate, o, q.graph_name)]
+        if not isinstance(q.object, ox.Literal):
+            # a second object like the first (a copy of its triples), and one some other subject has
+            for copy in (ox.NamedNode("urn:kg:test:copy"), ox.BlankNode("copy")):
+                twin = [ox.Quad(copy, x.predicate, x.object, x.graph_name) for x in quads if x.subject == q.object]
+                yield [*rest, ox.Quad(q.subject, q.predicate, copy, q.graph_name), *twin]
+                yield [*quads, ox.Quad(q.subject, q.predicate, copy, q.graph_name), *twin]
+            other = next((x.object for x in quads if x.predicate == q.predicate and x.object != q.object), None)
+            if other is not None:
+                yield [*quads, ox.Quad(q.subject, q.predicate, other, q.graph_name)]
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def test_breaches_of_the_per_document_shapes_find_what_their_checks_find():
+    """On a thousand broken variants of the good fixture. Each check is also the only one broken
+    in some variant, so a check lost from its shape's breach query fails this test; except two
+    that never break alone: a negative kgo:characters also puts every string past the end of the
+    document, and a mention without itsrdf:taIdentRef has no class through it either."""
+    from kg.shacl import compile_breaches, compile_shapes, load_store, subclass_closure
+    from kg.validate import ONTOLOGY, SHAPES, _subclass_triples
+
+    good = load_store([GOOD / "kg.ttl", GOOD / "mentions.trig"], _subclass_triples(ONTOLOGY))
+    quads = sorted(good, key=str)
+    checks = compile_shapes(SHAPES, subclass_closure(good), per_document=True)
+    breaches = compile_breaches(SHAPES, subclass_closure(good), per_document=True)
+    assert len(breaches) < len(checks) / 5
+    alone, disagree = set(), []
+    for quads in _mutants(quads):
+        store = _store(quads)
+        broken = {i for i, c in enumerate(checks) if _fires(store, c.query)}
+        if any(_fires(store, q) for q in breaches) != bool(broken):
+            disagree.append(sorted(f"{checks[i].component} {checks[i].path}" for i in broken))
+        if len(broken) == 1:
+            alone |= broken
+    assert disagree == []
+    never_alone = {(c.component, c.path) for i, c in enumerate(checks) if i not in alone}
+    assert never_alone == {("minInclusive", "kgo:characters"), ("minCount", "itsrdf:taIdentRef")}
+
+
+@pytest.mark.parametrize("case", sorted(CORE))
+def test_breaches_find_what_the_checks_find_on_core_components(tmp_path, case):
+    """The small graphs of the components kg's shapes do not use, each with one triple taken out."""
+    from kg.shacl import compile_breaches, compile_shapes, load_store, subclass_closure
+
+    shapes, data = CORE[case]
+    (tmp_path / "shapes.ttl").write_text(PREFIXES + textwrap.dedent(shapes), encoding="utf-8")
+    (tmp_path / "data.ttl").write_text(PREFIXES + textwrap.dedent(data), encoding="utf-8")
+    quads = sorted(load_store([tmp_path / "data.ttl"]), key=str)
+    subclasses = subclass_closure(_store(quads))
+    checks = [c.query for c in compile_shapes(tmp_path / "shapes.ttl", subclasses)]
+    breaches = compile_breaches(tmp_path / "shapes.ttl", subclasses)
+    for i in range(len(quads) + 1):
+        store = _store(quads[:i] + quads[i + 1 :])
+        assert any(_fires(store, q) for q in breaches) == any(_fires(store, q) for q in checks), quads[i : i + 1]
