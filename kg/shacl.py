@@ -594,8 +594,21 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None,
         has_value = any(v.value == "value" for v in rows.variables)
         return [Finding(check, row["this"], row["value"] if has_value else None) for row in rows]
 
-    checks = compile_shapes(shapes, subclasses, per_document=per_document)
+    def breaks(query: str) -> bool:
+        try:
+            return next(iter(store.query(query, use_default_graph_as_union=True)), None) is not None
+        except SyntaxError:
+            return True  # the checks say which shape
+
+    if store.contains_named_graph(FOCUS):
+        raise ValidationError(f"the data holds the graph <{FOCUS.value}>, which the validator keeps for itself")
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
+        # a graph that breaks nothing, as a build's output nearly always, is told so by one query a
+        # shape (`compile_breaches`), which costs 0.6 of the checks that say what breaks (the
+        # corpus-wide shapes over the seeds x200: 0.7 CPU s instead of 1.2); they run only then
+        if not any(pool.map(breaks, compile_breaches(shapes, subclasses, per_document=per_document))):
+            return []
+        checks = compile_shapes(shapes, subclasses, per_document=per_document)
         with _focus_nodes(store, checks, pool, ask) as focused:
             return [f for found in pool.map(run, focused) for f in found]
 

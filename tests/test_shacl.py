@@ -306,3 +306,34 @@ def test_breaches_find_what_the_checks_find_on_core_components(tmp_path, case):
     for i in range(len(quads) + 1):
         store = _store(quads[:i] + quads[i + 1 :])
         assert any(_fires(store, q) for q in breaches) == any(_fires(store, q) for q in checks), quads[i : i + 1]
+
+
+def test_breaches_of_the_corpus_wide_shapes_find_what_their_checks_find():
+    """validate_store answers a graph no breach query fires on with no findings, without its checks:
+    on broken variants of the good fixture (entities, their places and bodies, statements), some
+    corpus-wide check fires exactly when some breach query does."""
+    from kg.shacl import compile_breaches, compile_shapes, load_store, subclass_closure
+    from kg.validate import ONTOLOGY, SHAPES, _subclass_triples
+
+    good = load_store([GOOD / "kg.ttl", GOOD / "mentions.trig"], _subclass_triples(ONTOLOGY))
+    quads = sorted(good, key=str)
+    checks = compile_shapes(SHAPES, subclass_closure(good), per_document=False)
+    breaches = compile_breaches(SHAPES, subclass_closure(good), per_document=False)
+    import pyoxigraph as ox
+
+    skos = "http://www.w3.org/2004/02/skos/core#"
+    labels = [q for q in quads if q.predicate.value == skos + "prefLabel"]
+    extra = [  # an entity with a second name in its name's language, and one whose alias is its name
+        [*quads, ox.Quad(labels[0].subject, labels[0].predicate, ox.Literal("又名", language=labels[0].object.language), labels[0].graph_name)],
+        [*quads, ox.Quad(labels[0].subject, ox.NamedNode(skos + "altLabel"), labels[0].object, labels[0].graph_name)],
+    ]
+    fired, disagree, variants = set(), [], 0
+    for quads in [*_mutants(quads), *extra]:
+        variants += 1
+        store = _store(quads)
+        broken = {i for i, c in enumerate(checks) if _fires(store, c.query)}
+        fired |= broken
+        if any(_fires(store, q) for q in breaches) != bool(broken):
+            disagree.append(sorted(f"{checks[i].component} {checks[i].path}" for i in broken))
+    assert disagree == []
+    assert variants > 300 and fired == set(range(len(checks)))  # each check broken by some variant
