@@ -552,10 +552,12 @@ def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Sto
     for f in files:
         fmt = _FORMAT_OF.get(f.suffix, ox.RdfFormat.TURTLE)
         try:
+            # `load`, not `bulk_load`: into a store in memory it is as fast or faster, and holds less
+            # while it parses (x200's kg.ttl: 179 MB instead of 278; mentions.trig: 335 MB instead of 556)
             if fmt in (ox.RdfFormat.TRIG, ox.RdfFormat.N_QUADS):
-                store.bulk_load(path=str(f), format=fmt)
+                store.load(path=str(f), format=fmt)
             else:
-                store.bulk_load(path=str(f), format=fmt, to_graph=ox.DefaultGraph())
+                store.load(path=str(f), format=fmt, to_graph=ox.DefaultGraph())
         except (SyntaxError, OSError, ValueError) as err:
             raise ValidationError(f"{f}: not valid RDF: {err}") from err
     store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
