@@ -100,17 +100,14 @@ def build_graph(
     for (s, p, o), rs in sorted(grouped.items()):
         if s not in g or o not in g:
             continue
-        evidence = sorted({(r.evidence.doc_id, r.evidence.start, r.evidence.end) for r in rs})
-        g.add_edge(
-            s,
-            o,
-            key=p,
-            confidence=round(max(r.confidence for r in rs), 3),
-            count=len(evidence),
-            evidence=evidence,
-            cues=sorted({r.cue for r in rs if r.cue}),
-            source="text",
-        )
+        if len(rs) == 1:  # most edges (an article's mention of an entity): one relation, one piece of evidence
+            (r,) = rs
+            e = r.evidence
+            evidence, confidence, cues = [(e.doc_id, e.start, e.end)], r.confidence, [r.cue] if r.cue else []
+        else:
+            evidence = sorted({(r.evidence.doc_id, r.evidence.start, r.evidence.end) for r in rs})
+            confidence, cues = max(r.confidence for r in rs), sorted({r.cue for r in rs if r.cue})
+        g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
     return g
 
 
