@@ -48,7 +48,7 @@ def load_nlp(
     import kg.ner.components  # noqa: F401  (registers the factories)
     import kg.ner.gazetteer  # noqa: F401  (registers kg.ontology_patterns.v1)
     import kg.ner.lexicon  # noqa: F401  (registers kg.lexicon.v1, kg.surnames.v1)
-    from kg.ner.gazetteer import ontology_names
+    from kg.ner.gazetteer import cached_patterns
 
     config = Path(config)
     if not config.is_file():
@@ -73,7 +73,7 @@ def load_nlp(
         raise ConfigError(f"{config}: cannot build the NER pipeline ({err}).") from err
     nlp.initialize()
     if isinstance(ontology, Ontology) and "gazetteer" in nlp.pipe_names:
-        nlp.get_pipe("gazetteer").add_patterns(ontology_names(ontology))
+        nlp.get_pipe("gazetteer").add_patterns(cached_patterns(ontology))
     return nlp
 
 

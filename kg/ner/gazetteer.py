@@ -34,7 +34,7 @@ def ontology_patterns(path: Path | str | None, exclude_docs: Sequence[str] = ())
     return patterns_from(onto)
 
 
-def ontology_names(onto: Ontology) -> list[dict]:
+def cached_patterns(onto: Ontology) -> list[dict]:
     """`patterns_from(onto)`, kept beside the ontology's own cache when it was read from a folder:
     an extraction process then starts without making them (a fifth of a second)."""
     if onto.cache is None:
