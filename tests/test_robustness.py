@@ -713,7 +713,7 @@ def test_errors_disk_full_keeps_the_previous_output(capsys, tmp_path, monkeypatc
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.new")]
 
 
-def test_errors_malformed_cached_patterns_file_and_line(capsys, tmp_path):
+def test_errors_malformed_ontology_names_file_and_line(capsys, tmp_path):
     import shutil
 
     folder = tmp_path / "onto"
