@@ -17,7 +17,7 @@ import sys
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -669,6 +669,28 @@ def _split_parts(span: str) -> list[str]:
     return _SEPARATORS.split(span)
 
 
+def _row_sums(rows: Sequence[list[str]], index: dict[str, int], *weights) -> list[list[float]]:
+    """Per weight table (an array by feature number, see SpanClassifier._table), the sum of the
+    weights of each row's features, added left to right as sum() adds them, to the last bit.
+
+    Numpy adds one column of all the rows at a time (a row shorter than the longest is filled up
+    with number 0, whose weight 0.0 leaves a sum as it is): two passes of sum() over every feature
+    of a document took a tenth of the NER's time."""
+    lengths = np.fromiter(map(len, rows), np.int64, len(rows))
+    numbers = np.fromiter(chain.from_iterable(map(index.get, row, repeat(0)) for row in rows), np.int64, int(lengths.sum()))
+    width = int(lengths.max(initial=1))
+    grid = np.zeros((len(rows), width), np.int64)
+    grid[np.arange(width) < lengths[:, None]] = numbers  # row by row, as chain gave them
+    out = []
+    for w in weights:
+        terms = w[grid]
+        total = terms[:, 0].copy()
+        for k in range(1, width):
+            total += terms[:, k]
+        out.append(total.tolist())
+    return out
+
+
 class SpanClassifier:
     """Binary logistic regression over candidate features (weights in a dict), stacked: a second
     model rescores each candidate knowing the first model's scores of its neighbours."""
@@ -691,22 +713,22 @@ class SpanClassifier:
         # each feature looked up once for both stages; the sums are those of `prob`, term by term
         # (an unknown feature adds 0.0 where `prob` leaves it out: the same sum)
         index, first, second = self._table()
-        rows = [list(map(index.get, f, repeat(0))) for _, f in groups]
-        probs = [_sigmoid(sum(map(first.__getitem__, row))) for row in rows]
+        sums1, sums2 = _row_sums([f for _, f in groups], index, first, second)
+        probs = list(map(_sigmoid, sums1))
         keys = [m[0].key for m, _ in groups]
         extra = neighbour_features(keys, probs)
         w = self.stage2
-        return [_sigmoid(sum(filter(None, map(w.get, x)), sum(map(second.__getitem__, row)))) for row, x in zip(rows, extra)]
+        return [_sigmoid(sum(filter(None, map(w.get, x)), base)) for base, x in zip(sums2, extra)]
 
-    def _table(self) -> tuple[dict[str, int], list[float], list[float]]:
+    def _table(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
         """Every feature of either stage numbered from 1, and the weights of both stages by number
         (0.0 for a feature that a stage does not know, and for number 0, the unknown features)."""
         made = self._tables
         if made is None or made[0] is not self.weights or made[1] is not self.stage2:
             names = sorted(self.weights.keys() | self.stage2.keys())
             index = {sys.intern(name): i for i, name in enumerate(names, 1)}
-            first = [0.0] + [self.weights.get(name, 0.0) for name in names]
-            second = [0.0] + [self.stage2.get(name, 0.0) for name in names]
+            first = np.array([0.0] + [self.weights.get(name, 0.0) for name in names])
+            second = np.array([0.0] + [self.stage2.get(name, 0.0) for name in names])
             made = self._tables = (self.weights, self.stage2, (index, first, second))
         return made[2]
 
