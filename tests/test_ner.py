@@ -479,3 +479,185 @@ def test_features_name_no_feature_twice(scored):
     for c in cands:
         f = features(c, ctx)
         assert len(set(f)) == len(f), c
+
+
+# spans of seed lines, as the pipeline gave them before its fast paths (6b6860b): (start, end, label, source, kb_id)
+SEED_LINE_SPANS = {
+    ("000_dda3cfb5fbd78439", 29): [
+        (7, 10, "PERSON", "person:byline", ""),
+        (44, 47, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220302"),
+        (47, 51, "PLACE", "place", ""),
+        (51, 55, "PLACE", "place", ""),
+        (57, 62, "PROGRAMME", "quote", ""),
+        (69, 76, "ORG", "org", ""),
+    ],
+    ("001_5c50730ce092d865", 30): [
+        (8, 11, "PERSON", "person:byline", ""),
+        (12, 14, "PERSON", "person:byline", ""),
+        (14, 16, "PERSON", "person:byline", ""),
+        (20, 23, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220303"),
+        (24, 35, "PROGRAMME", "quote", ""),
+        (39, 44, "PLACE", "place", ""),
+        (103, 106, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220303"),
+        (120, 123, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220303"),
+    ],
+    ("001_5c50730ce092d865", 36): [
+        (0, 4, "PLACE", "place", ""),
+        (7, 16, "ORG", "org", ""),
+        (28, 31, "POLICY", "gazetteer", "https://w3id.org/kg/id/policy/minfadian"),
+        (58, 64, "ORG", "org", ""),
+        (70, 73, "POLICY", "gazetteer", "https://w3id.org/kg/id/policy/minfadian"),
+        (102, 105, "POLICY", "gazetteer", "https://w3id.org/kg/id/policy/minfadian"),
+    ],
+    ("002_cfd7db4b9fd8e0cc", 23): [
+        (11, 17, "ORG", "quote", ""),
+        (25, 28, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220322"),
+        (34, 37, "PERSON", "person:role", ""),
+        (47, 50, "PERSON", "person:role", ""),
+        (53, 55, "PLACE", "gazetteer", "https://w3id.org/kg/id/place/220322"),
+        (62, 64, "ORG", "org", ""),
+        (66, 68, "PERSON", "person:role", ""),
+        (75, 77, "ORG", "org", ""),
+        (79, 81, "PERSON", "person:role", ""),
+        (83, 89, "ORG", "org", ""),
+        (100, 103, "PERSON", "person:role", ""),
+    ],
+}
+
+
+# the classifier's scores of the candidates of two seed lines before the fast paths (6b6860b): a
+# feature dropped, added or misnamed moves some of them
+SEED_LINE_SCORES = {
+    ("000_dda3cfb5fbd78439", 29): {
+        (7, 10, "PERSON"): 0.9968844215382624,
+        (44, 46, "PLACE"): 0.0003677828591856758,
+        (44, 47, "PLACE"): 0.9779662544931385,
+        (44, 48, "ORG"): 0.03245177900116485,
+        (46, 48, "ORG"): 0.000833335960336075,
+        (47, 51, "PLACE"): 0.8387071578130749,
+        (49, 55, "PLACE"): 0.01307502630818954,
+        (51, 55, "PLACE"): 0.9796604745973947,
+        (57, 62, "PROGRAMME"): 0.9294236788417001,
+        (69, 71, "PLACE"): 0.0004460827066436821,
+        (69, 72, "PLACE"): 0.00591688906955438,
+        (69, 76, "ORG"): 0.9384690744220439,
+        (71, 76, "ORG"): 0.0015460110098764197,
+        (72, 76, "ORG"): 8.38732458489625e-05,
+    },
+    ("001_5c50730ce092d865", 36): {
+        (0, 4, "PLACE"): 0.5265849053228568,
+        (6, 10, "PLACE"): 0.0015362706552582487,
+        (6, 16, "ORG"): 0.14566922175827324,
+        (7, 9, "PLACE"): 0.00039717750695877804,
+        (7, 10, "PLACE"): 0.013625541163765782,
+        (7, 16, "ORG"): 0.9356846391776992,
+        (9, 16, "ORG"): 0.004719743065118548,
+        (10, 16, "ORG"): 0.003428869166567645,
+        (14, 16, "ORG"): 0.0017078852915411097,
+        (28, 31, "POLICY"): 0.985996700115755,
+        (58, 64, "ORG"): 0.9544724003639342,
+        (62, 64, "ORG"): 0.008002314196597318,
+        (70, 73, "POLICY"): 0.9850688220176058,
+        (102, 105, "POLICY"): 0.985996700115755,
+    },
+}
+
+
+def _seed_line(gold, doc: str, index: int) -> str:
+    return [line for line in gold[doc]["text"].split("\n") if line.strip()][index]
+
+
+@pytest.mark.parametrize("doc, index", sorted(SEED_LINE_SPANS))
+def test_extract_spans_of_seed_lines_are_those_before_the_fast_paths(nlp, gold, doc, index):
+    spans = extract_spans(nlp, _seed_line(gold, doc, index))
+    assert [(s.start, s.end, s.label, s.source, s.kb_id) for s in spans] == SEED_LINE_SPANS[(doc, index)]
+
+
+@pytest.mark.parametrize("doc, index", sorted(SEED_LINE_SCORES))
+def test_classifier_scores_of_seed_lines_are_those_before_the_fast_paths(nlp, gold, doc, index):
+    """Equal to the last bit: the features, their order and the sums are those of the plain code."""
+    from kg.ner.candidates import doc_text, make_doc
+    from kg.ner.classifier import Context, grouped_features
+
+    parsed = make_doc(nlp, _seed_line(gold, doc, index))
+    for name in ("gazetteer", "rules"):
+        parsed = nlp.get_pipe(name)(parsed)
+    cands = parsed._.kg_candidates
+    clf = nlp.get_pipe("classifier")
+    groups = grouped_features(cands, Context(doc_text(parsed), cands, clf._rules(), parsed._.kg_words))
+    assert dict(zip((m[0].key for m, _ in groups), clf.model.score_groups(groups))) == SEED_LINE_SCORES[(doc, index)]
+
+
+def test_extract_spans_need_no_tokens(nlp, gold):
+    """extract_spans runs the pipeline on a doc of no tokens: the spans of a tokenized doc are the same."""
+    from kg.corpus import NerView
+    from kg.ner import spans_of
+    from kg.ner.candidates import make_doc
+
+    for row in gold.values():
+        view = NerView(row["text"])
+        doc = nlp(make_doc(nlp, view.text))
+        assert len(doc) and spans_of(doc, view) == extract_spans(nlp, row["text"])
+
+
+def _plain_neighbour_features(keys, probs):
+    """neighbour_features as a loop over every pair of candidates, the way it was written first."""
+    from kg.ner.classifier import _bucket, _names
+
+    out = []
+    for i, (s, e, lab) in enumerate(keys):
+        best: dict[str, float] = {}
+        for j, (s2, e2, lab2) in enumerate(keys):
+            if j == i or not s - 40 <= s2 <= e + 3:
+                continue
+            if lab2 == lab and 0 < s - e2 <= 3:
+                rel = "sib"
+            elif e2 < s:
+                continue
+            elif e2 == s:
+                rel = "prev_" + lab2
+            elif lab2 == lab and 0 < s2 - e <= 3:
+                rel = "sib"
+            elif s2 > e:
+                continue
+            elif s2 == e:
+                rel = "next_" + lab2
+            elif s2 == s and e2 == e:
+                rel = "alt"
+            elif s2 <= s and e2 >= e:
+                rel = "in_" + lab2
+            elif s2 >= s and e2 <= e:
+                rel = "has_" + lab2
+            else:
+                rel = "cross"
+            best[rel] = max(best.get(rel, -1.0), probs[j])
+        names = _names(lab)
+        mine = _bucket(probs[i])
+        ranked = sorted(best.items())
+        out.append(
+            [names["s1=", mine]]
+            + [names["s2_", rel, "=", _bucket(p)] for rel, p in ranked]
+            + [names["s1=", mine, "|s2_", rel, "=", _bucket(p)] for rel, p in ranked if p >= 0.5]
+        )
+    return out
+
+
+def test_neighbour_features_are_those_of_a_plain_loop(scored):
+    """The numpy relations name the same features, on a seed page and on random candidates of every
+    label (neighbours, nested, crossing and touching ones, and probabilities on the bucket bounds)."""
+    import random
+
+    from kg.ner.classifier import grouped_features, neighbour_features
+
+    cands, ctx, model = scored
+    groups = grouped_features(cands, ctx)
+    keys = [m[0].key for m, _ in groups]
+    probs = [model.prob(f) for _, f in groups]
+    cases = [(keys, probs), ([], [])]
+    rng = random.Random(0)
+    labels = ["ORG", "PERSON", "PLACE", "POLICY", "PROGRAMME"]
+    for _ in range(200):
+        found = {(s, s + rng.randint(1, 12), rng.choice(labels)) for s in (rng.randint(0, 60) for _ in range(rng.randint(1, 30)))}
+        cases.append((sorted(found), [rng.choice([0.0, 0.2, 0.5, 0.8, 1.0, rng.random()]) for _ in found]))
+    for keys, probs in cases:
+        assert neighbour_features(keys, probs) == _plain_neighbour_features(keys, probs)

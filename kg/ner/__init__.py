@@ -100,7 +100,7 @@ def extract_spans(nlp: Language, text: str) -> list[Span]:
     from kg.ner.candidates import make_doc
 
     view = NerView(text)
-    return spans_of(nlp(make_doc(nlp, view.text)), view)
+    return spans_of(nlp(make_doc(nlp, view.text, tokens=False)), view)
 
 
 def pipe_spans(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> Iterator[list[Span]]:
@@ -113,7 +113,7 @@ def pipe_spans(nlp: Language, texts: Iterable[str], *, batch_size: int = 64) -> 
     def view_docs() -> Iterator[Doc]:
         for v in views:
             pending.append(v)
-            yield make_doc(nlp, v.text)
+            yield make_doc(nlp, v.text, tokens=False)
 
     for doc in nlp.pipe(view_docs(), batch_size=batch_size):
         view = pending.pop(0)

@@ -51,10 +51,16 @@ def add_candidates(doc: Doc, found: list[Candidate]) -> None:
             have.append(c)
 
 
-def make_doc(nlp: Language, text: str) -> Doc:
-    """The tokenized doc of a text, the text kept for `doc_text` (tokenization loses no character)."""
+def make_doc(nlp: Language, text: str, *, tokens: bool = True) -> Doc:
+    """The tokenized doc of a text, the text kept for `doc_text` (tokenization loses no character).
+
+    Without `tokens`, a doc of no tokens that carries the text: the components read the text and
+    write `doc._.kg_spans`, which is all that `extract_spans` reads; the tokens (one per character)
+    are there for `doc.ents`, and making them took a twentieth of the NER's time."""
     tokenizer = nlp.tokenizer
-    if isinstance(tokenizer, ChineseTokenizer) and tokenizer.segmenter == Segmenter.char and len(text) <= nlp.max_length:
+    if not tokens and len(text) <= nlp.max_length:
+        doc = Doc(nlp.vocab, words=[])
+    elif isinstance(tokenizer, ChineseTokenizer) and tokenizer.segmenter == Segmenter.char and len(text) <= nlp.max_length:
         words, spaces = char_words(text)
         doc = Doc(nlp.vocab, words=words, spaces=spaces)
     else:

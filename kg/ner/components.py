@@ -344,7 +344,7 @@ class Resolver:
             for c in chosen
         ]
         doc._.kg_spans = spans
-        ents = []
+        ents = []  # none in a doc of no tokens (extract_spans reads kg_spans only): no span aligns
         for s in spans:
             ent = doc.char_span(s.start, s.end, label=s.label, kb_id=s.kb_id, alignment_mode="expand")
             if ent is not None and len(ent):
