@@ -34,7 +34,7 @@ from kg.rdf import CLASS_OF, DocumentParts, document_parts
 from kg.relations import CUES, relations
 
 if TYPE_CHECKING:
-    from kg.validate import DocumentCheck, PartStore
+    from kg.validate import DocumentCheck, PartLoader
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ONTOLOGY = ROOT / "ontology"
@@ -278,7 +278,7 @@ def build(
         raise InputError(f"{inputs}: holds no .txt files; nothing to build (the previous output is unchanged).")
     ids = doc_ids(paths, inputs)
     # held from here to the swap: a second build into `out` stops now, not after its extraction
-    with output_lock(out):
+    with output_lock(out), contextlib.ExitStack() as stack:
         cache_dir = out.resolve().parent / f".{out.resolve().name}.cache" if cache is True else (cache or None)
         store = Cache(cache_dir, pipeline_version(ontology, config, memo=cache_dir / "version.json") if cache_dir else "")
         checked = store.dir / "checked.keys" if store.dir else None  # the documents the self-check passed before
@@ -300,8 +300,8 @@ def build(
             # when the last check recorded any (else it checks kg.ttl whole), in a thread as they are read
             from kg.validate import PartLoader, PartStore
 
-            loader = PartLoader(PartStore(base))
-        with contextlib.closing(pending), contextlib.closing(loader) if loader else contextlib.nullcontext():
+            loader = stack.enter_context(contextlib.closing(PartLoader(PartStore(base))))  # stopped if the build fails
+        with contextlib.closing(pending):
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:
@@ -311,10 +311,10 @@ def build(
                     progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
                 else:
                     late.append(p)
-            if pending.remote and html:
-                import kg.html  # noqa: F401  (while the workers extract)
+            if pending.remote and html and 2 * len(todo) >= len(paths):
+                # while the workers extract most files; a rebuild from the cache is busy reading it here
+                import kg.html  # noqa: F401
             done = list(pending)
-            preloaded = loader.done() if loader else None
         with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check)) as again:
             done += list(again)
         for p, result in done:
@@ -339,7 +339,7 @@ def build(
         report.seconds["extract"] = time.perf_counter() - t1
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=checked, preloaded=preloaded,
+            checked=checked, preloaded=loader,
         )
     report.seconds["total"] = time.perf_counter() - t0
     return report
@@ -411,14 +411,15 @@ def export(
     locked: bool = False,
     jobs: int = 1,
     checked: Path | None = None,
-    preloaded: PartStore | None = None,
+    preloaded: PartLoader | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
     `locked`: the caller holds `output_lock(out)` already (as `build` does). `jobs`: processes
     for the pages (the SHACL check uses a thread per CPU whatever it is). `checked`: the file of
     documents that passed the self-check before (in the cache; see kg.validate.check_build);
-    `preloaded`: documents' parts of kg.ttl in a store already, for that check.
+    `preloaded`: documents' parts of kg.ttl on their way into a store, for that check (waited for only
+    when the check starts: the graph and the RDF are made meanwhile).
     """
     from kg import rdf
 
@@ -456,7 +457,8 @@ def export(
                 DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None)
                 for p, r in zip(parts, results, strict=True)
             ]
-            check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=preloaded)
+            loaded = preloaded.done() if preloaded is not None else None
+            check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=loaded)
             if jobs > 1 and preloaded is None and documents and all(d.key for d in documents):
                 # every document passed its own shapes where it was extracted: the corpus-wide
                 # shapes over kg.ttl run in a fresh process beside the pages (it holds kg.ttl's
