@@ -97,7 +97,7 @@ class Extractor:
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
         parts = document_parts(info, mentions, rels)
-        checked = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions)) if self.check else None
+        checked = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions), parts.digest) if self.check else None
         return DocResult(info, mentions, rels, parts, mention_lines(mentions), checked)
 
 
@@ -454,7 +454,7 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [
-                DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None)
+                DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None, p.digest)
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None

@@ -319,7 +319,16 @@ def _without_prefixes(data: bytes) -> bytes:
     return data[i:]
 
 
-@dataclass(slots=True)
+def parts_digest(ttl: bytes, trig: bytes) -> bytes:
+    """A digest of a document's parts of kg.ttl and mentions.trig (the self-check keys documents by it)."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (ttl, trig):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.digest()
+
+
+@dataclass(frozen=True, slots=True)
 class DocumentParts:
     """One document's parts of the exports, made where it is extracted and cached with it.
 
@@ -329,6 +338,12 @@ class DocumentParts:
     ttl: bytes  # its triples of kg.ttl as Turtle, without the prefix lines
     jsonld: bytes  # the same triples as JSON-LD node objects, one per line (",\n" between them)
     trig: bytes  # its named graphs of mentions.trig as TriG, without the prefix lines
+    # parts_digest(ttl, trig): hashed once, where the parts are made, not by every build's self-check
+    digest: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.digest:
+            object.__setattr__(self, "digest", parts_digest(self.ttl, self.trig))
 
 
 def document_parts(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, base: str | None = None) -> DocumentParts:

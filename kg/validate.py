@@ -176,6 +176,7 @@ class DocumentPart:
     trig: bytes  # its named graphs of mentions.trig
     refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
     key: str | None = None  # the key `DocumentCheck` gave it where it was extracted, if it passed there
+    digest: bytes = b""  # kg.rdf.parts_digest(ttl, trig), when made already
 
 
 class PartStore:
@@ -280,6 +281,7 @@ def check_build(
     store they complete, not kg.ttl. `corpus_report`: what those shapes found over kg.ttl already
     (`check_corpus`, run beside the pages); only the documents not checked before are checked here.
     """
+    from kg.rdf import parts_digest
     from kg.shacl import load_store, validate_store
 
     t0 = time.perf_counter()
@@ -294,7 +296,7 @@ def check_build(
     version = _engine_version(shapes, extra)
     # without a record or a key from extraction, nothing to key
     keyed = checked is not None or any(d.key for d in documents)
-    keys = [document_key(version, d.ttl, d.trig, d.refs, context) for d in documents] if keyed else []
+    keys = [document_key(version, d.digest or parts_digest(d.ttl, d.trig), d.refs, context) for d in documents] if keyed else []
     known = _read_keys(checked) | {d.key for d in documents if d.key}
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
     report.checked = (len(todo), len(documents))
@@ -358,14 +360,12 @@ def check_corpus(out: Path, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY)
     return report
 
 
-def document_key(version: bytes, ttl: bytes, trig: bytes, refs: Iterable[str], context: Mapping[str, Sequence[ox.Triple]]) -> str:
+def document_key(version: bytes, digest: bytes, refs: Iterable[str], context: Mapping[str, Sequence[ox.Triple]]) -> str:
     """What a document's per-document check depends on: the shapes and their engine (`version`),
-    its parts, and the corpus-wide triples those shapes read for it (`context`: the rdf:type
-    triples of the entities it refers to, by IRI)."""
+    its parts (`digest`: `kg.rdf.parts_digest`), and the corpus-wide triples those shapes read for
+    it (`context`: the rdf:type triples of the entities it refers to, by IRI)."""
     h = hashlib.blake2b(version, digest_size=16)
-    for part in (ttl, trig):
-        h.update(len(part).to_bytes(8, "little"))
-        h.update(part)
+    h.update(digest)
     for iri in sorted(refs):
         for t in context.get(iri, ()):
             h.update(str(t).encode())
@@ -400,10 +400,11 @@ class DocumentCheck:
         store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*self.extra, *triples]])
         return store
 
-    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str]) -> str | None:
+    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"") -> str | None:
         """The document's key if the per-document shapes find nothing in it, else None.
 
-        `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers to."""
+        `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers
+        to; `digest`: `kg.rdf.parts_digest(ttl, trig)`, when made already."""
         context = {iri: [ox.Triple(ox.NamedNode(iri), _TYPE, ox.NamedNode(cls))] for iri, cls in types.items()}
         store = self._store(t for ts in context.values() for t in ts)
         try:
@@ -412,7 +413,9 @@ class DocumentCheck:
             return None  # the check of the whole build says what is wrong with it
         if any(next(iter(store.query(q, use_default_graph_as_union=True)), None) is not None for q in self.queries):
             return None
-        return document_key(self.version, ttl, trig, types, context)
+        from kg.rdf import parts_digest
+
+        return document_key(self.version, digest or parts_digest(ttl, trig), types, context)
 
 
 

@@ -147,3 +147,16 @@ def test_rdf_doctests_hold():
     import doctest
 
     assert doctest.testmod(rdf).failed == 0
+
+
+def test_a_documents_parts_carry_their_digest_through_the_cache():
+    """The self-check keys a cached document by the digest made with its parts: it must be theirs."""
+    import pickle
+
+    from kg.rdf import DocumentParts, parts_digest
+
+    parts = DocumentParts(b"kgr:a kgo:b 1 .\n", b"[]", b"kgr:g { kgr:a kgo:b 2 . }\n")
+    assert parts.digest == parts_digest(parts.ttl, parts.trig) != parts_digest(parts.trig, parts.ttl)
+    assert pickle.loads(pickle.dumps(parts)) == parts
+    with pytest.raises(AttributeError):
+        parts.ttl = b""  # frozen: the digest cannot fall behind its parts
