@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -525,6 +525,16 @@ def compile_breaches(path: Path, subclasses, *, per_document: bool | None = None
     return [head + q for q in queries]
 
 
+def breaks(store: ox.Store, query: str) -> bool:
+    """Whether a query of `compile_breaches` has a row in the store (the union of its graphs): some
+    focus node breaks its shape. True for a query that is not valid SPARQL (a broken sh:select):
+    the checks of `compile_shapes` then say which shape."""
+    try:
+        return next(iter(store.query(query, use_default_graph_as_union=True)), None) is not None
+    except SyntaxError:
+        return True
+
+
 def _roots(shapes: _Shapes, per_document: bool | None) -> list:
     """The node and property shapes of the file, sorted (blank ones last); `per_document` as in `compile_shapes`."""
     kinds = {SH + "NodeShape", SH + "PropertyShape"}
@@ -596,19 +606,13 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None,
         has_value = any(v.value == "value" for v in rows.variables)
         return [Finding(check, row["this"], row["value"] if has_value else None) for row in rows]
 
-    def breaks(query: str) -> bool:
-        try:
-            return next(iter(store.query(query, use_default_graph_as_union=True)), None) is not None
-        except SyntaxError:
-            return True  # the checks say which shape
-
     if store.contains_named_graph(FOCUS):
         raise ValidationError(f"the data holds the graph <{FOCUS.value}>, which the validator keeps for itself")
     with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
         # a graph that breaks nothing, as a build's output nearly always, is told so by one query a
         # shape (`compile_breaches`), which costs 0.6 of the checks that say what breaks (the
         # corpus-wide shapes over the seeds x200: 0.7 CPU s instead of 1.2); they run only then
-        if not any(pool.map(breaks, compile_breaches(shapes, subclasses, per_document=per_document))):
+        if not any(pool.map(partial(breaks, store), compile_breaches(shapes, subclasses, per_document=per_document))):
             return []
         checks = compile_shapes(shapes, subclasses, per_document=per_document)
         with _focus_nodes(store, checks, pool, ask) as focused:

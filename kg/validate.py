@@ -405,16 +405,17 @@ class DocumentCheck:
 
         `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers
         to; `digest`: `kg.rdf.parts_digest(ttl, trig)`, when made already."""
+        from kg.rdf import parts_digest
+        from kg.shacl import breaks
+
         context = {iri: [ox.Triple(ox.NamedNode(iri), _TYPE, ox.NamedNode(cls))] for iri, cls in types.items()}
         store = self._store(t for ts in context.values() for t in ts)
         try:
             _load_part(store, self.head, ttl, trig)
         except (SyntaxError, ValueError):
             return None  # the check of the whole build says what is wrong with it
-        if any(next(iter(store.query(q, use_default_graph_as_union=True)), None) is not None for q in self.queries):
+        if any(breaks(store, q) for q in self.queries):
             return None
-        from kg.rdf import parts_digest
-
         return document_key(self.version, digest or parts_digest(ttl, trig), types, context)
 
 
