@@ -295,7 +295,7 @@ def build(
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
         late = []  # cached results that cannot be read after all
         loader = None
-        if pending.remote and validate and checked is not None and base in (None, KGR) and checked.is_file():
+        if pending.remote and check and checked is not None and checked.is_file():
             # made while the workers extract: the self-check's store of the cached documents' parts,
             # when the last check recorded any (else it checks kg.ttl whole), in a thread as they are read
             from kg.validate import PartLoader, PartStore

@@ -634,10 +634,9 @@ def _focus_nodes(store: ox.Store, checks: Sequence[Check], pool, ask) -> Iterato
     The targets are all selected before any is stored, so a SPARQL target with a variable
     predicate never sees another's focus nodes, and the checks match only the predicates of
     their paths, never this one. A target that selects a literal (which cannot be a subject)
-    is left in its checks. The store is left as it was found. `ask(check, query)` runs a query.
+    is left in its checks. The store is left as it was found (`validate_store` refuses data that
+    holds the graph already). `ask(check, query)` runs a query.
     """
-    if store.contains_named_graph(FOCUS):
-        raise ValidationError(f"the data holds the graph <{FOCUS.value}>, which the validator keeps for itself")
     owners: dict[str, Check] = {}
     for c in checks:
         if c.target:

@@ -31,7 +31,7 @@ def ontology_patterns(path: Path | str | None, exclude_docs: Sequence[str] = ())
     onto = load_ontology(Path(path))
     if exclude_docs:
         onto = onto.without_documents(exclude_docs)
-    return patterns_from(onto)
+    return cached_patterns(onto)
 
 
 def cached_patterns(onto: Ontology) -> list[dict]:
