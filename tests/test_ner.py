@@ -368,6 +368,15 @@ def test_gazetteer_match_at_the_end_of_a_text_stays_inside_it(nlp_rules):
         assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
 
 
+def test_segmenter_blocks_are_jiebas():
+    # written out in kg.ner.segment so that an extraction process need not import jieba
+    import jieba
+
+    from kg.ner.segment import BLOCKS
+
+    assert (BLOCKS.pattern, BLOCKS.flags) == (jieba.re_han_default.pattern, jieba.re_han_default.flags)
+
+
 def test_segmenter_gives_the_words_jieba_gives():
     # kg.ner.segment redoes jieba's no-HMM route in one pass for speed: it must not change a word
     from hypothesis import given, settings

@@ -10,20 +10,23 @@ to the longer word), hence the same words, at about three times the speed.
 
 from __future__ import annotations
 
+import re
 from math import log
 
 # a run of these, one character per word, is one word (jieba's re_eng)
 LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _NONE: tuple[bool, dict] = (False, {})  # a character that no dictionary entry starts with
+# jieba's blocks (`jieba.re_han_default`), so that the same words come out; written out here because
+# importing jieba (pkg_resources with it) costs an extraction process 0.15 s at start
+# (tests/test_ner.py holds it to jieba's)
+BLOCKS = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
 
 
 class Segmenter:
     """jieba's words (no HMM) of a text, as offsets, from the dictionary of a jieba Tokenizer."""
 
     def __init__(self, words: dict[str, tuple[float | None | bool, dict[str, float | None]]], unknown: float) -> None:
-        from jieba import re_han_default  # jieba's own blocks, so that the same words come out
-
-        self.blocks = re_han_default
+        self.blocks = BLOCKS
         # by first character: the character's own entry (False: none), and the longer entries that
         # start with it. jieba's dictionary holds every prefix of a word (None), and a word has its
         # log-probability. A text asks some 2 entries per character: in one dict of half a million
