@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from kg.corpus import Document
 from kg.mention import Mention, Relation
 from kg.ontology import Ontology
 from kg.relations import PART_OF, SERVES, WITHIN, article_iri
+
+if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that extracts never needs it
+    import networkx as nx
 
 ARTICLE = "ARTICLE"
 
@@ -46,6 +48,8 @@ def build_graph(
     docs: Iterable[DocInfo], mentions: Iterable[Mention], relations: Iterable[Relation], onto: Ontology
 ) -> nx.MultiDiGraph:
     """The knowledge graph of a corpus. Sorted inputs, sorted insertion: the same graph every time."""
+    import networkx as nx
+
     docs = sorted(docs, key=lambda d: d.doc_id)
     mentions = sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end))
     g = nx.MultiDiGraph()

@@ -27,8 +27,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import pyoxigraph as ox
 
 from kg.corpus import iri_path
@@ -36,6 +36,9 @@ from kg.graph import ARTICLE, DocInfo
 from kg.mention import Mention, Relation
 from kg.ontology import KGO, KGR, ORG, PROV, RDFS, SCHEMA, SKOS
 from kg.relations import ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, article_iri
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
