@@ -150,6 +150,26 @@ def test_parts_loaded_in_a_thread_are_the_parts_loaded_at_once(seeds):
     assert set(threaded.store.quads_for_pattern(None, None, None)) == set(at_once.store.quads_for_pattern(None, None, None))
 
 
+def test_parts_parsed_before_load_in_a_thread_as_they_load_at_once(seeds):
+    results, _, _ = seeds
+    at_once = PartStore()
+    at_once.add([r.parts.ttl for r in results])
+    loader = PartLoader(PartStore(), batch=2)
+    for i, r in enumerate(results):
+        loader.add(r.parts.ttl, parsed=bool(i % 2))  # both kinds, each batched on its own
+    threaded = loader.done()
+    assert set(threaded.store.quads_for_pattern(None, None, None)) == set(at_once.store.quads_for_pattern(None, None, None))
+
+
+def test_a_part_not_parsed_before_has_its_iris_checked():
+    bad = b"<http://example.org/a b> <http://example.org/p> 1 .\n"  # a space in an IRI
+    with pytest.raises(ValidationError, match="not valid Turtle"):
+        PartStore().add([bad])
+    lenient = PartStore()
+    lenient.add([bad], parsed=True)  # the per-document check would have refused it (no key, no `parsed`)
+    assert len(lenient.store) == 1
+
+
 def test_a_broken_part_loaded_in_a_thread_fails_when_the_store_is_asked_for(seeds):
     results, _, _ = seeds
     loader = PartLoader(PartStore(), batch=1)
