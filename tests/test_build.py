@@ -220,3 +220,24 @@ def test_build_of_a_page_without_entities_gives_valid_turtle(tmp_path):
     triples = list(ox.parse(path=str(report.out / "kg.ttl"), format=ox.RdfFormat.TURTLE))
     assert any(t.object.value == KGO + "Document" for t in triples)
     rdflib.Graph().parse(report.out / "kg.ttl", format="turtle")
+
+
+def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
+    # the command line hands a build a list to keep its results and graph in (kg.cli._AT_EXIT): the
+    # process exits at once without freeing them; a build's outputs are the files it wrote
+    import networkx as nx
+
+    from kg import cli
+    from kg.build import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    (corpus / seed.name).write_bytes(seed.read_bytes())
+    kept: list = []
+    report = build(corpus, tmp_path / "out", cache=False, retain=kept)
+    assert any(isinstance(x, nx.MultiDiGraph) and x.number_of_nodes() for x in kept)
+    assert any(isinstance(x, dict) and len(x) == 1 for x in kept)  # the results, by path
+    assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
+    assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
