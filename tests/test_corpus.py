@@ -77,6 +77,19 @@ def test_decode_refuses_binary_with_the_file_name(tmp_path):
         decode(bytes(range(256)) * 4, tmp_path / "bin.txt")
 
 
+def test_binary_sniffing_counts_exactly_the_control_characters_but_whitespace():
+    # kg.corpus._CONTROLS stands for Unicode's category Cc, without \t \n \v \f \r
+    import sys
+    import unicodedata
+
+    from kg.corpus import _CONTROLS
+
+    for i in range(sys.maxunicode + 1):
+        ch = chr(i)
+        expected = unicodedata.category(ch) == "Cc" and ch not in "\r\n\t\f\v"
+        assert bool(_CONTROLS.fullmatch(ch)) == expected, hex(i)
+
+
 def test_corpus_doctests_hold():
     import doctest
 
