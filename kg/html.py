@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -33,13 +34,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from operator import attrgetter, itemgetter
 from importlib import metadata
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
 import networkx as nx
-import pyvis
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pypinyin import Style, lazy_pinyin
@@ -62,7 +62,8 @@ from kg.relations import (
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 ASSETS = HERE / "html_assets"
-VIS = Path(pyvis.__file__).resolve().parent / "templates" / "lib" / "vis-9.1.2"
+# vis-network as pyvis ships it, found without importing pyvis (which imports IPython: 0.07 s)
+VIS = Path(importlib.util.find_spec("pyvis").origin).resolve().parent / "templates" / "lib" / "vis-9.1.2"
 
 # The overview's limit, from measurements in headless Chromium on random long-tailed graphs
 # (first frame after navigation, median of 3 / one redraw while panning / Python layout):
