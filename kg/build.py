@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -343,9 +343,12 @@ def build(
         report.articles = sum(len(r.doc.articles) for r in ordered)
         report.characters = sum(len(r.doc.text) for r in ordered)
         report.seconds["extract"] = time.perf_counter() - t1
+        # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
+        graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
+        doc_keys = {ids[p]: f"{store.dir.name}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=checked, preloaded=loader, retain=retain,
+            checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=store.dir / "pages.pre.json" if store.dir else None,
         )
         if retain is not None:
             retain += [results, loader]  # the loader's store of the cached parts too
@@ -459,6 +462,8 @@ def export(
     checked: Path | None = None,
     preloaded: PartLoader | None = None,
     retain: list | None = None,
+    doc_keys: Mapping[str, str] | None = None,
+    pre_keys: Path | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
@@ -467,6 +472,7 @@ def export(
     documents that passed the self-check before (in the cache; see kg.validate.check_build);
     `preloaded`: documents' parts of kg.ttl on their way into a store, for that check (waited for only
     when the check starts: the graph and the RDF are made meanwhile). `retain`: as in `build`.
+    `doc_keys`, `pre_keys`: as in `kg.html.write_pages`.
     """
     from kg import rdf
 
@@ -524,7 +530,7 @@ def export(
                 from kg.html import write_pages
 
                 # the pages of the previous output whose inputs are unchanged are linked, not rendered
-                write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None)
+                write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys)
                 report.seconds["html"] = time.perf_counter() - t
             if checking:
                 t = time.perf_counter()  # what the build waits for the self-check once the pages are written

@@ -327,3 +327,69 @@ def test_reuse_of_a_corpus_without_articles(tmp_path, jobs):
     write_pages(g, [], [], tmp_path / "new", jobs=jobs, previous=tmp_path / "old")
     assert _tree(tmp_path / "new") == _tree(tmp_path / "old")
     assert _reused(tmp_path / "old", tmp_path / "new") == set(_inodes(tmp_path / "new"))
+
+
+# ---------------------------------------------------------------------------------------------
+# A build's document keys: article pages reused without their inputs (write_pages(doc_keys=, pre_keys=))
+
+
+def _doc_keys(corpus: tuple) -> dict[str, str]:
+    """A key per document that changes with its text, articles and mentions (the fixture's relations
+    follow from those), as a build's cache keys do."""
+    import hashlib
+
+    _, docs, mentions = corpus
+    return {
+        d.doc_id: hashlib.sha256(repr((d, sorted(repr(m) for m in mentions if m.doc_id == d.doc_id))).encode()).hexdigest()
+        for d in docs
+    }
+
+
+def _rebuild_keyed(tmp_path: Path, before: tuple, after: tuple, *, jobs: int = 1, record: Path | None = None) -> tuple[Path, Path, Path]:
+    old, new, fresh = tmp_path / "old", tmp_path / "new", tmp_path / "fresh"
+    record = record or tmp_path / "pre.json"
+    write_pages(*before, old, jobs=jobs, doc_keys=_doc_keys(before), pre_keys=record)
+    write_pages(*after, new, jobs=jobs, previous=old, doc_keys=_doc_keys(after), pre_keys=record)
+    write_pages(*after, fresh)
+    return old, new, fresh
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_reuse_by_document_keys_gives_the_pages_of_a_fresh_build(tmp_path, change, jobs):
+    # a label changed by another document ("a label and a page name changed") shows on the pages of
+    # the documents that did not change: what the corpus says of the IRIs they name is in the pre-key
+    old, new, fresh = _rebuild_keyed(tmp_path, fixture_corpus(), CHANGES[change](), jobs=jobs)
+    assert _tree(new) == _tree(fresh)
+    assert json.loads((tmp_path / "pre.json").read_text(encoding="utf-8"))  # recorded for the next build
+
+
+def test_reuse_by_document_keys_skips_the_inputs_of_unchanged_articles(tmp_path, monkeypatch):
+    before, after = fixture_corpus(), fixture_corpus(MORE)
+    record = tmp_path / "pre.json"
+    write_pages(*before, tmp_path / "old", doc_keys=_doc_keys(before), pre_keys=record)
+    gathered: list[str] = []
+    real = kg.html._article_inputs
+
+    def spy(site, doc, *args):
+        gathered.append(doc.doc_id)
+        return real(site, doc, *args)
+
+    monkeypatch.setattr(kg.html, "_article_inputs", spy)
+    write_pages(*after, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(after), pre_keys=record)
+    assert gathered and set(gathered) == set(MORE)  # the added document's articles only
+    monkeypatch.undo()
+    write_pages(*after, tmp_path / "fresh")
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")
+
+
+def test_reuse_by_document_keys_trusts_a_record_only_with_the_previous_manifest(tmp_path):
+    # a record written by a build whose output was not kept (it failed, or another folder was
+    # built since): its keys do not match the previous manifest, so the pages are checked in full
+    first, second = fixture_corpus(), fixture_corpus(RENAME)
+    record = tmp_path / "pre.json"
+    write_pages(*second, tmp_path / "other", doc_keys=_doc_keys(second), pre_keys=record)
+    write_pages(*first, tmp_path / "old")  # the output kept, made without the record
+    write_pages(*second, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(second), pre_keys=record)
+    write_pages(*second, tmp_path / "fresh")
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")
