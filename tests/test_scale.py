@@ -285,3 +285,4 @@ def test_benchmark_runs_and_writes_table(tmp_path):
     for heading in ("## Whole build", "## Stages in one process", "## Incremental", "## Writing 1 M triples", "## Targets"):
         assert heading in text, text
     assert "**differs**" not in text, text
+    assert "(median of " in text, text  # the rebuild timed three times
