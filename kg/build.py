@@ -369,7 +369,7 @@ def _check_base(base: str) -> None:
 class _Pending:
     """Extraction results in the order of the paths; the work is under way once this exists.
 
-    `pool`: a started thread whose `result` is (pool, its AsyncResult): a pool's start waits for
+    `pool`: a started `_Starting` whose `get()` is (pool, its AsyncResult): a pool's start waits for
     its workers' server to import the pipeline's modules (most of a second), and the reader of
     the results has the cache to read meanwhile."""
 
