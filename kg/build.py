@@ -15,10 +15,10 @@ import os
 import pickle
 import shutil
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -369,46 +369,25 @@ def _check_base(base: str) -> None:
 class _Pending:
     """Extraction results in the order of the paths; the work is under way once this exists.
 
-    `pool`: a started `_Starting` whose `get()` is (pool, its AsyncResult): a pool's start waits for
-    its workers' server to import the pipeline's modules (most of a second), and the reader of
-    the results has the cache to read meanwhile."""
+    `pool`: a Future of (pool, its AsyncResult), made in a thread: a pool's start waits for its
+    workers' server to import the pipeline's modules (most of a second), and the reader of the
+    results has the cache to read meanwhile."""
 
-    def __init__(self, paths: Sequence[Path], results: Iterator | None, pool: _Starting | None = None, *, remote: bool = False) -> None:
+    def __init__(self, paths: Sequence[Path], results: Iterator | None, pool: Future | None = None, *, remote: bool = False) -> None:
         self.paths, self.results, self.pool = paths, results, pool
         self.remote = remote or pool is not None  # other processes do the work, not the reader of the results
 
     def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
-        results = self.pool.get()[1].get() if self.pool is not None else self.results
+        results = self.pool.result()[1].get() if self.pool is not None else self.results
         yield from zip(self.paths, results)
 
     def close(self) -> None:
         if self.pool is not None:
             starting, self.pool = self.pool, None
-            pool = starting.get(raising=False)[0]
-            if pool is not None:
+            if starting.exception() is None:  # waits for the start; a pool that failed to start is none
+                pool = starting.result()[0]
                 pool.terminate()  # done or abandoned: its workers have nothing left to do
                 pool.join()
-
-
-class _Starting(threading.Thread):
-    """`start()` runs `make()` in a thread; `get()` waits and returns what it returned, or raises what
-    it raised (with `raising=False`, returns (None, None) instead)."""
-
-    def __init__(self, make: Callable[[], tuple[Any, Any]]) -> None:
-        super().__init__(name="kg-pool-start", daemon=True)
-        self.make, self.value, self.error = make, (None, None), None
-
-    def run(self) -> None:
-        try:
-            self.value = self.make()
-        except BaseException as err:  # handed to the thread that asks for the pool
-            self.error = err
-
-    def get(self, *, raising: bool = True) -> tuple[Any, Any]:
-        self.join()
-        if self.error is not None and raising:
-            raise self.error
-        return self.value
 
 
 def _extract(
@@ -441,8 +420,9 @@ def _extract(
                 pool.terminate()
                 raise
 
-        starting = _Starting(start)
-        starting.start()
+        starter = ThreadPoolExecutor(1, thread_name_prefix="kg-pool-start")
+        starting = starter.submit(start)
+        starter.shutdown(wait=False)  # its thread ends once the pool is made
         return _Pending(paths, None, starting)
     return _Pending(paths, (extract_file(*a) for a in args))
 

@@ -286,3 +286,17 @@ def test_benchmark_runs_and_writes_table(tmp_path):
         assert heading in text, text
     assert "**differs**" not in text, text
     assert "(median of " in text, text  # the rebuild timed three times
+
+
+def test_a_pool_that_cannot_start_fails_the_build_and_writes_nothing(corpus, tmp_path, monkeypatch):
+    # the pool is made in a thread while the cache is read: its failure reaches the build all the same
+    import multiprocessing.context
+
+    def no_pool(self, *args, **kwargs):
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(multiprocessing.context.ForkServerContext, "Pool", no_pool)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="no processes left"):
+        build(corpus, out, jobs=2, cache=False)
+    assert not out.exists()
