@@ -1164,8 +1164,9 @@ def _article_inputs(site: _Site, doc: DocInfo, index: int, start: int, end: int,
 
 
 def _article_pre(site: _Site, doc: DocInfo, index: int, doc_key: str) -> str:
-    """An article page's key without its inputs, for a build that vouches for its documents (`doc_key`:
-    see write_pages). What `_article_inputs` reads comes from the document alone (its text, articles,
+    """What an article page's key without its inputs is made of (`_pre_key` hashes it), for a build
+    that vouches for its documents (`doc_key`: see write_pages). What `_article_inputs` reads comes
+    from the document alone (its text, articles,
     mentions, and the evidence and authors its relations give) or from what the corpus says of the
     IRIs it names: their `_Named` facts (label, type, new, page) and the edges taken from the
     ontology at each (a text relation elsewhere can take one over). The second part is hashed once
@@ -1180,9 +1181,7 @@ def _article_pre(site: _Site, doc: DocInfo, index: int, doc_key: str) -> str:
         for iri in sorted(iris):
             h.update(repr((iri, site.name(iri)._repr, site.ontology.get(iri, ()))).encode("utf-8", "surrogatepass"))
         facts = site.facts[doc.doc_id] = h.digest()
-    h = hashlib.blake2b(facts, digest_size=16)
-    h.update(repr((doc_key, doc.doc_id, index)).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+    return repr((facts.hex(), doc_key, doc.doc_id, index))  # hashed with the code's version by _pre_key
 
 
 def _article_page(env: Environment, p: dict) -> str:
@@ -1521,7 +1520,7 @@ def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool,
 def _pre_key(version: bytes, page: _Page) -> str:
     h = hashlib.blake2b(version, digest_size=16)
     h.update(page.render.__name__.encode() + b"\0pre\0")
-    h.update(page.pre().encode())  # type: ignore[misc]
+    h.update(page.pre().encode("utf-8", "surrogatepass"))  # type: ignore[misc]
     return h.hexdigest()
 
 
