@@ -1412,13 +1412,18 @@ def _page_key(version: bytes, page: _Page, inputs: object) -> str:
     return h.hexdigest()
 
 
-def _manifest(folder: Path) -> dict[str, str]:
-    """The page keys an earlier build recorded in `folder`; none when the manifest is missing or unreadable."""
+def _json_object(path: Path) -> dict:
+    """The JSON object in a file a build wrote; empty when it is missing, unreadable or not an object."""
     try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    pages = data.get("pages") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The page keys an earlier build recorded in `folder`; none when the manifest is missing or unreadable."""
+    pages = _json_object(folder / MANIFEST).get("pages")
     if not isinstance(pages, dict):
         return {}
     return {p: k for p, k in pages.items() if isinstance(p, str) and isinstance(k, str)}
@@ -1526,14 +1531,7 @@ def _pre_key(version: bytes, page: _Page) -> str:
 
 def _read_pre(path: Path | None) -> dict[str, tuple[str, str]]:
     """The (pre-key, key) pairs a build recorded in `path`; none when it is missing or unreadable."""
-    if path is None:
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
+    data = _json_object(path) if path is not None else {}
     return {p: (v[0], v[1]) for p, v in data.items() if isinstance(p, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)}
 
 

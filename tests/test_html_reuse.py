@@ -393,3 +393,15 @@ def test_reuse_by_document_keys_trusts_a_record_only_with_the_previous_manifest(
     write_pages(*second, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(second), pre_keys=record)
     write_pages(*second, tmp_path / "fresh")
     assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("damage", ["not json {", "[1, 2]", '{"articles/x.html": "one string"}', '{"articles/x.html": [1, 2]}'])
+def test_reuse_by_document_keys_reads_a_damaged_record_as_none(tmp_path, damage):
+    corpus = fixture_corpus()
+    record = tmp_path / "pre.json"
+    write_pages(*corpus, tmp_path / "old", doc_keys=_doc_keys(corpus), pre_keys=record)
+    record.write_text(damage, encoding="utf-8")
+    assert kg.html._read_pre(record) == {}
+    write_pages(*corpus, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(corpus), pre_keys=record)
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "old")  # checked by their keys in full, and rewritten
+    assert kg.html._read_pre(record)
