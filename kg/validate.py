@@ -12,7 +12,9 @@ RDFS inference, which would cost seconds on every build. pySHACL then runs the s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import os
 import queue
 import sys
 import threading
@@ -222,6 +224,7 @@ class PartLoader:
         self.thread.start()
 
     def _run(self) -> None:
+        _background_priority()
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 try:
@@ -251,6 +254,18 @@ class PartLoader:
         if self.thread.is_alive():
             self.queue.put(None)
             self.thread.join()
+
+
+def _background_priority() -> None:
+    """The calling thread at the lowest scheduling priority (nice 19), where a thread has one of its own
+    (Linux): the loader's store is needed only once the pages start, and at the same priority it takes
+    a core from what a rebuild waits for meanwhile, the new files' extraction and the cache's reading
+    (a rebuild of one file added to the seeds x200: the wait for the extraction ends 0.13 s sooner, and
+    the loader still finishes before the pages start). Elsewhere a thread's priority is the process's,
+    left as it is."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 # what a shape marked kgsh:perDocument reads of the corpus-wide triples: the class of the entities

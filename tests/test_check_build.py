@@ -6,6 +6,10 @@ written files, whichever documents it skips as checked before.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 from dataclasses import replace
 
 import pyoxigraph as ox
@@ -179,6 +183,20 @@ def test_a_broken_part_loaded_in_a_thread_fails_when_the_store_is_asked_for(seed
     with pytest.raises(ValidationError, match="not valid Turtle"):
         loader.done()
     assert not loader.thread.is_alive()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread has a priority of its own on Linux")
+def test_a_loader_yields_the_cpu_to_the_rest_of_the_build():
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    loader = PartLoader(PartStore())
+    try:
+        deadline = time.monotonic() + 10
+        while os.getpriority(os.PRIO_PROCESS, loader.thread.native_id) != 19 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the thread lowers its own priority as it starts
+        assert os.getpriority(os.PRIO_PROCESS, loader.thread.native_id) == 19
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the build's own thread keeps its priority
+    finally:
+        loader.close()
 
 
 def test_a_loader_closed_half_way_stops_its_thread():
