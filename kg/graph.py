@@ -48,71 +48,113 @@ def build_graph(
     docs: Iterable[DocInfo], mentions: Iterable[Mention], relations: Iterable[Relation], onto: Ontology
 ) -> nx.MultiDiGraph:
     """The knowledge graph of a corpus. Sorted inputs, sorted insertion: the same graph every time."""
-    import networkx as nx
+    builder = GraphBuilder(onto)
+    builder.add(docs, mentions, relations)
+    return builder.graph()
 
-    docs = sorted(docs, key=lambda d: d.doc_id)
-    mentions = sorted(mentions, key=lambda m: (m.doc_id, m.start, m.end))
-    g = nx.MultiDiGraph()
-    texts = {d.doc_id: d.text for d in docs}
-    for d in docs:
-        for index, start, end, title, byline in d.articles:
+
+class GraphBuilder:
+    """`build_graph`'s work as the inputs come, in any order and in any number of steps: what each
+    entity is called and how often, and each fact's evidence, confidence and cues. `settle()` works out
+    the facts' data so far (a rebuild does it over its cached documents while it waits for the new
+    ones), and `graph()` makes the graph, inserted in sorted order: the same graph as `build_graph`
+    of all the inputs at once."""
+
+    def __init__(self, onto: Ontology) -> None:
+        self.onto = onto
+        self.docs: dict[str, DocInfo] = {}
+        self.surface: dict[str, Counter] = defaultdict(Counter)
+        # by entity, its first and its last mention in the order of (document, start, end): the first
+        # gives its type and sentence, the last whether it is new (as a pass in that order leaves them)
+        self.first: dict[str, tuple] = {}
+        self.last: dict[str, tuple] = {}
+        self.seen = 0  # mentions so far: equal positions keep the order they came in
+        self.grouped: dict[tuple[str, str, str], list[Relation]] = defaultdict(list)
+        self.settled: dict[tuple[str, str, str], tuple[list, float, list]] = {}  # a fact's evidence, confidence, cues
+
+    def add(self, docs: Iterable[DocInfo], mentions: Iterable[Mention], relations: Iterable[Relation]) -> None:
+        for d in docs:
+            self.docs[d.doc_id] = d
+        surface, first, last = self.surface, self.first, self.last
+        for n, m in enumerate(mentions, self.seen):
+            surface[m.iri][m.text.replace("\n", "")] += 1
+            at = (m.doc_id, m.start, m.end, n, m)
+            f = first.get(m.iri)
+            if f is None:
+                first[m.iri] = last[m.iri] = at
+            elif at[:4] < f[:4]:
+                first[m.iri] = at
+            elif at[:4] > last[m.iri][:4]:
+                last[m.iri] = at
+            self.seen = n + 1
+        grouped, settled = self.grouped, self.settled
+        for r in relations:
+            spo = (r.subject, r.predicate, r.object)
+            grouped[spo].append(r)
+            settled.pop(spo, None)
+
+    def settle(self) -> None:
+        """The data of every fact so far; a fact that gets more evidence later is worked out again."""
+        for spo, rs in self.grouped.items():
+            if spo not in self.settled:
+                self.settled[spo] = _fact(rs)
+
+    def graph(self) -> nx.MultiDiGraph:
+        import networkx as nx
+
+        onto = self.onto
+        g = nx.MultiDiGraph()
+        texts = {doc_id: d.text for doc_id, d in self.docs.items()}
+        for doc_id in sorted(self.docs):
+            for index, start, end, title, byline in self.docs[doc_id].articles:
+                g.add_node(
+                    article_iri(doc_id, index),
+                    type=ARTICLE,
+                    label=title,
+                    aliases=[],
+                    mentions=0,
+                    new=False,
+                    doc=doc_id,
+                    start=start,
+                    end=end,
+                )
+        for iri in sorted(self.surface):
+            c = onto.concepts.get(iri)
+            names = self.surface[iri]
+            label = c.pref if c else sorted(names.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0][0]
+            aliases = sorted((set(names) | set(c.alts if c else ())) - {label})
+            first = self.first[iri][4]
+            doc_id, (s, e) = first.doc_id, first.sentence
             g.add_node(
-                article_iri(d.doc_id, index),
-                type=ARTICLE,
-                label=title,
-                aliases=[],
-                mentions=0,
-                new=False,
-                doc=d.doc_id,
-                start=start,
-                end=end,
+                iri,
+                type=first.label,
+                label=label,
+                aliases=aliases,
+                mentions=sum(names.values()),
+                new=self.last[iri][4].new,
+                sentence=texts[doc_id][s:e].replace("\n", "") if doc_id in texts else "",
+                **_known(c),
             )
 
-    surface: dict[str, Counter] = defaultdict(Counter)
-    first_sentence: dict[str, tuple[str, int, int]] = {}
-    types: dict[str, str] = {}
-    new: dict[str, bool] = {}
-    for m in mentions:
-        surface[m.iri][m.text.replace("\n", "")] += 1
-        first_sentence.setdefault(m.iri, (m.doc_id, *m.sentence))
-        types.setdefault(m.iri, m.label)
-        new[m.iri] = m.new
-    for iri in sorted(surface):
-        c = onto.concepts.get(iri)
-        names = surface[iri]
-        label = c.pref if c else sorted(names.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0][0]
-        aliases = sorted((set(names) | set(c.alts if c else ())) - {label})
-        doc_id, s, e = first_sentence[iri]
-        g.add_node(
-            iri,
-            type=types[iri],
-            label=label,
-            aliases=aliases,
-            mentions=sum(names.values()),
-            new=new[iri],
-            sentence=texts[doc_id][s:e].replace("\n", "") if doc_id in texts else "",
-            **_known(c),
-        )
+        # the ontology's structure above the linked nodes: 东煤社区 → 站前街道 → 铁西区 → 四平市
+        for iri in sorted(self.surface):
+            _add_ancestry(g, iri, onto)
 
-    # the ontology's structure above the linked nodes: 东煤社区 → 站前街道 → 铁西区 → 四平市
-    for iri in sorted(surface):
-        _add_ancestry(g, iri, onto)
+        self.settle()
+        for (s, p, o), (evidence, confidence, cues) in sorted(self.settled.items()):
+            if s not in g or o not in g:
+                continue
+            g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
+        return g
 
-    grouped: dict[tuple[str, str, str], list[Relation]] = defaultdict(list)
-    for r in relations:
-        grouped[(r.subject, r.predicate, r.object)].append(r)
-    for (s, p, o), rs in sorted(grouped.items()):
-        if s not in g or o not in g:
-            continue
-        if len(rs) == 1:  # most edges (an article's mention of an entity): one relation, one piece of evidence
-            (r,) = rs
-            e = r.evidence
-            evidence, confidence, cues = [(e.doc_id, e.start, e.end)], r.confidence, [r.cue] if r.cue else []
-        else:
-            evidence = sorted({(r.evidence.doc_id, r.evidence.start, r.evidence.end) for r in rs})
-            confidence, cues = max(r.confidence for r in rs), sorted({r.cue for r in rs if r.cue})
-        g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
-    return g
+
+def _fact(rs: Sequence[Relation]) -> tuple[list, float, list]:
+    """A fact's evidence (sorted, each range once), confidence (the highest) and cues (sorted)."""
+    if len(rs) == 1:  # most edges (an article's mention of an entity): one relation, one piece of evidence
+        (r,) = rs
+        e = r.evidence
+        return [(e.doc_id, e.start, e.end)], r.confidence, [r.cue] if r.cue else []
+    return sorted({(r.evidence.doc_id, r.evidence.start, r.evidence.end) for r in rs}), max(r.confidence for r in rs), sorted({r.cue for r in rs if r.cue})
 
 
 def _known(c) -> dict:

@@ -241,3 +241,34 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
     assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
+
+
+def test_a_graph_fed_in_pieces_in_any_order_is_the_graph_built_at_once():
+    """kg.graph.GraphBuilder, as a build feeds it: the cached documents as they are read, their facts
+    worked out while the workers extract (`settle`), then the new ones; whatever the order and the
+    pieces, the nodes and the edges, with their data, come in the order and with the values of
+    `build_graph` over everything at once."""
+    import random
+
+    from kg.build import DEFAULT_ONTOLOGY, _extract
+    from kg.corpus import doc_ids, list_inputs
+    from kg.graph import GraphBuilder, build_graph
+    from kg.ontology import load_ontology
+
+    onto = load_ontology(DEFAULT_ONTOLOGY)
+    paths = list_inputs(SEEDS)
+    results = [r for _, r in _extract(paths, doc_ids(paths, SEEDS), DEFAULT_ONTOLOGY, None, jobs=1, dask=None)]
+    whole = build_graph([r.doc for r in results], [m for r in results for m in r.mentions], [x for r in results for x in r.relations], onto)
+    for seed in range(4):
+        rng = random.Random(seed)
+        order = rng.sample(results, len(results))
+        builder = GraphBuilder(onto)
+        cut = rng.randrange(1, len(order))
+        for r in order[:cut]:  # a document's mentions and relations in any order too
+            builder.add([r.doc], rng.sample(r.mentions, len(r.mentions)), rng.sample(r.relations, len(r.relations)))
+        builder.settle()
+        for r in order[cut:]:
+            builder.add([r.doc], r.mentions, r.relations)
+        g = builder.graph()
+        assert list(g.nodes(data=True)) == list(whole.nodes(data=True))
+        assert list(g.edges(keys=True, data=True)) == list(whole.edges(keys=True, data=True))
