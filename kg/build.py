@@ -11,7 +11,6 @@ import gc
 import hashlib
 import json
 import multiprocessing
-import os
 import pickle
 import shutil
 import sys
@@ -36,6 +35,7 @@ from kg.rdf import CLASS_OF, DocumentParts, document_parts
 from kg.relations import CUES, relations
 
 if TYPE_CHECKING:
+    from kg.html import Prepared
     from kg.validate import DocumentCheck, PartLoader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -299,6 +299,8 @@ def build(
         check = validate and base in (None, KGR)
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
         graph = GraphBuilder(onto)  # fed the documents as they come
+        pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.write_pages)
+        prepared = None  # the pages' preliminaries, made while the workers extract
         late = []  # cached results that cannot be read after all
         loader = None
         if pending.remote and check and checked is not None and checked.is_file():
@@ -321,7 +323,9 @@ def build(
             if pending.remote and html:
                 # the pages' modules (0.4 s), while the workers extract: the cache is read by now, and
                 # a rebuild would otherwise wait here for the one file it extracts
-                import kg.html  # noqa: F401
+                import kg.html
+
+                prepared = kg.html.prepare_pages(out if out.is_dir() else None, pre_keys=pre_keys, keyed=store.dir is not None)
             if pending.remote:
                 graph.settle()  # the facts of the cached documents, while the workers extract (0.2 s of the seeds x200)
             done = list(pending)
@@ -353,8 +357,7 @@ def build(
         doc_keys = {ids[p]: f"{store.dir.name}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=store.dir / "pages.pre.json" if store.dir else None,
-            graph=graph,
+            checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared,
         )
         if retain is not None:
             retain += [results, loader]  # the loader's store of the cached parts too
@@ -451,6 +454,7 @@ def export(
     doc_keys: Mapping[str, str] | None = None,
     pre_keys: Path | None = None,
     graph: GraphBuilder | None = None,
+    prepared: Prepared | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
@@ -459,8 +463,8 @@ def export(
     documents that passed the self-check before (in the cache; see kg.validate.check_build);
     `preloaded`: documents' parts of kg.ttl on their way into a store, for that check (waited for only
     when the check starts: the graph and the RDF are made meanwhile). `retain`: as in `build`.
-    `doc_keys`, `pre_keys`: as in `kg.html.write_pages`. `graph`: the results fed to a GraphBuilder
-    already (`build` feeds it as it reads them), for the graph.
+    `doc_keys`, `pre_keys`, `prepared`: as in `kg.html.write_pages`. `graph`: the results fed to a
+    GraphBuilder already (`build` feeds it as it reads them), for the graph.
     """
     from kg import rdf
 
@@ -514,34 +518,29 @@ def export(
                 # a check of everything waits for the pages, so that its store of the whole output and
                 # the pages' processes are not in memory at once (2.4 GB instead of 1.3 on the seeds x200)
                 checking = _Background(check, start="fork" if jobs > 1 and preloaded is not None else None)
+        # what this build writes, relative to the output folder, sorted as paths are (by their parts)
+        written = [(name,) for name in ("documents.json", "kg.jsonld", "kg.ttl", "mentions.jsonl", "mentions.trig")]
         with contextlib.closing(checking) if checking else contextlib.nullcontext():
             if html:
                 t = time.perf_counter()
                 from kg.html import write_pages
 
                 # the pages of the previous output whose inputs are unchanged are linked, not rendered
-                write_pages(g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys)
+                pages = write_pages(
+                    g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared
+                )
+                written += [p.relative_to(tmp).parts for p in pages]
                 report.seconds["html"] = time.perf_counter() - t
             if checking:
                 t = time.perf_counter()  # what the build waits for the self-check once the pages are written
                 checked_report = checking.result()
                 report.seconds["validate"] = time.perf_counter() - t
                 checked_report.check()
-        written = _files(tmp)
     if retain is not None:
         retain.append(g)
     else:
         g.clear()  # a networkx graph refers to itself: emptied, it leaves the cyclic collector next to nothing
-    return [out / p for p in written]
-
-
-def _files(folder: Path) -> list[Path]:
-    """The files under `folder`, relative to it, sorted as paths are (by their parts)."""
-    found: list[tuple[str, ...]] = []
-    for root, dirs, names in os.walk(folder):
-        head = tuple(Path(root).relative_to(folder).parts)
-        found += (head + (name,) for name in names if os.path.isfile(os.path.join(root, name)))
-    return [Path(*parts) for parts in sorted(found)]
+    return [out.joinpath(*parts) for parts in sorted(written)]
 
 
 class _Background:

@@ -241,6 +241,13 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
     assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
+    # pages linked from the previous output and a build without pages list theirs as well
+    (corpus / "b.txt").write_text("四平市铁西区召开会议。", encoding="utf-8")
+    for html in (True, False):
+        out = tmp_path / f"cached-{html}"
+        for _ in range(2):
+            report = build(corpus, out, html=html)
+            assert report.outputs == sorted(p for p in out.rglob("*") if p.is_file())
 
 
 def test_a_graph_fed_in_pieces_in_any_order_is_the_graph_built_at_once():
