@@ -28,7 +28,7 @@ from kg.errors import ConfigError, InputError, KGError
 from kg.graph import DocInfo, GraphBuilder, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
-from kg.ontology import KGR, Ontology, load_ontology
+from kg.ontology import KGR, Ontology, load_ontology, read_before
 from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
 from kg.rdf import CLASS_OF, DocumentParts, document_parts
@@ -277,7 +277,10 @@ def build(
     t0 = time.perf_counter()
     if base is not None:
         _check_base(base)
-    onto = load_ontology(ontology)
+    # an ontology read before loads without an error: it is loaded once the workers are on their way
+    # (the start of their server is what a rebuild of one file waits for); any other now, so that a
+    # broken one is refused before the output is touched
+    onto = None if read_before(ontology) else load_ontology(ontology)
     paths = list_inputs(inputs)
     if not paths:
         raise InputError(f"{inputs}: holds no .txt files; nothing to build (the previous output is unchanged).")
@@ -298,7 +301,6 @@ def build(
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
-        graph = GraphBuilder(onto)  # fed the documents as they come
         pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.write_pages)
         prepared = None  # the pages' preliminaries, made while the workers extract
         late = []  # cached results that cannot be read after all
@@ -310,6 +312,11 @@ def build(
 
             loader = stack.enter_context(contextlib.closing(PartLoader(PartStore(base))))  # stopped if the build fails
         with contextlib.closing(pending):
+            if onto is None:
+                t = time.perf_counter()
+                onto = load_ontology(ontology)
+                report.seconds["load"] += time.perf_counter() - t
+            graph = GraphBuilder(onto)  # fed the documents as they come
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.errors import OntologyError
-from kg.output import pickled
+from kg.output import pickled, pickled_path
 
 KGO = "https://w3id.org/kg/ontology#"
 KGR = "https://w3id.org/kg/id/"
@@ -169,16 +169,31 @@ def ontology_files(directory: Path) -> list[Path]:
 
 def load_ontology(directory: Path, *, cache_dir: Path | None = None) -> Ontology:
     """Read every `*.ttl` of the folder into an Ontology; errors name the file and line."""
+    files, folder, key = _kept(directory, cache_dir)
+    # a read-only ontology folder still works, only slower
+    onto = pickled(folder, "ontology", key, lambda: _parse(files))
+    onto.cache = (folder, key)
+    return onto
+
+
+def read_before(directory: Path) -> bool:
+    """Whether the ontology in the folder, as its files are now, was read before and kept (in its
+    `.cache`): it then loads without an error, and a build can load it later."""
+    try:
+        _, folder, key = _kept(directory, None)
+    except OntologyError:
+        return False
+    return pickled_path(folder, "ontology", key).is_file()
+
+
+def _kept(directory: Path, cache_dir: Path | None) -> tuple[list[Path], Path, str]:
+    """The ontology's files, and the folder and key of its kept parse."""
     files = ontology_files(directory)
     digest = hashlib.sha256(_CACHE_VERSION.encode())
     for f in files:
         digest.update(f.name.encode())
         digest.update(f.read_bytes())
-    # a read-only ontology folder still works, only slower
-    folder, key = cache_dir or directory / ".cache", digest.hexdigest()[:20]
-    onto = pickled(folder, "ontology", key, lambda: _parse(files))
-    onto.cache = (folder, key)
-    return onto
+    return files, cache_dir or directory / ".cache", digest.hexdigest()[:20]
 
 
 def _parse(files: list[Path]) -> Ontology:

@@ -57,13 +57,18 @@ def replace_file(path: Path, data: bytes) -> None:
         raise
 
 
+def pickled_path(folder: Path, name: str, key: str) -> Path:
+    """Where `pickled` keeps `name` made under `key`."""
+    return folder / f"{name}-{key}.pickle"
+
+
 def pickled(folder: Path, name: str, key: str, make: Callable[[], T]) -> T:
     """`make()`, kept in `folder/<name>-<key>.pickle` and read from there while the key is the same.
 
     An unreadable file is made again; writing a new one removes the files of other keys of `name`
     (each change of the inputs would otherwise leave megabytes behind). Without a writable folder,
     `make()` each time: a cache only saves time."""
-    path = folder / f"{name}-{key}.pickle"
+    path = pickled_path(folder, name, key)
     try:
         with path.open("rb") as fh:
             return pickle.load(fh)

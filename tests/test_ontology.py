@@ -99,5 +99,23 @@ def test_cli_build_stops_on_a_broken_ontology_before_touching_the_output(tmp_pat
     assert sorted(p.name for p in out.iterdir()) == ["kg.ttl"]
 
 
+def test_an_ontology_is_read_before_only_as_its_files_are_when_it_was_read(tmp_path):
+    # a build loads an ontology read before once its workers are on their way, any other first
+    from kg.ontology import read_before
+
+    folder = tmp_path / "onto"
+    shutil.copytree(Path(__file__).parent / "data" / "tiny_ontology", folder)
+    assert not read_before(folder)
+    load_ontology(folder)
+    assert read_before(folder)
+    with (folder / "instances.ttl").open("a", encoding="utf-8") as fh:
+        fh.write("\n# changed\n")
+    assert not read_before(folder)
+    broken = _broken(tmp_path / "b", PREFIXES + "kgr:x a kgo:Place ;;; .\n")
+    with pytest.raises(OntologyError):
+        load_ontology(broken)
+    assert not read_before(broken) and not read_before(tmp_path / "none")
+
+
 def test_real_ontology_folder_loads(onto):
     assert len(onto.concepts) > 15000 and ONTOLOGY.is_dir()
