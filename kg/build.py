@@ -530,13 +530,12 @@ def export(
         with contextlib.closing(checking) if checking else contextlib.nullcontext():
             if html:
                 t = time.perf_counter()
-                from kg.html import write_pages
+                from kg.html import page_files
 
                 # the pages of the previous output whose inputs are unchanged are linked, not rendered
-                pages = write_pages(
+                written += page_files(
                     g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared
                 )
-                written += [p.relative_to(tmp).parts for p in pages]
                 report.seconds["html"] = time.perf_counter() - t
             if checking:
                 t = time.perf_counter()  # what the build waits for the self-check once the pages are written

@@ -1609,6 +1609,28 @@ def write_pages(
     `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier.
     """
     out = Path(out)
+    written = page_files(
+        g, docs, mentions, out, max_overview_nodes=max_overview_nodes, jobs=jobs, previous=previous, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared
+    )
+    return [out.joinpath(*parts) for parts in written]
+
+
+def page_files(
+    g: nx.MultiDiGraph,
+    docs: Sequence[DocInfo],
+    mentions: Sequence[Mention],
+    out: Path,
+    *,
+    max_overview_nodes: int = MAX_OVERVIEW_NODES,
+    jobs: int = 1,
+    previous: Path | None = None,
+    doc_keys: Mapping[str, str] | None = None,
+    pre_keys: Path | None = None,
+    prepared: Prepared | None = None,
+) -> list[tuple[str, ...]]:
+    """`write_pages`, returning the files written as their parts relative to `out`, sorted (a build
+    lists thousands: one Path each is made by the caller, not three)."""
+    out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
     env, known, known_pre = prepared.env, prepared.known, prepared.known_pre
     # the corpus is left out of garbage collections while the pages are made: they would walk all
@@ -1677,5 +1699,4 @@ def write_pages(
             if stale.endswith(".html") and f"{sub}/{stale}" not in names:
                 os.unlink(out / sub / stale)
     # sorted as paths are: by their parts
-    written = sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(name.split("/")) for name in names)])
-    return [out.joinpath(*parts) for parts in written]
+    return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(name.split("/")) for name in names)])
