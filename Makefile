@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kg-installed
 
-.PHONY: run test test-fast browser-deps bench clean
+.PHONY: run test test-fast browser-deps bench bytecode clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# kg's own modules as bytecode, as a regular (not editable) install has them. An editable install
+# leaves them to be written at their first import, which PYTHONDONTWRITEBYTECODE (set on some machines)
+# prevents, and every process then compiles them again: 0.1 s of a one-file rebuild of the seeds x200.
+# Files already compiled are only looked at.
+bytecode: $(STAMP)
+	@$(PY) -m compileall -q kg
+
+run: $(STAMP) bytecode
 	$(VENV)/bin/kg build seeds --out output
 
 # Debian's chromium and a CJK font for the browser tests; skipped when already present.
@@ -23,13 +30,13 @@ browser-deps:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; \
 	    else echo "browser-deps: run as root, or install chromium and fonts-wqy-zenhei" >&2; fi; }
 
-test: $(STAMP) browser-deps
+test: $(STAMP) bytecode browser-deps
 	$(PY) -m pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) bytecode
 	$(PY) -m pytest -m "not slow"
 
-bench: $(STAMP)
+bench: $(STAMP) bytecode
 	$(PY) benchmarks/run.py
 
 clean:
