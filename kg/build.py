@@ -301,7 +301,7 @@ def build(
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
-        pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.write_pages)
+        pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.page_files)
         prepared = None  # the pages' preliminaries, made while the workers extract
         late = []  # cached results that cannot be read after all
         loader = None
@@ -470,7 +470,7 @@ def export(
     documents that passed the self-check before (in the cache; see kg.validate.check_build);
     `preloaded`: documents' parts of kg.ttl on their way into a store, for that check (waited for only
     when the check starts: the graph and the RDF are made meanwhile). `retain`: as in `build`.
-    `doc_keys`, `pre_keys`, `prepared`: as in `kg.html.write_pages`. `graph`: the results fed to a
+    `doc_keys`, `pre_keys`, `prepared`: as in `kg.html.page_files`. `graph`: the results fed to a
     GraphBuilder already (`build` feeds it as it reads them), for the graph.
     """
     from kg import rdf

@@ -37,7 +37,7 @@ from functools import lru_cache, partial
 from importlib import metadata
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import networkx as nx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -1574,7 +1574,13 @@ def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed:
     return Prepared(env, _code_version(), previous, known, known_pre)
 
 
-def write_pages(
+def write_pages(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention], out: Path, **options: Any) -> list[Path]:
+    """`page_files`, returning the paths written, sorted."""
+    out = Path(out)
+    return [out.joinpath(*parts) for parts in page_files(g, docs, mentions, out, **options)]
+
+
+def page_files(
     g: nx.MultiDiGraph,
     docs: Sequence[DocInfo],
     mentions: Sequence[Mention],
@@ -1586,11 +1592,12 @@ def write_pages(
     doc_keys: Mapping[str, str] | None = None,
     pre_keys: Path | None = None,
     prepared: Prepared | None = None,
-) -> list[Path]:
+) -> list[tuple[str, ...]]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
 
     The scripts and stylesheets go to `assets/`; pages of an earlier build that this graph no
-    longer has are removed from `articles/` and `entities/`. Returns the paths written, sorted.
+    longer has are removed from `articles/` and `entities/`. Returns the files written as their parts
+    relative to `out`, sorted (a build lists thousands; `write_pages` makes them Paths).
     `jobs` > 1 renders the pages in that many forked processes (where the platform can fork), each
     a share of them, with the same bytes; an error in one is raised here once all have stopped.
 
@@ -1608,28 +1615,6 @@ def write_pages(
 
     `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier.
     """
-    out = Path(out)
-    written = page_files(
-        g, docs, mentions, out, max_overview_nodes=max_overview_nodes, jobs=jobs, previous=previous, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared
-    )
-    return [out.joinpath(*parts) for parts in written]
-
-
-def page_files(
-    g: nx.MultiDiGraph,
-    docs: Sequence[DocInfo],
-    mentions: Sequence[Mention],
-    out: Path,
-    *,
-    max_overview_nodes: int = MAX_OVERVIEW_NODES,
-    jobs: int = 1,
-    previous: Path | None = None,
-    doc_keys: Mapping[str, str] | None = None,
-    pre_keys: Path | None = None,
-    prepared: Prepared | None = None,
-) -> list[tuple[str, ...]]:
-    """`write_pages`, returning the files written as their parts relative to `out`, sorted (a build
-    lists thousands: one Path each is made by the caller, not three)."""
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
     env, known, known_pre = prepared.env, prepared.known, prepared.known_pre
