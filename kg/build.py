@@ -367,7 +367,7 @@ def build(
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared,
         )
         if retain is not None:
-            retain += [results, loader]  # the loader's store of the cached parts too
+            retain += [results, loader, graph]  # the loader's store of the cached parts and the graph's groups of facts too
     report.seconds["total"] = time.perf_counter() - t0
     return report
 
