@@ -364,33 +364,17 @@ def test_reuse_by_document_keys_gives_the_pages_of_a_fresh_build(tmp_path, chang
     assert json.loads((tmp_path / "pre.json").read_text(encoding="utf-8"))  # recorded for the next build
 
 
-def test_reuse_by_document_keys_skips_the_inputs_of_unchanged_articles(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("beforehand", "jobs"), [(False, 1), (True, 1), (True, 2)])
+def test_reuse_by_document_keys_skips_the_inputs_of_unchanged_articles(tmp_path, monkeypatch, beforehand, jobs):
+    # `beforehand`: the preliminaries made before and handed over (kg.html.prepare_pages), as a build
+    # makes them while its workers extract, instead of by write_pages itself
     before, after = fixture_corpus(), fixture_corpus(MORE)
     record = tmp_path / "pre.json"
     write_pages(*before, tmp_path / "old", doc_keys=_doc_keys(before), pre_keys=record)
-    gathered: list[str] = []
-    real = kg.html._article_inputs
-
-    def spy(site, doc, *args):
-        gathered.append(doc.doc_id)
-        return real(site, doc, *args)
-
-    monkeypatch.setattr(kg.html, "_article_inputs", spy)
-    write_pages(*after, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(after), pre_keys=record)
-    assert gathered and set(gathered) == set(MORE)  # the added document's articles only
-    monkeypatch.undo()
-    write_pages(*after, tmp_path / "fresh")
-    assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_preliminaries_made_beforehand_serve_as_those_made_in_place(tmp_path, monkeypatch, jobs):
-    # a build makes them while its workers extract (kg.html.prepare_pages) and hands them over
-    before, after = fixture_corpus(), fixture_corpus(MORE)
-    record = tmp_path / "pre.json"
-    write_pages(*before, tmp_path / "old", doc_keys=_doc_keys(before), pre_keys=record)
-    prepared = kg.html.prepare_pages(tmp_path / "old", pre_keys=record, keyed=True)
-    assert prepared.known and prepared.known_pre  # the previous manifest and record, read
+    prepared = None
+    if beforehand:
+        prepared = kg.html.prepare_pages(tmp_path / "old", pre_keys=record, keyed=True)
+        assert prepared.known and prepared.known_pre  # the previous manifest and record, read
     gathered: list[str] = []
     real = kg.html._article_inputs
 
@@ -400,13 +384,11 @@ def test_preliminaries_made_beforehand_serve_as_those_made_in_place(tmp_path, mo
 
     monkeypatch.setattr(kg.html, "_article_inputs", spy)
     write_pages(*after, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(after), pre_keys=record, prepared=prepared, jobs=jobs)
-    if jobs == 1:  # the workers' gathering is not seen here
-        assert gathered and set(gathered) == set(MORE)
+    if jobs == 1:  # forked workers gather in their own copy of the list
+        assert gathered and set(gathered) == set(MORE)  # the added document's articles only
     monkeypatch.undo()
     write_pages(*after, tmp_path / "fresh")
-    assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")
-    manifest = json.loads((tmp_path / "new" / ".pages.json").read_text(encoding="utf-8"))["pages"]
-    assert manifest == json.loads((tmp_path / "fresh" / ".pages.json").read_text(encoding="utf-8"))["pages"]
+    assert _tree(tmp_path / "new") == _tree(tmp_path / "fresh")  # the pages and the manifest
 
 
 def test_reuse_by_document_keys_trusts_a_record_only_with_the_previous_manifest(tmp_path):
