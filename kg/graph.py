@@ -66,8 +66,8 @@ class GraphBuilder:
         self.surface: dict[str, Counter] = defaultdict(Counter)
         # by entity, its first and its last mention in the order of (document, start, end): the first
         # gives its type and sentence, the last whether it is new (as a pass in that order leaves them)
-        self.first: dict[str, tuple] = {}
-        self.last: dict[str, tuple] = {}
+        self.first: dict[str, tuple[tuple, Mention]] = {}  # ((document, start, end, arrival), mention)
+        self.last: dict[str, tuple[tuple, Mention]] = {}
         self.seen = 0  # mentions so far: equal positions keep the order they came in
         self.grouped: dict[tuple[str, str, str], list[Relation]] = defaultdict(list)
         self.settled: dict[tuple[str, str, str], tuple[list, float, list]] = {}  # a fact's evidence, confidence, cues
@@ -76,17 +76,19 @@ class GraphBuilder:
         for d in docs:
             self.docs[d.doc_id] = d
         surface, first, last = self.surface, self.first, self.last
-        for n, m in enumerate(mentions, self.seen):
+        n = self.seen
+        for m in mentions:
             surface[m.iri][m.text.replace("\n", "")] += 1
-            at = (m.doc_id, m.start, m.end, n, m)
+            at = (m.doc_id, m.start, m.end, n)
+            n += 1
             f = first.get(m.iri)
             if f is None:
-                first[m.iri] = last[m.iri] = at
-            elif at[:4] < f[:4]:
-                first[m.iri] = at
-            elif at[:4] > last[m.iri][:4]:
-                last[m.iri] = at
-            self.seen = n + 1
+                first[m.iri] = last[m.iri] = (at, m)
+            elif at < f[0]:
+                first[m.iri] = (at, m)
+            elif at > last[m.iri][0]:
+                last[m.iri] = (at, m)
+        self.seen = n
         grouped, settled = self.grouped, self.settled
         for r in relations:
             spo = (r.subject, r.predicate, r.object)
@@ -123,7 +125,7 @@ class GraphBuilder:
             names = self.surface[iri]
             label = c.pref if c else sorted(names.items(), key=lambda kv: (-kv[1], -len(kv[0]), kv[0]))[0][0]
             aliases = sorted((set(names) | set(c.alts if c else ())) - {label})
-            first = self.first[iri][4]
+            first = self.first[iri][1]
             doc_id, (s, e) = first.doc_id, first.sentence
             g.add_node(
                 iri,
@@ -131,7 +133,7 @@ class GraphBuilder:
                 label=label,
                 aliases=aliases,
                 mentions=sum(names.values()),
-                new=self.last[iri][4].new,
+                new=self.last[iri][1].new,
                 sentence=texts[doc_id][s:e].replace("\n", "") if doc_id in texts else "",
                 **_known(c),
             )
