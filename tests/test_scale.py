@@ -173,6 +173,30 @@ def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_
     assert not differing(outputs(out), outputs(clean))
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_with_nothing_to_extract_checks_the_cached_parts_it_preloaded(corpus, tmp_path, monkeypatch, jobs):
+    """Nothing changed: the cached documents' parts are loaded for the self-check as they are read
+    (not kg.ttl parsed whole afterwards), and the output is the previous one."""
+    import kg.validate
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=jobs)
+    before = outputs(out)
+    preloaded: list[tuple[int, bool]] = []
+    real = kg.validate.PartStore.add
+
+    def spy(self, parts, *, parsed=False):
+        if fresh := [p for p in parts if p not in self._loaded]:  # the check's own call adds none
+            preloaded.append((len(fresh), parsed))
+        return real(self, parts, parsed=parsed)
+
+    monkeypatch.setattr(kg.validate.PartStore, "add", spy)
+    monkeypatch.setattr(kg.validate, "check_corpus", lambda *a, **k: pytest.fail("kg.ttl was checked whole"))
+    report = build(corpus, out, cache=cache, jobs=jobs)
+    assert report.cache_hits == 3 and preloaded == [(3, True)]
+    assert not differing(outputs(out), before)
+
+
 @pytest.mark.slow
 def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpus, tmp_path, monkeypatch):
     from kg import rdf
