@@ -74,6 +74,7 @@ class BuildReport:
     outputs: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
+    served: bool = False  # extracted by a worker server left by an earlier build (kg.workers)
 
 
 class Extractor:
@@ -125,16 +126,13 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, c
     `check`: run the per-document shapes on its parts too (`DocResult.checked`)."""
     key = (str(ontology), str(config), check)
     if key not in _WORKER:
-        from kg.validate import DocumentCheck
-
         # a worker's pipeline and ontology (some 150,000 objects) live as long as it does: out of
         # the collector's sight, its full passes no longer walk them (6 % of the NER's CPU time).
         # The main process of a serial build runs without the collector anyway.
         worker = multiprocessing.parent_process() is not None
         if worker:
             gc.unfreeze()  # a pipeline replaced can be collected
-        _WORKER.clear()
-        _WORKER[key] = Extractor(load_ontology(ontology), config=config, check=DocumentCheck(ontology=ontology) if check else None)
+        load_worker(ontology, config, check)
         if worker:
             gc.freeze()
     try:
@@ -143,6 +141,14 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, c
         return (str(path), str(err))
     doc.doc_id = doc_id
     return _WORKER[key](doc)
+
+
+def load_worker(ontology: Path, config: Path | None, check: bool) -> None:
+    """Load the pipeline `extract_file` runs with these arguments in this process (replacing another)."""
+    from kg.validate import DocumentCheck
+
+    _WORKER.clear()
+    _WORKER[(str(ontology), str(config), check)] = Extractor(load_ontology(ontology), config=config, check=DocumentCheck(ontology=ontology) if check else None)
 
 
 def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None = None) -> str:
@@ -263,6 +269,7 @@ def build(
     progress: Progress | None = None,
     on_skip: Callable[[str, str], None] | None = None,
     retain: list | None = None,
+    keep_workers: bool = False,
 ) -> BuildReport:
     """Build the graph of every .txt file under `inputs` into `out`; return what was done.
 
@@ -271,6 +278,8 @@ def build(
     redoes only the files that were added or changed. `retain`: a list the build's results and
     graph are appended to instead of being freed when it returns (a million objects, 0.4 s of a
     rebuild of 1,000 files): the command line's, which exits at once without freeing anything.
+    `keep_workers`: extract with a worker server of this pipeline if one runs (kg.workers), and
+    leave one running for the next build if none did.
     """
     progress = progress or Progress.quiet()
     report = BuildReport(out=out)
@@ -300,7 +309,14 @@ def build(
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
-        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check)
+        server = None
+        if keep_workers and not dask:
+            from kg import workers
+
+            version = store.dir.name if store.dir else pipeline_version(ontology, config)
+            server = workers.folder() / f"{workers.server_name(version, ontology, config, check)}.sock"
+        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check, server=server)
+        report.served = pending.served is not None
         pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.page_files)
         prepared = None  # the pages' preliminaries, made while the workers extract
         late = []  # cached results that cannot be read after all
@@ -369,6 +385,8 @@ def build(
         )
         if retain is not None:
             retain += [results, loader, graph]  # the loader's store of the cached parts and the graph's groups of facts too
+    if server is not None and not report.served and not workers.wait(server, 0):
+        workers.start(server, ontology, config, check)  # it loads the pipeline while the next build is awaited
     report.seconds["total"] = time.perf_counter() - t0
     return report
 
@@ -388,17 +406,33 @@ class _Pending:
 
     `pool`: a Future of (pool, its AsyncResult), made in a thread: a pool's start waits for its
     workers' server to import the pipeline's modules (most of a second), and the reader of the
-    results has the cache to read meanwhile."""
+    results has the cache to read meanwhile. `served`: a Future of the results of a worker server
+    (kg.workers), with the connections it uses, closed by `close`."""
 
-    def __init__(self, paths: Sequence[Path], results: Iterator | None, pool: Future | None = None, *, remote: bool = False) -> None:
-        self.paths, self.results, self.pool = paths, results, pool
-        self.remote = remote or pool is not None  # other processes do the work, not the reader of the results
+    def __init__(
+        self, paths: Sequence[Path], results: Iterator | None, pool: Future | None = None, *, remote: bool = False,
+        served: tuple[Future, Sequence[Any]] | None = None,
+    ) -> None:
+        self.paths, self.results, self.pool, self.served = paths, results, pool, served
+        # other processes do the work, not the reader of the results
+        self.remote = remote or pool is not None or served is not None
 
     def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
-        results = self.pool.result()[1].get() if self.pool is not None else self.results
+        if self.served is not None:
+            results = self.served[0].result()
+        else:
+            results = self.pool.result()[1].get() if self.pool is not None else self.results
         yield from zip(self.paths, results)
 
     def close(self) -> None:
+        if self.served is not None:
+            future, conns = self.served
+            self.served = None
+            from kg.workers import hang_up
+
+            for conn in conns:
+                hang_up(conn)  # the server's processes stop at the end of what they were sent
+            future.exception()  # its threads are done (a closed connection ends them)
         if self.pool is not None:
             starting, self.pool = self.pool, None
             if starting.exception() is None:  # waits for the start; a pool that failed to start is none
@@ -408,10 +442,12 @@ class _Pending:
 
 
 def _extract(
-    paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None, check: bool = False
+    paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None,
+    check: bool = False, server: Path | None = None,
 ) -> _Pending:
     """Extraction of `paths` in this process (as the results are read), a pool (started at
-    once), or a Dask cluster; results in the order of `paths`."""
+    once), a worker server listening at `server` (kg.workers; else a pool), or a Dask cluster;
+    results in the order of `paths`."""
     args = [(p, ids[p], ontology, config, check) for p in paths]
     if not paths:
         return _Pending([], iter(()))
@@ -419,15 +455,26 @@ def _extract(
         from kg.cluster import dask_map
 
         return _Pending(paths, iter(dask_map(extract_file, args, scheduler=dask)), remote=True)
+    # small chunks: the last one a worker takes is what the other may wait for at the end (it
+    # was 62 files of the seeds x200, seconds of work); a chunk costs a message each way
+    chunk = max(1, min(EXTRACT_CHUNK, len(args) // (jobs * 8)))
+    if server is not None:
+        from kg import workers
+
+        conns = workers.connections(server, min(jobs, len(paths)))
+        if conns is not None:
+            # the server loaded the pipeline with these very arguments: absolute paths, as it was started
+            absolute = [(p.resolve(), i, ontology.resolve(), config.resolve() if config else None, c) for p, i, _, _, c in args]
+            runner = ThreadPoolExecutor(1, thread_name_prefix="kg-served")
+            served = runner.submit(workers.extract, conns, absolute, chunk)
+            runner.shutdown(wait=False)
+            return _Pending(paths, None, served=(served, conns))
     if jobs > 1:
         ctx = multiprocessing.get_context("spawn" if sys.platform == "darwin" else "forkserver")
         if ctx.get_start_method() == "forkserver":
             # imported once, by the server the workers are forked from, instead of by each worker
             # (spaCy and the NER's modules: 0.6 CPU s a process); no effect once the server runs
             ctx.set_forkserver_preload(WORKER_MODULES)
-        # small chunks: the last one a worker takes is what the other may wait for at the end (it
-        # was 62 files of the seeds x200, seconds of work); a chunk costs a message each way
-        chunk = max(1, min(EXTRACT_CHUNK, len(args) // (jobs * 8)))
 
         def start() -> tuple[Any, Any]:
             pool = ctx.Pool(min(jobs, len(paths)))

@@ -47,11 +47,13 @@ def _build(args: argparse.Namespace) -> int:
         progress=Progress(sys.stderr),
         on_skip=on_skip,
         retain=_AT_EXIT,
+        keep_workers=args.keep_workers,
     )
     skipped = report.skipped
     counts = report.counts
     labels = ("PERSON", "ORG", "PLACE", "PROGRAMME", "POLICY")
-    print(f"built {report.out}: {report.files} files ({report.cache_hits} from cache), {report.articles} articles, "
+    served = f", {report.files - report.cache_hits} extracted by the worker server" if report.served else ""
+    print(f"built {report.out}: {report.files} files ({report.cache_hits} from cache{served}), {report.articles} articles, "
           f"{report.characters} characters in {report.seconds['total']:.1f} s")
     print("  mentions:  " + ", ".join(f"{lab} {counts['mentions'].get(lab, 0)}" for lab in labels))
     print("  nodes:     " + ", ".join(f"{lab} {counts['nodes'].get(lab, 0)}" for lab in labels)
@@ -88,6 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--dask", metavar="SCHEDULER", default=None, help="run extraction on a Dask scheduler (tcp://host:8786)")
     b.add_argument("--no-cache", action="store_true", help="redo every file's extraction (no per-file cache)")
     b.add_argument("--no-validate", action="store_true", help="skip the SHACL check of the output (large archives)")
+    b.add_argument(
+        "--keep-workers", action="store_true",
+        help="extract with the loaded workers an earlier build left running, and leave them for the next (kg workers stop)",
+    )
     b.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     b.set_defaults(func=_build)
 
@@ -105,6 +111,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:
         ("kg.validate", "add_parser"),
         ("kg.query", "add_parser"),
         ("kg.store", "add_parser"),
+        ("kg.workers", "add_parser"),
     ):
         try:
             mod = __import__(module, fromlist=[attr])

@@ -1,0 +1,330 @@
+"""Extraction workers kept loaded between builds: `kg build --keep-workers`, `kg workers`.
+
+Most of a one-file rebuild's extraction is its workers starting: a server process imports spaCy and
+the NER (0.7 s), and a worker forked from it loads the pipeline (0.7 s) before it reads the file
+(0.2 s). Meanwhile the build's own process reads its cache and waits, and the start's CPU time is
+taken from everything else the build does on two cores.
+
+A build run with `--keep-workers` leaves a server behind: a process that loads the pipeline once and
+waits on a Unix socket (in a folder only its user can enter). A later build with the same pipeline
+connects to it; each connection is served by a process forked from the loaded server, which extracts
+the files it is sent exactly as a worker of the build's own pool does (`kg.build.extract_file`). The
+server's name is a hash of everything extraction depends on (`kg.build.pipeline_version`), the
+Python that runs it and this module, so a build never asks a server of other code, ontology, config
+or model: a change makes a new server, and the old one stops once it has been idle for `IDLE`
+seconds (or with `kg workers stop`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import gc
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from kg.errors import ConfigError, KGError
+
+IDLE = 900.0  # seconds without a connection after which a server stops
+_TICK = 5.0  # how often an idle server looks whether its socket is still its own
+
+
+def folder() -> Path:
+    """Where the servers' sockets live: $KG_WORKERS_DIR, else $XDG_RUNTIME_DIR/kg, else a folder of
+    this user's in the temporary folder; made if missing, and refused unless only its owner, this
+    user, can enter it (a process that can connect can have files read)."""
+    if env := os.environ.get("KG_WORKERS_DIR"):
+        path = Path(env)
+    elif runtime := os.environ.get("XDG_RUNTIME_DIR"):
+        path = Path(runtime) / "kg"
+    else:
+        path = Path(tempfile.gettempdir()) / f"kg-workers-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = path.stat()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot make the worker servers' folder ({err.strerror}).") from err
+    if st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise ConfigError(f"{path}: the worker servers' folder must belong to this user and be closed to others (chmod 700).")
+    return path
+
+
+def server_name(version: str, ontology: Path, config: Path | None, check: bool) -> str:
+    """The name of the server for a pipeline: its version, where its inputs are, the Python, this code."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in (version, str(ontology.resolve()), str(config.resolve()) if config else "", str(check), sys.executable):
+        h.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()
+
+
+def connect(sock: Path) -> Connection | None:
+    """A connection to the server at `sock`, or None when none listens there."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(os.fspath(sock))
+    except OSError:  # no such file, a server that stopped (refused), a name too long
+        s.close()
+        return None
+    return Connection(s.detach())
+
+
+def connections(sock: Path, n: int) -> list[Connection] | None:
+    """`n` connections to the server at `sock` (each served by a process of its own), or None."""
+    conns: list[Connection] = []
+    for _ in range(n):
+        conn = connect(sock)
+        if conn is None:
+            for c in conns:
+                c.close()
+            return None
+        conns.append(conn)
+    return conns
+
+
+def hang_up(conn: Connection) -> None:
+    """Close `conn`, waking a thread that waits on it (closing alone would leave it waiting)."""
+    with contextlib.suppress(OSError):
+        s = socket.socket(fileno=os.dup(conn.fileno()))
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+    conn.close()
+
+
+def start(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle: float = IDLE) -> None:
+    """Start a server at `sock` in the background, in a session of its own (it outlives this process);
+    what it says goes to `<sock>.log`. A second server for the same socket stops at once."""
+    cmd = [sys.executable, "-m", "kg.workers", "serve", os.fspath(sock), "--ontology", os.fspath(ontology.resolve()), "--idle", str(idle)]
+    if config is not None:
+        cmd += ["--config", os.fspath(config.resolve())]
+    if check:
+        cmd.append("--check")
+    with open(sock.with_suffix(".log"), "ab") as log:
+        # through a shell that puts it in the background and returns: not a child of this process,
+        # which would have to wait for it
+        subprocess.run(
+            ["/bin/sh", "-c", '"$@" &', "kg-workers", *cmd],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True, check=True,
+        )
+
+
+def wait(sock: Path, timeout: float) -> bool:
+    """Whether a server listens at `sock` within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        conn = connect(sock)
+        if conn is not None:
+            conn.close()
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+
+
+def extract(conns: Sequence[Connection], args: Sequence[tuple], chunk: int) -> list:
+    """`kg.build.extract_file(*a)` for each of `args`, in that order, by the server's processes behind
+    `conns`, a chunk of `chunk` at a time to whichever is free."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results: list[Any] = [None] * len(args)
+    chunks = iter(range(0, len(args), chunk))
+
+    def run(conn: Connection) -> None:
+        for i in chunks:  # a shared iterator: next() is atomic under the GIL
+            share = args[i : i + chunk]
+            try:
+                conn.send(share)
+                kind, value = conn.recv()
+            except (EOFError, OSError) as err:
+                raise KGError(
+                    f"the worker server's process stopped while extracting {share[0][0]} ({err or 'no answer'}); "
+                    "the previous output is unchanged. Stop it with `kg workers stop` and build again."
+                ) from None
+            if kind == "error":
+                raise value
+            results[i : i + len(value)] = value
+
+    with ThreadPoolExecutor(len(conns), thread_name_prefix="kg-worker-conn") as pool:
+        for future in [pool.submit(run, c) for c in conns]:
+            future.result()
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle: float = IDLE) -> int:
+    """Load the pipeline, then serve connections at `sock` until idle for `idle` seconds, stopped
+    (SIGTERM), or its socket is taken away. One server a socket: a second stops at once."""
+    lock = open(sock.with_suffix(".lock"), "a+")  # noqa: SIM115 (held for the server's life)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return 0  # another server has it
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    from kg.build import load_worker
+
+    load_worker(ontology, config, check)
+    gc.freeze()  # the pipeline, shared by every forked process, out of the collector's sight
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the connections' processes are reaped by the kernel
+    signal.signal(signal.SIGTERM, _stop)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    fresh = sock.with_name(f"{sock.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        fresh.unlink()
+    listener.bind(os.fspath(fresh))
+    listener.listen(16)
+    os.replace(fresh, sock)  # the socket appears once the pipeline is loaded
+    inode = sock.stat().st_ino
+    listener.settimeout(min(idle, _TICK))
+    last = time.monotonic()
+    try:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                if time.monotonic() - last > idle or not _ours(sock, inode):
+                    return 0
+                continue
+            last = time.monotonic()
+            if os.fork() == 0:
+                try:
+                    listener.close()
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    conn.setblocking(True)
+                    _serve_connection(Connection(conn.detach()))
+                finally:
+                    os._exit(0)  # never back into the server's loop
+            conn.close()
+    finally:
+        if _ours(sock, inode):
+            sock.unlink()
+        sock.with_suffix(".lock").unlink(missing_ok=True)  # a server that opened it meanwhile stops, as it would have
+        log = sock.with_suffix(".log")
+        if log.is_file() and not log.stat().st_size:
+            log.unlink()
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
+def _ours(sock: Path, inode: int) -> bool:
+    try:
+        return sock.stat().st_ino == inode
+    except OSError:
+        return False
+
+
+def _serve_connection(conn: Connection) -> None:
+    """Extract what comes in over `conn` until it closes: a list of `extract_file` arguments in,
+    ("value", their results) or ("error", what was raised) out."""
+    from kg.build import extract_file
+
+    while True:
+        try:
+            work = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            outcome: tuple[str, Any] = ("value", [extract_file(*a) for a in work])
+        except Exception as err:  # handed to the build, which raises it
+            outcome = ("error", err)
+        try:
+            conn.send(outcome)
+        except Exception as err:  # an unpicklable error, or a build that went away
+            with contextlib.suppress(Exception):
+                conn.send(("error", KGError(f"{outcome[1]!r} ({err})")))
+            return
+
+
+# ---------------------------------------------------------------------------------------------
+# `kg workers status | stop`
+
+
+def servers() -> Iterator[tuple[str, int | None]]:
+    """The servers in `folder()`: (name, pid) for each running one (it holds its lock)."""
+    for lock_path in sorted(folder().glob("*.lock")):
+        try:
+            fh = open(lock_path)  # noqa: SIM115
+        except FileNotFoundError:  # a server that just stopped
+            continue
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = fh.read().strip()
+                yield lock_path.stem, int(text) if text.isdigit() else None
+
+
+def stop_all(*, timeout: float = 10.0) -> list[str]:
+    """Stop every running server (SIGTERM, then wait for it to let go of its lock); their names."""
+    stopped = []
+    for name, pid in list(servers()):
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            stopped.append(name)
+    end = time.monotonic() + timeout
+    while any(n in stopped for n, _ in servers()) and time.monotonic() < end:
+        time.sleep(0.05)
+    return stopped
+
+
+def _workers(args: argparse.Namespace) -> int:
+    if args.action == "stop":
+        names = stop_all()
+        print(f"stopped {len(names)} worker server(s)" + (": " + ", ".join(names) if names else ""))
+    else:
+        running = list(servers())
+        print(f"{len(running)} worker server(s) in {folder()}")
+        for name, pid in running:
+            print(f"  {name}  pid {pid}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("workers", help="the extraction servers `kg build --keep-workers` leaves running")
+    p.add_argument("action", choices=("status", "stop"), help="list them, or stop them all")
+    p.set_defaults(func=_workers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m kg.workers serve SOCKET ...`: what `start` runs."""
+    parser = argparse.ArgumentParser(prog="python -m kg.workers")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("socket")
+    s.add_argument("--ontology", required=True)
+    s.add_argument("--config", default=None)
+    s.add_argument("--check", action="store_true")
+    s.add_argument("--idle", type=float, default=IDLE)
+    args = parser.parse_args(argv)
+    try:
+        return serve(Path(args.socket), Path(args.ontology), Path(args.config) if args.config else None, args.check, idle=args.idle)
+    except _Stopped:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""`kg build --keep-workers`: a worker server left by one build extracts for the next (kg.workers)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+import kg.build
+from kg import workers
+from kg.build import build
+from kg.cli import main
+from kg.errors import ConfigError, KGError
+
+from .test_scale import SEEDS, differing, outputs
+
+pytestmark = pytest.mark.slow  # each server loads the pipeline in a process of its own
+
+
+@pytest.fixture
+def folder(monkeypatch):
+    """A folder of servers of the test's own (short: a socket's path has at most 107 bytes);
+    every server in it is stopped afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="kgw"))
+    monkeypatch.setenv("KG_WORKERS_DIR", str(path))
+    yield path
+    workers.stop_all()
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for seed in SEEDS[:2]:
+        shutil.copyfile(seed, folder / seed.name)
+    return folder
+
+
+def no_local_extraction(monkeypatch) -> None:
+    """Fail the test if the build extracts in this process or starts a pool of its own."""
+    monkeypatch.setattr(kg.build, "extract_file", lambda *a: pytest.fail("extracted in the build's process"))
+    real = kg.build.multiprocessing.get_context
+
+    def get_context(method=None):
+        if method in ("forkserver", "spawn"):  # the extraction pool's (the pages and the check fork)
+            pytest.fail("the build started a pool")
+        return real(method)
+
+    monkeypatch.setattr(kg.build.multiprocessing, "get_context", get_context)
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie too: here nobody may reap a process of another session)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def the_socket(folder: Path) -> Path:
+    """The socket of the one server started in `folder` (its lock comes first, the socket once it is loaded)."""
+    for _ in range(600):
+        if locks := list(folder.glob("*.lock")):
+            (lock,) = locks
+            return lock.with_suffix(".sock")
+        threading.Event().wait(0.05)
+    pytest.fail(f"no server started in {folder}")
+
+
+def test_a_build_leaves_a_server_that_the_next_build_extracts_with(corpus, folder, tmp_path, monkeypatch):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    assert not first.served  # none ran: this build used a pool of its own, and started one
+    assert workers.wait(the_socket(folder), 120)
+    (name, pid), = workers.servers()
+    assert pid is not None and the_socket(folder).stem == name
+
+    shutil.copyfile(SEEDS[2], corpus / SEEDS[2].name)
+    with monkeypatch.context() as m:
+        no_local_extraction(m)
+        second = build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    assert second.served and second.cache_hits == 2
+    clean = tmp_path / "clean"
+    build(corpus, clean, cache=False)
+    assert not differing(outputs(out), outputs(clean))
+    assert [n for n, _ in workers.servers()] == [name]  # the same server, still there, and no second one
+
+
+def test_a_server_of_another_pipeline_is_not_asked(corpus, folder, tmp_path):
+    """A server is named by all extraction depends on: a build that checks its documents where they
+    are extracted and one that does not run different workers."""
+    build(corpus, tmp_path / "out", cache=tmp_path / "cache", jobs=2, keep_workers=True)
+    assert workers.wait(the_socket(folder), 120)
+    report = build(corpus, tmp_path / "other", cache=tmp_path / "other-cache", jobs=2, keep_workers=True, validate=False)
+    assert not report.served
+    for _ in range(600):  # the second one, started as the build ended
+        if len(list(workers.servers())) == 2:
+            break
+        threading.Event().wait(0.05)
+    assert len(list(workers.servers())) == 2
+    a = workers.server_name("v1", kg.build.DEFAULT_ONTOLOGY, None, True)
+    assert a != workers.server_name("v2", kg.build.DEFAULT_ONTOLOGY, None, True) != workers.server_name("v1", kg.build.DEFAULT_ONTOLOGY, None, False)
+
+
+def test_kg_build_keep_workers_then_kg_workers_status_and_stop(corpus, folder, tmp_path, capsys):
+    command = ["build", str(corpus), "--out", str(tmp_path / "out"), "--keep-workers"]
+    assert main(command) == 0
+    sock = the_socket(folder)
+    assert workers.wait(sock, 120)
+    shutil.copyfile(SEEDS[2], corpus / SEEDS[2].name)
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "3 files (2 from cache, 1 extracted by the worker server)" in capsys.readouterr().out
+    (name, pid), = workers.servers()
+    assert main(["workers", "status"]) == 0
+    assert f"{name}  pid {pid}" in capsys.readouterr().out
+    assert main(["workers", "stop"]) == 0
+    assert capsys.readouterr().out.startswith("stopped 1 worker server(s)")
+    assert list(workers.servers()) == [] and not sock.exists()
+    assert gone(pid)
+
+
+def test_an_idle_server_stops_by_itself(folder):
+    sock = folder / "idle.sock"
+    workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False, idle=0.5)
+    assert workers.wait(sock, 120)
+    for _ in range(200):
+        if not sock.exists():
+            break
+        threading.Event().wait(0.1)
+    assert not sock.exists() and list(workers.servers()) == []
+
+
+def test_a_second_server_for_the_same_socket_stops_at_once(folder):
+    sock = folder / "one.sock"
+    workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False)
+    assert workers.wait(sock, 120)
+    assert workers.serve(sock, kg.build.DEFAULT_ONTOLOGY, None, False) == 0  # returns without loading anything
+    assert workers.wait(sock, 0) and len(list(workers.servers())) == 1
+
+
+def test_a_folder_open_to_others_is_refused_before_anything_is_written(corpus, tmp_path, monkeypatch):
+    open_folder = tmp_path / "w"
+    open_folder.mkdir(mode=0o755)
+    open_folder.chmod(0o755)
+    monkeypatch.setenv("KG_WORKERS_DIR", str(open_folder))
+    with pytest.raises(ConfigError, match=f"{open_folder}: .*closed to others"):
+        build(corpus, tmp_path / "out", keep_workers=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_server_that_hangs_up_fails_the_build_with_one_line_and_keeps_the_output(corpus, folder, tmp_path, monkeypatch):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
+    before = outputs(out)
+    # a server that takes the connection and closes it, where the build looks for its server
+    name = workers.server_name(kg.build.Cache(cache, kg.build.pipeline_version(kg.build.DEFAULT_ONTOLOGY, None)).dir.name, kg.build.DEFAULT_ONTOLOGY, None, True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(folder / f"{name}.sock"))
+    listener.listen(4)
+
+    def hang_up() -> None:  # one connection: one file to extract
+        conn, _ = listener.accept()
+        conn.recv(1 << 16)
+        conn.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    no_local_extraction(monkeypatch)
+    shutil.copyfile(SEEDS[2], corpus / SEEDS[2].name)
+    with pytest.raises(KGError, match=f"the worker server's process stopped while extracting .*{SEEDS[2].name}.*previous output is unchanged") as err:
+        build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    assert "\n" not in str(err.value)
+    listener.close()
+    assert outputs(out) == before
