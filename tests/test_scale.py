@@ -310,6 +310,7 @@ def test_benchmark_runs_and_writes_table(tmp_path):
         assert heading in text, text
     assert "**differs**" not in text, text
     assert "(median of " in text, text  # the rebuild timed three times
+    assert "| one file added, `--keep-workers`: extracted by the server an earlier build left (median of " in text, text
 
 
 def test_a_pool_that_cannot_start_fails_the_build_and_writes_nothing(corpus, tmp_path, monkeypatch):
