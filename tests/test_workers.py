@@ -179,3 +179,18 @@ def test_a_server_that_hangs_up_fails_the_build_with_one_line_and_keeps_the_outp
     assert "\n" not in str(err.value)
     listener.close()
     assert outputs(out) == before
+
+
+def test_a_build_that_fails_while_the_server_extracts_hangs_up_and_the_server_serves_on(corpus, folder, tmp_path, monkeypatch):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    assert workers.wait(the_socket(folder), 120)
+    for seed in SEEDS[2:]:
+        shutil.copyfile(seed, corpus / seed.name)
+    with monkeypatch.context() as m:
+        # the build fails on the first cached result it reads, with the new files sent to the server
+        m.setattr(kg.build.GraphBuilder, "add", lambda *a: (_ for _ in ()).throw(RuntimeError("stop here")))
+        with pytest.raises(RuntimeError, match="stop here"):
+            build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    report = build(corpus, out, cache=cache, jobs=2, keep_workers=True)
+    assert report.served and report.cache_hits == 2 and report.files == len(SEEDS)
