@@ -412,7 +412,7 @@ class DocumentCheck:
         self.extra = _subclass_triples(ontology)
         self.version = _engine_version(shapes, self.extra)
         self.head = prefix_lines(None)
-        self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True)
+        self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True, one=True)
 
     def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
         store = ox.Store()
