@@ -61,11 +61,13 @@ def folder() -> Path:
 
 
 def server_name(version: str, ontology: Path, config: Path | None, check: bool) -> str:
-    """The name of the server for a pipeline: its version, where its inputs are, the Python, this code."""
+    """The name of the server for a pipeline: its version, where its inputs are, the Python, and all
+    of kg's code (a server runs more of it than the version covers: the per-document check's too)."""
     h = hashlib.blake2b(digest_size=8)
     for part in (version, str(ontology.resolve()), str(config.resolve()) if config else "", str(check), sys.executable):
         h.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    h.update(Path(__file__).read_bytes())
+    for source in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        h.update(source.read_bytes())
     return h.hexdigest()
 
 
