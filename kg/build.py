@@ -161,7 +161,9 @@ def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None =
     from kg.ner import DEFAULT_CONFIG
 
     here = Path(__file__).resolve().parent
-    sources = sorted([*here.glob("ner/**/*"), *(here / n for n in ("corpus.py", "link.py", "relations.py", "mention.py", "rdf.py", "build.py"))])
+    # all of kg's code: extraction reaches beyond the stages' own modules (kg.ontology's concepts,
+    # kg.graph's DocInfo, the cache's pickling), and a stale result costs more than a re-extraction
+    sources = sorted({*here.rglob("*.py"), *(f for f in here.glob("ner/**/*") if "__pycache__" not in f.parts)})
     files = [*sources, *sorted(ontology.glob("*.ttl")), Path(config or DEFAULT_CONFIG), CUES]
     models = ROOT / "models"
     files += sorted(models.rglob("*")) if models.is_dir() else []

@@ -93,6 +93,19 @@ def test_build_incremental_add_change_delete(corpus, tmp_path, extracted):
     assert SEEDS[1].stem.encode() not in (out / "kg.ttl").read_bytes()
 
 
+@pytest.mark.parametrize("module", ["ontology.py", "graph.py", "ner/rules.py", "link.py"])
+def test_the_pipeline_version_changes_with_any_of_the_code_extraction_runs(monkeypatch, module):
+    """kg.ontology (the concepts the linker reads) and kg.graph (a document's DocInfo) are run by
+    extraction as much as the NER's modules: a change in any of them is a new version."""
+    from kg.build import DEFAULT_ONTOLOGY, pipeline_version
+
+    before = pipeline_version(DEFAULT_ONTOLOGY, None)
+    target = (Path(kg.build.__file__).resolve().parent / module).resolve()
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: real(self) + (b"# changed" if self.resolve() == target else b""))
+    assert pipeline_version(DEFAULT_ONTOLOGY, None) != before
+
+
 def test_build_cache_keeps_only_current_files(corpus, tmp_path):
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "out", html=False, cache=cache)
