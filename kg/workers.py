@@ -9,9 +9,9 @@ A build run with `--keep-workers` leaves a server behind: a process that loads t
 waits on a Unix socket (in a folder only its user can enter). A later build with the same pipeline
 connects to it; each connection is served by a process forked from the loaded server, which extracts
 the files it is sent exactly as a worker of the build's own pool does (`kg.build.extract_file`). The
-server's name is a hash of everything extraction depends on (`kg.build.pipeline_version`), the
-Python that runs it and this module, so a build never asks a server of other code, ontology, config
-or model: a change makes a new server, and the old one stops once it has been idle for `IDLE`
+server's name is a hash of everything extraction depends on (`kg.build.pipeline_version`) and
+the Python that runs it, so a build never asks a server of other code, ontology, config or model:
+a change makes a new server, and the old one stops once it has been idle for `IDLE`
 seconds (or with `kg workers stop`).
 """
 
@@ -61,13 +61,11 @@ def folder() -> Path:
 
 
 def server_name(version: str, ontology: Path, config: Path | None, check: bool) -> str:
-    """The name of the server for a pipeline: its version, where its inputs are, the Python, and all
-    of kg's code (a server runs more of it than the version covers: the per-document check's too)."""
+    """The name of the server for a pipeline: its version (`kg.build.pipeline_version`: all of kg's
+    code, the config, model, ontology and cue words), where its inputs are, and the Python."""
     h = hashlib.blake2b(digest_size=8)
     for part in (version, str(ontology.resolve()), str(config.resolve()) if config else "", str(check), sys.executable):
         h.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    for source in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        h.update(source.read_bytes())
     return h.hexdigest()
 
 
