@@ -21,14 +21,18 @@ def outputs(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+def seed_corpus(folder: Path, n: int) -> Path:
+    """The first `n` seed pages, each a file, in `folder` (made here)."""
+    folder.mkdir()
+    for seed in SEEDS[:n]:
+        shutil.copyfile(seed, folder / seed.name)
+    return folder
+
+
 @pytest.fixture
 def corpus(tmp_path) -> Path:
     """Three seed pages in a folder of their own."""
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for seed in SEEDS[:3]:
-        shutil.copyfile(seed, folder / seed.name)
-    return folder
+    return seed_corpus(tmp_path / "corpus", 3)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from kg.build import build
 from kg.cli import main
 from kg.errors import ConfigError, KGError
 
-from .test_scale import SEEDS, differing, outputs
+from .test_scale import SEEDS, differing, outputs, seed_corpus
 
 pytestmark = pytest.mark.slow  # each server loads the pipeline in a process of its own
 
@@ -34,11 +34,8 @@ def folder(monkeypatch):
 
 @pytest.fixture
 def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    for seed in SEEDS[:2]:
-        shutil.copyfile(seed, folder / seed.name)
-    return folder
+    """Two seed pages: a third is the file a rebuild adds."""
+    return seed_corpus(tmp_path / "corpus", 2)
 
 
 def no_local_extraction(monkeypatch) -> None:
