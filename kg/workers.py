@@ -183,7 +183,6 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
     load_worker(ontology, config, check)
     gc.freeze()  # the pipeline, shared by every forked process, out of the collector's sight
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the connections' processes are reaped by the kernel
-    signal.signal(signal.SIGTERM, _stop)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     fresh = sock.with_name(f"{sock.name}.{os.getpid()}")
     with contextlib.suppress(FileNotFoundError):
@@ -192,6 +191,14 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
     listener.listen(16)
     os.replace(fresh, sock)  # the socket appears once the pipeline is loaded
     inode = sock.stat().st_ino
+
+    def stop(signum: int, frame: object) -> None:
+        # cleans up and exits here: a handler can run inside an at-fork hook (logging's, as a
+        # connection's process is forked), which swallows an exception raised to unwind the loop
+        _clean_up(sock, inode)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     listener.settimeout(min(idle, _TICK))
     last = time.monotonic()
     try:
@@ -206,6 +213,7 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
             if os.fork() == 0:
                 try:
                     listener.close()
+                    lock.close()  # the server's alone: a server that stops frees its socket's name for the next
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     conn.setblocking(True)
                     _serve_connection(Connection(conn.detach()))
@@ -213,20 +221,18 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
                     os._exit(0)  # never back into the server's loop
             conn.close()
     finally:
-        if _ours(sock, inode):
-            sock.unlink()
-        sock.with_suffix(".lock").unlink(missing_ok=True)  # a server that opened it meanwhile stops, as it would have
-        log = sock.with_suffix(".log")
-        if log.is_file() and not log.stat().st_size:
+        _clean_up(sock, inode)
+
+
+def _clean_up(sock: Path, inode: int) -> None:
+    """What a server that stops leaves: its socket and lock gone, and its log if it said nothing."""
+    if _ours(sock, inode):
+        sock.unlink()
+    sock.with_suffix(".lock").unlink(missing_ok=True)  # a server that opened it meanwhile stops, as it would have
+    log = sock.with_suffix(".log")
+    with contextlib.suppress(OSError):
+        if not log.stat().st_size:
             log.unlink()
-
-
-class _Stopped(Exception):
-    pass
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise _Stopped
 
 
 def _ours(sock: Path, inode: int) -> bool:
@@ -320,11 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--check", action="store_true")
     s.add_argument("--idle", type=float, default=IDLE)
     args = parser.parse_args(argv)
-    try:
-        return serve(Path(args.socket), Path(args.ontology), Path(args.config) if args.config else None, args.check, idle=args.idle)
-    except _Stopped:
-        return 0
+    return serve(Path(args.socket), Path(args.ontology), Path(args.config) if args.config else None, args.check, idle=args.idle)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stderr.flush()
+    os._exit(code)  # without freeing the pipeline object by object

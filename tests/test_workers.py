@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -195,3 +197,38 @@ def test_a_build_that_fails_while_the_server_extracts_hangs_up_and_the_server_se
             build(corpus, out, cache=cache, jobs=2, keep_workers=True)
     report = build(corpus, out, cache=cache, jobs=2, keep_workers=True)
     assert report.served and report.cache_hits == 2 and report.files == len(SEEDS)
+
+
+def test_a_server_killed_while_a_connection_is_open_lets_the_next_one_start(folder):
+    """The process serving a connection outlives its server; it must not hold the server's lock,
+    or no server could start until it ends."""
+    sock = folder / "s.sock"
+    workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False)
+    assert workers.wait(sock, 120)
+    (_, pid), = workers.servers()
+    conn = workers.connect(sock)
+    conn.send([])  # nothing to extract: answered by the process forked for it, which then waits for more
+    assert conn.recv() == ("value", [])
+    try:
+        os.kill(pid, signal.SIGKILL)  # no clean-up: the lock file stays, and the socket
+        for _ in range(200):
+            if gone(pid):
+                break
+            threading.Event().wait(0.05)
+        assert list(workers.servers()) == []
+        workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False)
+        assert workers.wait(sock, 120) and len(list(workers.servers())) == 1
+    finally:
+        conn.close()
+
+
+def test_a_server_stopped_while_it_forks_stops(folder):
+    """SIGTERM as a connection's process is forked lands in an at-fork hook (logging's), where an
+    exception would be swallowed: the server still stops, and cleans up."""
+    sock = folder / "s.sock"
+    workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False)
+    assert workers.wait(sock, 120)
+    for _ in range(20):
+        conn = workers.connect(sock)
+        conn.close()
+    assert workers.stop_all(timeout=30) and list(workers.servers()) == [] and not sock.exists()
