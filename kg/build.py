@@ -288,6 +288,8 @@ def build(
     t0 = time.perf_counter()
     if base is not None:
         _check_base(base)
+    if keep_workers and dask:
+        raise ConfigError("--keep-workers and --dask: choose one (a Dask cluster keeps workers of its own).")
     # an ontology read before loads without an error: it is loaded once the workers are on their way
     # (the start of their server is what a rebuild of one file waits for); any other now, so that a
     # broken one is refused before the output is touched
@@ -312,7 +314,7 @@ def build(
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
         server = None
-        if keep_workers and not dask:
+        if keep_workers:
             from kg import workers
 
             version = store.dir.name if store.dir else pipeline_version(ontology, config)

@@ -158,6 +158,12 @@ def test_a_folder_open_to_others_is_refused_before_anything_is_written(corpus, t
     assert not (tmp_path / "out").exists()
 
 
+def test_keep_workers_with_a_dask_cluster_is_refused_before_anything_is_written(corpus, tmp_path, capsys):
+    assert main(["build", str(corpus), "--out", str(tmp_path / "out"), "--keep-workers", "--dask", "tcp://127.0.0.1:1"]) == 1
+    assert capsys.readouterr().err == "kg: error: --keep-workers and --dask: choose one (a Dask cluster keeps workers of its own).\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_server_that_hangs_up_fails_the_build_with_one_line_and_keeps_the_output(corpus, folder, tmp_path, monkeypatch):
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(corpus, out, cache=cache, jobs=2)
