@@ -389,7 +389,7 @@ def build(
         )
         if retain is not None:
             retain += [results, loader, graph]  # the loader's store of the cached parts and the graph's groups of facts too
-    if server is not None and not report.served and not workers.wait(server, 0):
+    if server is not None and not report.served and not workers.running(server):
         workers.start(server, ontology, config, check)  # it loads the pipeline while the next build is awaited
     report.seconds["total"] = time.perf_counter() - t0
     return report

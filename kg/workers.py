@@ -271,16 +271,27 @@ def _serve_connection(conn: Connection) -> None:
 def servers() -> Iterator[tuple[str, int | None]]:
     """The servers in `folder()`: (name, pid) for each running one (it holds its lock)."""
     for lock_path in sorted(folder().glob("*.lock")):
+        if (text := _held(lock_path)) is not None:
+            yield lock_path.stem, int(text) if text.isdigit() else None
+
+
+def running(sock: Path) -> bool:
+    """Whether the server of `sock` runs: listening, or loading its pipeline (it holds its lock)."""
+    return _held(sock.with_suffix(".lock")) is not None
+
+
+def _held(lock_path: Path) -> str | None:
+    """What a lock file says (its server's pid) while a server holds it; None when none does."""
+    try:
+        fh = open(lock_path)  # noqa: SIM115
+    except FileNotFoundError:  # no server, or one that just stopped
+        return None
+    with fh:
         try:
-            fh = open(lock_path)  # noqa: SIM115
-        except FileNotFoundError:  # a server that just stopped
-            continue
-        with fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                text = fh.read().strip()
-                yield lock_path.stem, int(text) if text.isdigit() else None
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return fh.read().strip()
+    return None
 
 
 def stop_all(*, timeout: float = 10.0) -> list[str]:

@@ -89,6 +89,11 @@ def test_a_build_leaves_a_server_that_the_next_build_extracts_with(corpus, folde
     build(corpus, clean, cache=False)
     assert not differing(outputs(out), outputs(clean))
     assert [n for n, _ in workers.servers()] == [name]  # the same server, still there, and no second one
+    started = []
+    with monkeypatch.context() as m:
+        m.setattr(workers, "start", lambda *a, **k: started.append(a))
+        third = build(corpus, out, cache=cache, jobs=2, keep_workers=True)  # nothing to extract
+    assert not third.served and started == []  # one runs: none is started
 
 
 def test_a_server_of_another_pipeline_is_not_asked(corpus, folder, tmp_path):
@@ -146,6 +151,7 @@ def test_a_second_server_for_the_same_socket_stops_at_once(folder):
     assert workers.wait(sock, 120)
     assert workers.serve(sock, kg.build.DEFAULT_ONTOLOGY, None, False) == 0  # returns without loading anything
     assert workers.wait(sock, 0) and len(list(workers.servers())) == 1
+    assert workers.running(sock) and not workers.running(folder / "other.sock")
 
 
 def test_a_folder_open_to_others_is_refused_before_anything_is_written(corpus, tmp_path, monkeypatch):
