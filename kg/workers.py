@@ -9,10 +9,10 @@ A build run with `--keep-workers` leaves a server behind: a process that loads t
 waits on a Unix socket (in a folder only its user can enter). A later build with the same pipeline
 connects to it; each connection is served by a process forked from the loaded server, which extracts
 the files it is sent exactly as a worker of the build's own pool does (`kg.build.extract_file`). The
-server's name is a hash of everything extraction depends on (`kg.build.pipeline_version`) and
-the Python that runs it, so a build never asks a server of other code, ontology, config or model:
-a change makes a new server, and the old one stops once it has been idle for `IDLE`
-seconds (or with `kg workers stop`).
+server's name is a hash of everything extraction depends on (`kg.build.pipeline_version`) and the
+Python that runs it, so a build never asks a server of other code, ontology, config or model: a
+change makes a new server, and the old one stops once it has been idle for `IDLE` seconds (or with
+`kg workers stop`).
 """
 
 from __future__ import annotations
