@@ -37,6 +37,9 @@ from typing import Any
 from kg.errors import ConfigError, KGError
 
 IDLE = 900.0  # seconds without a connection after which a server stops
+# a Unix socket's path has at most 107 bytes (103 on macOS); a server's is its folder's, "/", its
+# 16-character name and ".sock" (and, as it is made, the server's pid: 8 more)
+_LONGEST_FOLDER = 103 - 1 - 16 - 5 - 8
 _TICK = 5.0  # how often an idle server looks whether its socket is still its own
 
 
@@ -57,6 +60,8 @@ def folder() -> Path:
         raise ConfigError(f"{path}: cannot make the worker servers' folder ({err.strerror}).") from err
     if st.st_uid != os.getuid() or st.st_mode & 0o077:
         raise ConfigError(f"{path}: the worker servers' folder must belong to this user and be closed to others (chmod 700).")
+    if len(os.fsencode(path.resolve())) > _LONGEST_FOLDER:
+        raise ConfigError(f"{path}: too long a path for the worker servers' sockets; set KG_WORKERS_DIR to a folder of at most {_LONGEST_FOLDER} bytes.")
     return path
 
 

@@ -164,6 +164,14 @@ def test_a_folder_open_to_others_is_refused_before_anything_is_written(corpus, t
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_too_long_for_a_socket_is_refused_before_anything_is_written(corpus, tmp_path, monkeypatch):
+    deep = tmp_path / ("w" * 60) / ("w" * 60)
+    monkeypatch.setenv("KG_WORKERS_DIR", str(deep))
+    with pytest.raises(ConfigError, match="too long a path for the worker servers' sockets; set KG_WORKERS_DIR"):
+        build(corpus, tmp_path / "out", keep_workers=True)
+    assert not (tmp_path / "out").exists()
+
+
 def test_keep_workers_with_a_dask_cluster_is_refused_before_anything_is_written(corpus, tmp_path, capsys):
     assert main(["build", str(corpus), "--out", str(tmp_path / "out"), "--keep-workers", "--dask", "tcp://127.0.0.1:1"]) == 1
     assert capsys.readouterr().err == "kg: error: --keep-workers and --dask: choose one (a Dask cluster keeps workers of its own).\n"
