@@ -322,7 +322,21 @@ def _workers(args: argparse.Namespace) -> int:
         print(f"{len(running)} worker server(s) in {folder()}")
         for name, pid in running:
             print(f"  {name}  pid {pid}")
+        for name, last in failed(running):
+            print(f"  {name}  stopped, saying: {last}")
     return 0
+
+
+def failed(running: Sequence[tuple[str, int | None]]) -> list[tuple[str, str]]:
+    """The servers not running whose log says something (a server that could not load its pipeline
+    says why there), with the log's last line."""
+    names = {name for name, _ in running}
+    out = []
+    for log in sorted(folder().glob("*.log")):
+        if log.stem not in names and log.stat().st_size:
+            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            out.append((log.stem, f"{lines[-1] if lines else ''} (the whole log: {log})"))
+    return out
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

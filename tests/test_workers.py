@@ -134,6 +134,21 @@ def test_kg_build_keep_workers_then_kg_workers_status_and_stop(corpus, folder, t
     assert gone(pid)
 
 
+def test_a_server_that_cannot_load_its_pipeline_says_why_in_kg_workers_status(folder, tmp_path, capsys):
+    sock = folder / "broken.sock"
+    workers.start(sock, tmp_path / "no-such-ontology", None, False)
+    for _ in range(600):  # until the traceback's last line is written
+        if any("OntologyError" in last for _, last in workers.failed([])):
+            break
+        threading.Event().wait(0.05)
+    assert not workers.wait(sock, 0)
+    assert main(["workers", "status"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("0 worker server(s)")
+    assert f"  broken  stopped, saying: kg.errors.OntologyError: {tmp_path / 'no-such-ontology'}: no such ontology folder." in out
+    assert str(folder / "broken.log") in out
+
+
 def test_an_idle_server_stops_by_itself(folder):
     sock = folder / "idle.sock"
     workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False, idle=0.5)
