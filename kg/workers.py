@@ -183,6 +183,8 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
     lock.truncate()
     lock.write(f"{os.getpid()}\n")
     lock.flush()
+    with contextlib.suppress(OSError):
+        os.truncate(sock.with_suffix(".log"), 0)  # the log of this server's life, not of one before that failed
     from kg.build import load_worker
 
     load_worker(ontology, config, check)

@@ -147,6 +147,10 @@ def test_a_server_that_cannot_load_its_pipeline_says_why_in_kg_workers_status(fo
     assert out.startswith("0 worker server(s)")
     assert f"  broken  stopped, saying: kg.errors.OntologyError: {tmp_path / 'no-such-ontology'}: no such ontology folder." in out
     assert str(folder / "broken.log") in out
+    # one that loads, under the same name, has a log of its own
+    workers.start(sock, kg.build.DEFAULT_ONTOLOGY, None, False)
+    assert workers.wait(sock, 120)
+    assert workers.stop_all() == ["broken"] and workers.failed([]) == []
 
 
 def test_an_idle_server_stops_by_itself(folder):
