@@ -195,6 +195,7 @@ class Cache:
     """Per-document extraction results by content hash and pipeline version."""
 
     def __init__(self, directory: Path | None, version: str) -> None:
+        self.version = version
         self.dir = directory / version if directory else None
         self.hits = self.misses = 0
 
@@ -317,8 +318,7 @@ def build(
         if keep_workers:
             from kg import workers
 
-            version = store.dir.name if store.dir else pipeline_version(ontology, config)
-            server = workers.folder() / f"{workers.server_name(version, ontology, config, check)}.sock"
+            server = workers.server_socket(store.version or pipeline_version(ontology, config), ontology, config, check)
         pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check, server=server)
         report.served = pending.served is not None
         pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.page_files)
@@ -382,7 +382,7 @@ def build(
         report.seconds["extract"] = time.perf_counter() - t1
         # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
         graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
-        doc_keys = {ids[p]: f"{store.dir.name}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
+        doc_keys = {ids[p]: f"{store.version}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared,

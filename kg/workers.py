@@ -74,6 +74,11 @@ def server_name(version: str, ontology: Path, config: Path | None, check: bool) 
     return h.hexdigest()
 
 
+def server_socket(version: str, ontology: Path, config: Path | None, check: bool) -> Path:
+    """Where the server for a pipeline listens (`server_name` in `folder()`)."""
+    return folder() / f"{server_name(version, ontology, config, check)}.sock"
+
+
 def connect(sock: Path) -> Connection | None:
     """A connection to the server at `sock`, or None when none listens there."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

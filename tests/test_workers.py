@@ -202,9 +202,10 @@ def test_a_server_that_hangs_up_fails_the_build_with_one_line_and_keeps_the_outp
     build(corpus, out, cache=cache, jobs=2)
     before = outputs(out)
     # a server that takes the connection and closes it, where the build looks for its server
-    name = workers.server_name(kg.build.Cache(cache, kg.build.pipeline_version(kg.build.DEFAULT_ONTOLOGY, None)).dir.name, kg.build.DEFAULT_ONTOLOGY, None, True)
+    sock = workers.server_socket(kg.build.pipeline_version(kg.build.DEFAULT_ONTOLOGY, None), kg.build.DEFAULT_ONTOLOGY, None, True)
+    assert sock.parent == folder
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(folder / f"{name}.sock"))
+    listener.bind(str(sock))
     listener.listen(4)
 
     def hang_up() -> None:  # one connection: one file to extract
@@ -271,3 +272,4 @@ def test_a_server_stopped_while_it_forks_stops(folder):
         conn = workers.connect(sock)
         conn.close()
     assert workers.stop_all(timeout=30) and list(workers.servers()) == [] and not sock.exists()
+
