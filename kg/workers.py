@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
@@ -149,19 +150,24 @@ def extract(conns: Sequence[Connection], args: Sequence[tuple], chunk: int) -> l
 
     results: list[Any] = [None] * len(args)
     chunks = iter(range(0, len(args), chunk))
+    failed = threading.Event()  # one connection failed: the others take no more, the build fails
 
     def run(conn: Connection) -> None:
         for i in chunks:  # a shared iterator: next() is atomic under the GIL
+            if failed.is_set():
+                return
             share = args[i : i + chunk]
             try:
                 conn.send(share)
                 kind, value = conn.recv()
             except (EOFError, OSError) as err:
+                failed.set()
                 raise KGError(
                     f"the worker server's process stopped while extracting {share[0][0]} ({err or 'no answer'}); "
                     "the previous output is unchanged. Stop it with `kg workers stop` and build again."
                 ) from None
             if kind == "error":
+                failed.set()
                 raise value
             results[i : i + len(value)] = value
 

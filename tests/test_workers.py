@@ -273,3 +273,29 @@ def test_a_server_stopped_while_it_forks_stops(folder):
         conn.close()
     assert workers.stop_all(timeout=30) and list(workers.servers()) == [] and not sock.exists()
 
+
+def test_once_a_connection_fails_the_others_take_no_more_work():
+    """A build whose server's process died does not wait for the rest of the extraction to fail."""
+    from multiprocessing import Pipe
+
+    slow, slow_end = Pipe()
+    dead, dead_end = Pipe()
+    served = []
+
+    def answer_slowly() -> None:
+        while True:
+            try:
+                work = slow_end.recv()
+            except EOFError:
+                return
+            served.append(work)
+            threading.Event().wait(0.05)
+            slow_end.send(("value", [None] * len(work)))
+
+    threading.Thread(target=answer_slowly, daemon=True).start()
+    dead_end.close()  # the other process is gone
+    args = [(f"/f{i}.txt",) for i in range(20)]
+    with pytest.raises(KGError, match="the worker server's process stopped while extracting /f"):
+        workers.extract([slow, dead], args, 1)
+    assert len(served) <= 2  # the chunk it had, and perhaps one taken as the other failed
+    slow.close()
