@@ -45,8 +45,9 @@ DEFAULT_ONTOLOGY = ROOT / "ontology"
 NER_PIECE = 100_000
 # At most this many files to an extraction worker at a time.
 EXTRACT_CHUNK = 8
-# What an extraction worker imports (kg.build itself, the NER's components, the self-check).
-WORKER_MODULES = ["kg.build", "kg.ner.components", "kg.validate"]
+# What an extraction worker imports: spaCy without its command line (kg.lean, first), kg.build
+# itself, the NER's components, the self-check.
+WORKER_MODULES = ["kg.lean", "kg.build", "kg.ner.components", "kg.validate"]
 
 
 @dataclass(slots=True)

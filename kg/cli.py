@@ -161,7 +161,10 @@ def run() -> None:
     A build leaves a heap of a million objects whose freeing at exit took a third of a second of a
     five-second rebuild (`_AT_EXIT` keeps its results and graph from being freed as it returns, as
     much again); every file is closed and every output is in place when main returns.
+    No command runs spaCy's command line: it is imported only if asked for (kg.lean).
     """
+    import kg.lean  # noqa: F401
+
     try:
         code = main(exiting=True)
         sys.stdout.flush()

@@ -360,6 +360,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m kg.workers serve SOCKET ...`: what `start` runs."""
+    import kg.lean  # noqa: F401 (spaCy without its command line: the server loads sooner)
+
     parser = argparse.ArgumentParser(prog="python -m kg.workers")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve")
