@@ -552,6 +552,7 @@ def export(
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
         checking = None
+        site = None  # the pages' (kg.html.page_site), when made before them
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
@@ -564,6 +565,13 @@ def export(
                 DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None, p.digest)
                 for p, r in zip(parts, results, strict=True)
             ]
+            if html and preloaded is not None:
+                # the pages' site while the loader finishes its store in its thread: the rest of the
+                # export waits for that store (0.3 s of a rebuild of one file), and the check is
+                # forked once the thread has stopped
+                from kg.html import page_site
+
+                site = page_site(g, docs, mentions)
             loaded = preloaded.done() if preloaded is not None else None
             check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=loaded)
             if jobs > 1 and preloaded is None and documents and all(d.key for d in documents):
@@ -587,7 +595,8 @@ def export(
 
                 # the pages of the previous output whose inputs are unchanged are linked, not rendered
                 written += page_files(
-                    g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared
+                    g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
+                    site=site,
                 )
                 report.seconds["html"] = time.perf_counter() - t
             if checking:
