@@ -94,7 +94,7 @@ def test_gold_rejects_overlap_and_bad_json(tmp_path):
 
 def test_project_gold_is_valid():
     docs = read_gold(DATA / "gold_seeds.jsonl")
-    assert len(docs) == 5 and sum(len(d.entities) for d in docs) == 364
+    assert len(docs) == 5 and sum(len(d.entities) for d in docs) == 363
 
 
 def test_kg_eval_prints_tables_and_writes_json(tmp_path, capsys):
