@@ -166,6 +166,20 @@ def test_the_modules_the_worker_server_imports_exist_and_give_the_workers_what_t
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
 
 
+@pytest.mark.slow
+def test_an_extraction_worker_collects_garbage_at_its_own_thresholds_once_its_pipeline_is_loaded():
+    code = (
+        "import gc, multiprocessing, pathlib, kg.build\n"
+        "ctx = multiprocessing.get_context('forkserver')\n"
+        "ctx.set_forkserver_preload(kg.build.WORKER_MODULES)\n"
+        "with ctx.Pool(1) as pool:\n"
+        "    before = pool.apply(gc.get_threshold)\n"
+        f"    pool.apply(kg.build.extract_file, (pathlib.Path({str(SEEDS[0])!r}), 'd', kg.build.DEFAULT_ONTOLOGY, None))\n"
+        "    print(before == gc.get_threshold(), pool.apply(gc.get_threshold) == kg.build.WORKER_GC_THRESHOLDS)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True True"
+
+
 def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_clean_build(corpus, tmp_path, monkeypatch):
     """With workers, a rebuild loads the cached documents' parts for the self-check while the new
     file is extracted, and the check runs beside the pages in a process of its own."""
