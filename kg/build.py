@@ -127,16 +127,14 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, c
     `check`: run the per-document shapes on its parts too (`DocResult.checked`)."""
     key = (str(ontology), str(config), check)
     if key not in _WORKER:
-        # a worker's pipeline and ontology (some 150,000 objects) live as long as it does: out of
-        # the collector's sight, its full passes no longer walk them (6 % of the NER's CPU time).
-        # The main process of a serial build runs without the collector anyway.
+        # a pool worker's collector leaves its pipeline alone (`worker_gc`); the main process of a
+        # serial build runs without the collector anyway
         worker = multiprocessing.parent_process() is not None
         if worker:
             gc.unfreeze()  # a pipeline replaced can be collected
         load_worker(ontology, config, check)
         if worker:
-            gc.freeze()
-            worker_collections()
+            worker_gc()
     try:
         doc = read_document(path)
     except InputError as err:
@@ -152,9 +150,12 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, c
 WORKER_GC_THRESHOLDS = (20_000, 20, 20)
 
 
-def worker_collections() -> None:
-    """The collector of an extraction process at `WORKER_GC_THRESHOLDS`; called once its pipeline is
-    loaded and frozen (a pool worker, a worker server)."""
+def worker_gc() -> None:
+    """The collector of an extraction process whose pipeline is loaded (a pool worker, a worker
+    server): what is in memory now (the pipeline and ontology, some 150,000 objects that live as long
+    as the process) out of its sight, so that its full passes no longer walk them (6 % of the NER's
+    CPU time), and its thresholds at `WORKER_GC_THRESHOLDS`."""
+    gc.freeze()
     gc.set_threshold(*WORKER_GC_THRESHOLDS)
 
 

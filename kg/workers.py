@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import gc
 import hashlib
 import os
 import signal
@@ -196,11 +195,10 @@ def serve(sock: Path, ontology: Path, config: Path | None, check: bool, *, idle:
     lock.flush()
     with contextlib.suppress(OSError):
         os.truncate(sock.with_suffix(".log"), 0)  # the log of this server's life, not of one before that failed
-    from kg.build import load_worker, worker_collections
+    from kg.build import load_worker, worker_gc
 
     load_worker(ontology, config, check)
-    gc.freeze()  # the pipeline, shared by every forked process, out of the collector's sight
-    worker_collections()
+    worker_gc()  # the pipeline, shared by every forked process, out of the collector's sight
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the connections' processes are reaped by the kernel
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     fresh = sock.with_name(f"{sock.name}.{os.getpid()}")

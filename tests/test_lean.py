@@ -1,13 +1,8 @@
 """kg.lean: kg's processes import spaCy without its command line, which stays there when asked for."""
 
-import subprocess
-import sys
-
 import pytest
 
-
-def _run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+from .test_scale import extraction_worker_output, python_output
 
 
 def test_spacy_imports_without_its_command_line_and_the_pipeline_modules_load():
@@ -15,7 +10,7 @@ def test_spacy_imports_without_its_command_line_and_the_pipeline_modules_load():
         "import sys, kg.lean, spacy, kg.ner.components\n"
         "print(sorted(m for m in sys.modules if m.startswith('spacy.cli')), 'typer' in sys.modules, 'weasel' in sys.modules)"
     )
-    assert _run(code) == "['spacy.cli', 'spacy.cli.info'] False False"
+    assert python_output(code) == "['spacy.cli', 'spacy.cli.info'] False False"
 
 
 def test_what_is_asked_of_the_command_line_imports_it():
@@ -26,31 +21,26 @@ def test_what_is_asked_of_the_command_line_imports_it():
         "import spacy.cli.init_config\n"
         "print(callable(download), type(sys.modules['spacy.cli']).__name__, 'typer' in sys.modules)"
     )
-    assert _run(code) == "True module True"
+    assert python_output(code) == "True module True"
 
 
 def test_a_submodule_asked_for_first_imports_from_spacys_folder():
     code = "import kg.lean, spacy.cli.init_config as m\nprint(callable(m.init_config))"
-    assert _run(code) == "True"
+    assert python_output(code) == "True"
 
 
 def test_spacy_imported_already_is_left_as_it_is():
     code = "import spacy, kg.lean, sys\nprint(kg.lean.defer_spacy_cli(), type(sys.modules['spacy.cli']).__name__)"
-    assert _run(code) == "False module"
+    assert python_output(code) == "False module"
 
 
 def test_a_library_import_of_kg_leaves_spacy_whole():
     code = "import sys, kg, kg.build, kg.ner.components, kg.api\nprint(type(sys.modules['spacy.cli']).__name__, 'typer' in sys.modules)"
-    assert _run(code) == "module True"
+    assert python_output(code) == "module True"
 
 
 @pytest.mark.slow
 def test_the_extraction_pool_workers_import_spacy_without_its_command_line():
-    code = (
-        "import multiprocessing, kg.build\n"
-        "ctx = multiprocessing.get_context('forkserver')\n"
-        "ctx.set_forkserver_preload(kg.build.WORKER_MODULES)\n"
-        "with ctx.Pool(1) as pool:\n"
-        "    print(pool.apply(eval, (\"type(__import__('sys').modules['spacy.cli']).__name__, 'typer' in __import__('sys').modules, 'spacy' in __import__('sys').modules\",)))"
-    )
-    assert _run(code) == "('_Deferred', False, True)"
+    probe = "(lambda s: (type(s.modules['spacy.cli']).__name__, 'typer' in s.modules, 'spacy' in s.modules))(__import__('sys'))"
+    body = f"print(pool.apply(eval, ({probe!r},)))\n"
+    assert extraction_worker_output(body) == "('_Deferred', False, True)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,23 @@ def test_build_jobs_2_same_bytes_as_jobs_1(corpus, tmp_path):
     assert not differing(outputs(tmp_path / "one"), outputs(tmp_path / "two"))
 
 
+def python_output(code: str) -> str:
+    """What a fresh interpreter prints running `code`."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def extraction_worker_output(body: str) -> str:
+    """`python_output` of `body`, code that uses `pool`: a pool of one process, started as a build
+    starts its extraction workers (forkserver, kg.build.WORKER_MODULES preloaded)."""
+    head = (
+        "import gc, multiprocessing, pathlib, sys, kg.build\n"
+        "ctx = multiprocessing.get_context('forkserver')\n"
+        "ctx.set_forkserver_preload(kg.build.WORKER_MODULES)\n"
+        "with ctx.Pool(1) as pool:\n"
+    )
+    return python_output(head + textwrap.indent(body, "    "))
+
+
 @pytest.mark.slow
 def test_the_modules_the_worker_server_imports_exist_and_give_the_workers_what_they_run():
     # the forkserver skips a module that does not import without a word: the workers would import it each
@@ -163,21 +181,17 @@ def test_the_modules_the_worker_server_imports_exist_and_give_the_workers_what_t
         "for name in kg.build.WORKER_MODULES: __import__(name)\n"
         "print(all(m in sys.modules for m in ('spacy', 'kg.ner.classifier', 'pyoxigraph', kg.build.extract_file.__module__)))"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+    assert python_output(code) == "True"
 
 
 @pytest.mark.slow
 def test_an_extraction_worker_collects_garbage_at_its_own_thresholds_once_its_pipeline_is_loaded():
-    code = (
-        "import gc, multiprocessing, pathlib, kg.build\n"
-        "ctx = multiprocessing.get_context('forkserver')\n"
-        "ctx.set_forkserver_preload(kg.build.WORKER_MODULES)\n"
-        "with ctx.Pool(1) as pool:\n"
-        "    before = pool.apply(gc.get_threshold)\n"
-        f"    pool.apply(kg.build.extract_file, (pathlib.Path({str(SEEDS[0])!r}), 'd', kg.build.DEFAULT_ONTOLOGY, None))\n"
-        "    print(before == gc.get_threshold(), pool.apply(gc.get_threshold) == kg.build.WORKER_GC_THRESHOLDS)"
+    body = (
+        "before = pool.apply(gc.get_threshold)\n"
+        f"pool.apply(kg.build.extract_file, (pathlib.Path({str(SEEDS[0])!r}), 'd', kg.build.DEFAULT_ONTOLOGY, None))\n"
+        "print(before == gc.get_threshold(), pool.apply(gc.get_threshold) == kg.build.WORKER_GC_THRESHOLDS)\n"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True True"
+    assert extraction_worker_output(body) == "True True"
 
 
 def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_clean_build(corpus, tmp_path, monkeypatch):
