@@ -384,6 +384,11 @@ def _ok(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
 
+def median_build(builds: Sequence[dict]) -> dict:
+    """The build of median time among an odd number of timed builds."""
+    return sorted(builds, key=lambda b: b["seconds"])[len(builds) // 2]
+
+
 def one_file_added(corpus: Path, out: Path, added: Path, *, jobs: int, flags: Sequence[str]) -> list[dict]:
     """Rebuilds of the built `corpus` with `added` (a seed page, one line broken) added, timed
     REBUILDS times: a few seconds of work on a shared machine, whose median counts. Between two, the
@@ -613,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
             cached = kg_build(corpora[big], out, jobs=args.jobs, cache=True, flags=inc_flags)
             added = corpora[big] / "zz_added_page.txt"
             rebuilds = one_file_added(corpora[big], out, added, jobs=args.jobs, flags=inc_flags)
-            inc = sorted(rebuilds, key=lambda b: b["seconds"])[len(rebuilds) // 2]
+            inc = median_build(rebuilds)
             hits = int(inc["stdout"].split(" from cache")[0].rsplit("(", 1)[1])
             clean = kg_build(corpora[big], work / f"clean_x{big}", jobs=args.jobs, cache=False, flags=inc_flags)
             compared = ("kg.ttl", "mentions.jsonl", "mentions.trig", "kg.jsonld")
@@ -634,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
                 "stages": inc.get("stages", {}),
                 "clean_stages": clean.get("stages", {}),
                 "same": same,
-                "warm_seconds": sorted(warm, key=lambda b: b["seconds"])[len(warm) // 2]["seconds"],
+                "warm_seconds": median_build(warm)["seconds"],
                 "warm_all_seconds": [b["seconds"] for b in warm],
             }
             added.unlink()

@@ -1,8 +1,8 @@
 """Extraction workers kept loaded between builds: `kg build --keep-workers`, `kg workers`.
 
 Most of a one-file rebuild's extraction is its workers starting: a server process imports spaCy and
-the NER (0.7 s), and a worker forked from it loads the pipeline (0.7 s) before it reads the file
-(0.2 s). Meanwhile the build's own process reads its cache and waits, and the start's CPU time is
+the NER (0.6 s), and a worker forked from it loads the ontology and the pipeline (0.9 s) before it
+reads the file (0.2 s). Meanwhile the build's own process reads its cache and waits, and the start's CPU time is
 taken from everything else the build does on two cores.
 
 A build run with `--keep-workers` leaves a server behind: a process that loads the pipeline once and
@@ -330,11 +330,11 @@ def _workers(args: argparse.Namespace) -> int:
         names = stop_all()
         print(f"stopped {len(names)} worker server(s)" + (": " + ", ".join(names) if names else ""))
     else:
-        running = list(servers())
-        print(f"{len(running)} worker server(s) in {folder()}")
-        for name, pid in running:
+        live = list(servers())
+        print(f"{len(live)} worker server(s) in {folder()}")
+        for name, pid in live:
             print(f"  {name}  pid {pid}")
-        for name, last in failed(running):
+        for name, last in failed(live):
             print(f"  {name}  stopped, saying: {last}")
     return 0
 
