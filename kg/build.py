@@ -60,6 +60,8 @@ class DocResult:
     parts: DocumentParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
     jsonl: bytes  # its lines of mentions.jsonl (`mention_lines`)
     checked: str | None = None  # its key from the per-document shapes, run where it was extracted (kg.validate.DocumentCheck)
+    # its projection for the self-check of a rebuild (kg.validate.Passed.reads), made where it was extracted
+    reads: tuple[str, bytes] | None = None
 
 
 @dataclass(slots=True)
@@ -89,7 +91,9 @@ class Extractor:
         self.linker = Linker(onto)
         self.check = check  # the per-document shapes, run on each document's parts
 
-    def __call__(self, doc: Document) -> DocResult:
+    def __call__(self, doc: Document, reads: frozenset[str] | None = None) -> DocResult:
+        """`reads`: the predicates of the projection the check makes of a document that passes
+        (kg.validate.corpus_reads), if any."""
         from kg.ner import extract_spans
 
         spans = [
@@ -101,8 +105,9 @@ class Extractor:
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
         parts = document_parts(info, mentions, rels)
-        checked = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions), parts.digest) if self.check else None
-        return DocResult(info, mentions, rels, parts, mention_lines(mentions), checked)
+        passed = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions), parts.digest, reads) if self.check else None
+        key, projection = (passed.key, passed.reads) if passed else (None, None)
+        return DocResult(info, mentions, rels, parts, mention_lines(mentions), key, projection)
 
 
 def entity_classes(onto: Ontology, mentions: Sequence[Mention]) -> dict[str, str]:
@@ -121,10 +126,13 @@ def entity_classes(onto: Ontology, mentions: Sequence[Mention]) -> dict[str, str
 _WORKER: dict[tuple, Extractor] = {}
 
 
-def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, check: bool = False) -> DocResult | tuple[str, str]:
+def extract_file(
+    path: Path, doc_id: str, ontology: Path, config: Path | None, check: bool = False, reads: frozenset[str] | None = None,
+) -> DocResult | tuple[str, str]:
     """Extract one file in this process: a DocResult, or (path, reason) for a file skipped.
 
-    `check`: run the per-document shapes on its parts too (`DocResult.checked`)."""
+    `check`: run the per-document shapes on its parts too (`DocResult.checked`); `reads`: and keep
+    its projection on these predicates when it passes (`DocResult.reads`)."""
     key = (str(ontology), str(config), check)
     if key not in _WORKER:
         # a pool worker's collector leaves its pipeline alone (`worker_gc`); the main process of a
@@ -140,7 +148,7 @@ def extract_file(path: Path, doc_id: str, ontology: Path, config: Path | None, c
     except InputError as err:
         return (str(path), str(err))
     doc.doc_id = doc_id
-    return _WORKER[key](doc)
+    return _WORKER[key](doc, reads)
 
 
 # An extraction worker's collector thresholds (Python's: 700, 10, 10). A document's NER makes
@@ -330,12 +338,21 @@ def build(
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
+        # the predicates of the documents' projections for the self-check of the next rebuild, made
+        # where each is extracted: only worth it to a build with a cache
+        if check and store.dir:
+            from kg.validate import corpus_reads, reads_tag
+
+            reads = corpus_reads(ontology=ontology, memo=store.dir / "reads.json")
+        else:
+            reads = None
+        tag = reads_tag(reads) if reads is not None else None  # of the projections this build can use
         server = None
         if keep_workers:
             from kg import workers
 
             server = workers.server_socket(store.version or pipeline_version(ontology, config), ontology, config, check)
-        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check, server=server)
+        pending = _extract(todo, ids, ontology, config, jobs=jobs, dask=dask, check=check, reads=reads, server=server)
         report.served = pending.served is not None
         pre_keys = store.dir / "pages.pre.json" if store.dir else None  # the article pages' record (kg.html.page_files)
         prepared = None  # the pages' preliminaries, made while the workers extract
@@ -360,7 +377,10 @@ def build(
                     results[p] = hit
                     graph.add([hit.doc], hit.mentions, hit.relations)
                     if loader:
-                        loader.add(hit.parts.ttl, parsed=hit.checked is not None)
+                        if hit.reads is not None and hit.reads[0] == tag:
+                            loader.add(hit.parts.digest, hit.reads[1], projected=True)
+                        else:
+                            loader.add(hit.parts.digest, hit.parts.ttl, parsed=hit.checked is not None)
                     progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
                 else:
                     late.append(p)
@@ -373,7 +393,7 @@ def build(
             if pending.remote:
                 graph.settle()  # the facts of the cached documents, while the workers extract (0.2 s of the seeds x200)
             done = list(pending)
-        with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check)) as again:
+        with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check, reads=reads)) as again:
             done += list(again)
         for p, result in done:
             if isinstance(result, tuple):
@@ -463,12 +483,12 @@ class _Pending:
 
 def _extract(
     paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None,
-    check: bool = False, server: Path | None = None,
+    check: bool = False, reads: frozenset[str] | None = None, server: Path | None = None,
 ) -> _Pending:
     """Extraction of `paths` in this process (as the results are read), a pool (started at
     once), a worker server listening at `server` (kg.workers; else a pool), or a Dask cluster;
     results in the order of `paths`."""
-    args = [(p, ids[p], ontology, config, check) for p in paths]
+    args = [(p, ids[p], ontology, config, check, reads) for p in paths]
     if not paths:
         return _Pending([], iter(()))
     if dask:
@@ -484,7 +504,7 @@ def _extract(
         conns = workers.connections(server, min(jobs, len(paths)))
         if conns is not None:
             # the server loaded the pipeline with these very arguments: absolute paths, as it was started
-            absolute = [(p.resolve(), i, ontology.resolve(), config.resolve() if config else None, c) for p, i, _, _, c in args]
+            absolute = [(p.resolve(), i, ontology.resolve(), config.resolve() if config else None, c, r) for p, i, _, _, c, r in args]
             runner = ThreadPoolExecutor(1, thread_name_prefix="kg-served")
             served = runner.submit(workers.extract, conns, absolute, chunk)
             runner.shutdown(wait=False)

@@ -676,3 +676,138 @@ def _head(query: str) -> str:
     """The PREFIX lines a compiled query starts with."""
     lines = query.splitlines(keepends=True)
     return "".join(itertools.takewhile(lambda line: line.startswith("PREFIX "), lines))
+
+
+# What the compiled checks can read, for a check over part of a graph (kg.validate's projected parts).
+# A graph G' that holds every triple of G whose predicate is in `read_predicates(queries)` breaks one
+# of the queries whenever G does: the patterns that must see all of their matches read only those
+# predicates, and the others sit under a negation (FILTER NOT EXISTS, MINUS), where fewer matches
+# can only add rows. So a G' that breaks nothing proves that G breaks nothing; a G' that breaks
+# something says nothing about G, which is then checked whole.
+_POS, _NEG, _ANY = 1, -1, 0  # a pattern's effect on the rows: more matches, more rows; fewer; either
+_SAME_PATTERN = ("Filter", "Join", "Union", "Extend", "Distinct", "Reduced", "OrderBy", "Graph", "ToMultiSet")
+_NEW_SCOPE = ("SelectQuery", "AskQuery", "Project")
+
+
+def read_predicates(queries: Sequence[str]) -> frozenset[str] | None:
+    """The IRIs of the predicates the queries read in patterns that must see all of their matches
+    (rdflib's algebra of each query, walked with the polarity of each pattern); None when one
+    reads triples of any predicate there (a variable predicate that no VALUES of its group bounds,
+    a negated property path, an operator this walk does not know)."""
+    from rdflib.plugins.sparql.algebra import translateQuery
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    found: set[str] = {RDFS + "subClassOf"}  # the class closure (`subclass_closure`) reads these
+    for q in queries:
+        try:
+            algebra = translateQuery(parseQuery(q)).algebra
+        except Exception:  # noqa: BLE001 - a query rdflib cannot read is one this cannot bound
+            return None
+        if not _reads(algebra, _POS, {}, found, top=True):
+            return None
+    return frozenset(found)
+
+
+def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = False) -> bool:
+    """Add to `found` the predicates `node` reads where `polarity` needs all matches; False when unbounded.
+    `bound`: variable -> the IRIs a VALUES of the enclosing group allows it (it joins every row)."""
+    from rdflib.paths import Path as RdfPath
+    from rdflib.term import URIRef, Variable
+
+    name = getattr(node, "name", None)
+    if name == "GroupGraphPatternSub":  # an EXISTS that rdflib left untranslated (one in a subquery)
+        from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+
+        return _reads(translateGroupGraphPattern(node), polarity, bound, found)
+    if name == "BGP":
+        for _, p, _ in node.triples:
+            if isinstance(p, URIRef):
+                found.add(str(p))
+            elif polarity == _NEG:
+                continue  # fewer matches under a negation: more rows, never fewer
+            elif isinstance(p, Variable) and p in bound:
+                found.update(bound[p])
+            elif isinstance(p, RdfPath):
+                if not _path_reads(p, found):
+                    return False
+            else:
+                return False
+        return True
+    if name in ("values", "TrueFilter"):
+        return True
+    if name == "Slice" and not (top and (node.start or 0) == 0):
+        return _reads(node.p, _ANY, {}, found)  # a LIMIT inside: which rows survive depends on all
+    if name in ("Slice", *_NEW_SCOPE):
+        return _reads(node.p, polarity, {}, found, top=top and name != "Project")
+    if name in _SAME_PATTERN:
+        if name == "Join":
+            bound = {**bound, **_values_bound(node.p1), **_values_bound(node.p2)}
+            return _reads(node.p1, polarity, bound, found) and _reads(node.p2, polarity, bound, found)
+        if name == "Union":
+            return _reads(node.p1, polarity, bound, found) and _reads(node.p2, polarity, bound, found)
+        ok = _reads(node.p, polarity, bound, found)
+        if name == "Filter":
+            ok = ok and _expr_reads(node.expr, polarity, found)
+        elif name == "Extend":
+            ok = ok and _expr_reads(node.expr, _ANY, found)
+        return ok
+    if name == "LeftJoin":
+        return (
+            _reads(node.p1, polarity, bound, found)
+            and _reads(node.p2, _ANY, {}, found)
+            and _expr_reads(node.expr, _ANY, found)
+        )
+    if name == "Minus":
+        return _reads(node.p1, polarity, bound, found) and _reads(node.p2, -polarity, {}, found)
+    if name in ("Group", "AggregateJoin"):
+        return _reads(node.p, _ANY, {}, found)  # counts and the like: fewer matches may add or drop rows
+    return False
+
+
+def _values_bound(node) -> dict:
+    """Variable -> IRIs, for each variable that an inline VALUES (`node`) binds to an IRI in every row."""
+    from rdflib.term import URIRef
+
+    if getattr(node, "name", None) == "ToMultiSet":
+        node = node.p
+    if getattr(node, "name", None) != "values":
+        return {}
+    rows = node.res
+    names = set().union(*(row.keys() for row in rows)) if rows else set()
+    return {v: {str(row[v]) for row in rows} for v in names if all(isinstance(row.get(v), URIRef) for row in rows)}
+
+
+def _expr_reads(expr, polarity: int, found: set[str]) -> bool:
+    """The patterns of the EXISTS in a filter expression: under ! the polarity turns, under && and ||
+    it holds, inside any other function it is either."""
+    name = getattr(expr, "name", None)
+    if name is None:
+        if isinstance(expr, (list, tuple)):
+            return all(_expr_reads(e, polarity, found) for e in expr)
+        return True  # a variable or a term
+    if name == "Builtin_EXISTS":
+        return _reads(expr.graph, polarity, {}, found)
+    if name == "Builtin_NOTEXISTS":
+        return _reads(expr.graph, -polarity, {}, found)
+    if name == "UnaryNot":
+        return _expr_reads(expr.expr, -polarity, found)
+    if name in ("ConditionalOrExpression", "ConditionalAndExpression"):
+        return _expr_reads(expr.expr, polarity, found) and _expr_reads(expr.other or [], polarity, found)
+    return all(_expr_reads(v, _ANY, found) for k, v in expr.items() if k != "_vars")
+
+
+def _path_reads(path, found: set[str]) -> bool:
+    """The IRIs of a property path (sequences, alternatives, inverses, repetitions); False for a negated one."""
+    from rdflib.paths import AlternativePath, InvPath, MulPath, SequencePath
+    from rdflib.term import URIRef
+
+    if isinstance(path, URIRef):
+        found.add(str(path))
+        return True
+    if isinstance(path, (SequencePath, AlternativePath)):
+        return all(_path_reads(p, found) for p in path.args)
+    if isinstance(path, InvPath):
+        return _path_reads(path.arg, found)
+    if isinstance(path, MulPath):
+        return _path_reads(path.path, found)
+    return False

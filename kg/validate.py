@@ -188,28 +188,39 @@ class PartStore:
     """The triples of kg.ttl gathered in a store from its parts rather than read back from the file,
     for `check_build`: the parts of the documents a build reads from its cache go in while the
     workers extract the others (pyoxigraph parses them without holding the GIL), and the check
-    adds the rest. `base`: the resource namespace the parts were written with."""
+    adds the rest. `base`: the resource namespace the parts were written with.
+
+    A document may be loaded by its projection (`Passed.reads`: its triples on the predicates the
+    corpus-wide shapes read, `corpus_reads`) instead of its whole part; the store is then
+    `projected`, and `check_build` checks kg.ttl whole when it finds anything in it."""
 
     def __init__(self, base: str | None = None) -> None:
         from kg.rdf import prefix_lines
 
         self.store = ox.Store()
         self.head = prefix_lines(base)
-        self._loaded: set[bytes] = set()
+        self._loaded: set[bytes] = set()  # the documents in, by the digest of their parts
+        self.projected = False
 
-    def add(self, parts: Sequence[bytes], *, parsed: bool = False) -> None:
-        """Documents' parts of kg.ttl (Turtle without prefixes), each loaded once. `parsed`: each
-        passed the per-document check, which parsed it strictly (`DocumentCheck`), so it is loaded
-        without checking its IRIs again (pyoxigraph's `lenient`, a seventh less time)."""
-        new = list(dict.fromkeys(p for p in parts if p not in self._loaded))
+    def add(self, parts: Sequence[tuple[bytes, bytes]], *, parsed: bool = False, projected: bool = False) -> None:
+        """Documents' (digest, part of kg.ttl as Turtle without prefixes), each document loaded once.
+        `parsed`: each passed the per-document check, which parsed it strictly (`DocumentCheck`), so
+        it is loaded without checking its IRIs again (pyoxigraph's `lenient`, a seventh less time).
+        `projected`: each part is a projection instead (N-Triples, written by pyoxigraph from a part
+        it parsed strictly: loaded leniently)."""
+        new = dict(p for p in parts if p[0] not in self._loaded)
         if new:
             try:
-                # one document after another, as kg.ttl holds them; `load`, not `bulk_load`: into a
-                # store in memory it takes a seventh less time
-                self.store.load(self.head + b"".join(new), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph(), lenient=parsed)
+                if projected:
+                    self.store.load(b"".join(new.values()), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.DefaultGraph(), lenient=True)
+                else:
+                    # one document after another, as kg.ttl holds them; `load`, not `bulk_load`: into a
+                    # store in memory it takes a seventh less time
+                    self.store.load(self.head + b"".join(new.values()), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph(), lenient=parsed)
             except (SyntaxError, ValueError) as err:
                 raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
             self._loaded.update(new)
+            self.projected = self.projected or projected
 
 
 class PartLoader:
@@ -220,8 +231,8 @@ class PartLoader:
 
     def __init__(self, parts: PartStore, *, batch: int = 100) -> None:
         self.parts, self.batch = parts, batch
-        self.pending: dict[bool, list[bytes]] = {False: [], True: []}
-        self.queue: queue.SimpleQueue[tuple[list[bytes], bool] | None] = queue.SimpleQueue()
+        self.pending: dict[tuple[bool, bool], list[tuple[bytes, bytes]]] = {}
+        self.queue: queue.SimpleQueue[tuple[list[tuple[bytes, bytes]], tuple[bool, bool]] | None] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="kg-part-loader", daemon=True)
         self.thread.start()
@@ -231,23 +242,25 @@ class PartLoader:
         while (item := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    self.parts.add(item[0], parsed=item[1])
+                    self.parts.add(item[0], parsed=item[1][0], projected=item[1][1])
                 except BaseException as err:  # raised by done(), in the build's thread
                     self.error = err
 
-    def add(self, ttl: bytes, *, parsed: bool = False) -> None:
-        """One document's part of kg.ttl (Turtle without prefixes); `parsed` as in `PartStore.add`."""
-        pending = self.pending[parsed]
-        pending.append(ttl)
+    def add(self, digest: bytes, part: bytes, *, parsed: bool = False, projected: bool = False) -> None:
+        """One document's part of kg.ttl (Turtle without prefixes) or its projection, by the digest
+        of its parts; `parsed` and `projected` as in `PartStore.add`."""
+        kind = (parsed, projected)
+        pending = self.pending.setdefault(kind, [])
+        pending.append((digest, part))
         if len(pending) >= self.batch:
-            self.queue.put((pending, parsed))
-            self.pending[parsed] = []
+            self.queue.put((pending, kind))
+            self.pending[kind] = []
 
     def done(self) -> PartStore:
-        for parsed, pending in self.pending.items():
+        for kind, pending in self.pending.items():
             if pending:
-                self.queue.put((pending, parsed))
-                self.pending[parsed] = []
+                self.queue.put((pending, kind))
+                self.pending[kind] = []
         self.close()
         if self.error is not None:
             raise self.error
@@ -318,7 +331,8 @@ def check_build(
     version = _engine_version(shapes, extra)
     # without a record or a key from extraction, nothing to key
     keyed = checked is not None or any(d.key for d in documents)
-    keys = [document_key(version, d.digest or parts_digest(d.ttl, d.trig), d.refs, context) for d in documents] if keyed else []
+    digests = [d.digest or parts_digest(d.ttl, d.trig) for d in documents]
+    keys = [document_key(version, digest, d.refs, context) for d, digest in zip(documents, digests, strict=True)] if keyed else []
     known = _read_keys(checked) | {d.key for d in documents if d.key}
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
     report.checked = (len(todo), len(documents))
@@ -331,12 +345,20 @@ def check_build(
         # the shapes not marked kgsh:perDocument: over the store the preloaded parts complete, or
         # over kg.ttl (as `check_corpus` runs them, here or in a process beside the pages)
         if corpus_report is None and parts is not None:
-            parts.add([d.ttl for d in documents])  # the ones not in yet
+            parts.add(list(zip(digests, (d.ttl for d in documents), strict=True)))  # the ones not in yet
             store = parts.store
             store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
             report.seconds["read"] = time.perf_counter() - t0
             found = validate_store(store, shapes, per_document=False)
             del store
+            if found and parts.projected:
+                # what a store of projections breaks, kg.ttl may not (`kg.shacl.read_predicates`): the
+                # whole parts say, and what they break is what is reported
+                whole = PartStore(base)
+                whole.add(list(zip(digests, (d.ttl for d in documents), strict=True)))
+                whole.store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+                found = validate_store(whole.store, shapes, per_document=False)
+                del whole
         else:
             if corpus_report is None:
                 corpus_report = check_corpus(out, shapes=shapes, ontology=ontology)
@@ -418,24 +440,85 @@ class DocumentCheck:
         store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*self.extra, *triples]])
         return store
 
-    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"") -> str | None:
-        """The document's key if the per-document shapes find nothing in it, else None.
+    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: frozenset[str] | None = None) -> Passed | None:
+        """What the document passed with, if the per-document shapes find nothing in it, else None.
 
         `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers
-        to; `digest`: `kg.rdf.parts_digest(ttl, trig)`, when made already."""
+        to; `digest`: `kg.rdf.parts_digest(ttl, trig)`, when made already; `reads`: the predicates
+        of its projection (`corpus_reads`), or None for none."""
         from kg.rdf import parts_digest
         from kg.shacl import breaks
 
         context = {iri: [ox.Triple(ox.NamedNode(iri), _TYPE, ox.NamedNode(cls))] for iri, cls in types.items()}
         store = self._store(t for ts in context.values() for t in ts)
         try:
-            _load_part(store, self.head, ttl, trig)
+            # its part of kg.ttl in a graph of its own, apart from the context (the queries read the union)
+            _load_part(store, self.head, ttl, trig, graph=_PART)
         except (SyntaxError, ValueError):
             return None  # the check of the whole build says what is wrong with it
         if any(breaks(store, q) for q in self.queries):
             return None
-        return document_key(self.version, digest or parts_digest(ttl, trig), types, context)
+        key = document_key(self.version, digest or parts_digest(ttl, trig), types, context)
+        return Passed(key, None if reads is None else (reads_tag(reads), _projection(store, reads)))
 
+
+_PART = ox.NamedNode("urn:kg:validate:part")
+_PREDICATE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#predicate")
+
+
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """A document that passed the per-document shapes (`DocumentCheck`)."""
+
+    key: str  # its key, as `check_build` gives it (`document_key`)
+    # (`reads_tag` of the predicates, its triples of kg.ttl on them as N-Triples): its projection, or None
+    reads: tuple[str, bytes] | None = None
+
+
+def _projection(store: ox.Store, reads: frozenset[str]) -> bytes:
+    """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads`, or is
+    the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
+    their statements, and a store without them would break kgsh:AssertedStatementShape for
+    nothing, and be checked whole (`check_build`)."""
+    quads = list(store.quads_for_pattern(None, None, None, _PART))
+    keep = set(reads) | {q.object.value for q in quads if q.predicate == _PREDICATE and isinstance(q.object, ox.NamedNode)}
+    return ox.serialize([q.triple for q in quads if q.predicate.value in keep], format=ox.RdfFormat.N_TRIPLES)
+
+
+def reads_tag(reads: frozenset[str]) -> str:
+    """A short name of a set of predicates: a projection made on other predicates is not used."""
+    return hashlib.blake2b("\n".join(sorted(reads)).encode(), digest_size=8).hexdigest()
+
+
+def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path | None = None) -> frozenset[str] | None:
+    """The predicates whose triples the corpus-wide shapes (those not marked kgsh:perDocument) must
+    see to find what breaks them (`kg.shacl.read_predicates`), or None where that is unbounded.
+
+    A rebuild's self-check loads each cached document's triples on these predicates only (its
+    projection, made where it was extracted): on the seeds x200, 131k of kg.ttl's 421k triples of
+    documents. `memo`: a file keeping the answer for these shapes and this code (working it out
+    parses the compiled queries with rdflib: half a second)."""
+    import json
+
+    from kg.shacl import compile_breaches, read_predicates, subclass_closure
+
+    extra = _subclass_triples(ontology)
+    version = _engine_version(shapes, extra).hex()
+    if memo is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            known = json.loads(memo.read_text(encoding="utf-8"))
+            if known["version"] == version:
+                return None if known["reads"] is None else frozenset(str(p) for p in known["reads"])
+    store = ox.Store()
+    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
+    reads = read_predicates(compile_breaches(shapes, subclass_closure(store), per_document=False))
+    if memo is not None:
+        from kg.output import replace_file
+
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(memo, json.dumps({"version": version, "reads": None if reads is None else sorted(reads)}).encode())
+    return reads
 
 
 def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:
@@ -450,11 +533,11 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
 
 
-def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes) -> None:
-    """One document's parts into the store: its part of kg.ttl into the default graph, its named
-    graphs of mentions.trig as they are; `head`: the prefix lines of those files."""
+def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes, *, graph: ox.NamedNode | None = None) -> None:
+    """One document's parts into the store: its part of kg.ttl into the default graph (or `graph`),
+    its named graphs of mentions.trig as they are; `head`: the prefix lines of those files."""
     if ttl:
-        store.load(head + ttl, format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph())
+        store.load(head + ttl, format=ox.RdfFormat.TURTLE, to_graph=graph or ox.DefaultGraph())
     if trig:
         store.load(head + trig, format=ox.RdfFormat.TRIG)
 

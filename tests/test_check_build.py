@@ -15,6 +15,7 @@ from dataclasses import replace
 import pyoxigraph as ox
 import pytest
 
+import kg.validate
 from kg import rdf
 from kg.errors import ValidationError
 from kg.validate import ONTOLOGY, DocumentPart, PartLoader, PartStore, _subclass_triples, check_build, validate
@@ -44,6 +45,11 @@ def _write(out, corpus, parts):
     rdf.write_trig_parts([p.trig for p in parts], out / "mentions.trig")
 
 
+def _pairs(parts):
+    """(digest, part of kg.ttl) of each, as a PartStore takes them."""
+    return [(rdf.parts_digest(p.ttl, p.trig), p.ttl) for p in parts]
+
+
 def _documents(results, refs, parts=None):
     parts = parts or [r.parts for r in results]
     return [DocumentPart(p.ttl, p.trig, ref) for p, ref in zip(parts, refs, strict=True)]
@@ -62,16 +68,34 @@ def passed(seeds, tmp_path):
     return checked
 
 
+def _projections(documents):
+    """(digest, projection) of each document, as DocumentCheck makes them where it is extracted."""
+    from kg.validate import _PART, _load_part, _projection, corpus_reads
+
+    reads = corpus_reads()
+    pairs = []
+    for d in documents:
+        store = ox.Store()
+        _load_part(store, rdf.prefix_lines(None), d.ttl, b"", graph=_PART)
+        pairs.append((rdf.parts_digest(d.ttl, d.trig), _projection(store, reads)))
+    return pairs
+
+
 def _same_as_whole(out, corpus, documents, checked):
     """The split check, from kg.ttl and from a store that holds some documents' parts already (as a
-    rebuild preloads those it read from its cache), reports what the whole check reports."""
+    rebuild preloads those it read from its cache), whole or their projections, reports what the
+    whole check reports."""
     before = checked.read_bytes()
     split = check_build(out, corpus, documents, checked=checked)
     whole = validate(out, engine="sparql")
     assert split.results == whole.results
     preloaded = PartStore()
-    preloaded.add([d.ttl for d in documents[::2]])
+    preloaded.add(_pairs(documents[::2]))
     assert check_build(out, corpus, documents, checked=checked, parts=preloaded).results == whole.results
+    projected = PartStore()
+    projected.add(_projections(documents[1:]), projected=True)
+    assert projected.projected
+    assert check_build(out, corpus, documents, checked=checked, parts=projected).results == whole.results
     assert checked.read_bytes() == before  # a check that found something records nothing
     return split
 
@@ -131,8 +155,8 @@ def test_a_preloaded_store_completed_by_the_check_holds_the_triples_of_kg_ttl(se
     out = tmp_path / "out"
     _write(out, corpus, [r.parts for r in results])
     preloaded = PartStore()
-    preloaded.add([r.parts.ttl for r in results[:2]])
-    preloaded.add([r.parts.ttl for r in results[:3]])  # a part loaded twice is loaded once
+    preloaded.add(_pairs(r.parts for r in results[:2]))
+    preloaded.add(_pairs(r.parts for r in results[:3]))  # a part loaded twice is loaded once
     report = check_build(out, corpus, _documents(results, refs), checked=passed, parts=preloaded)
     assert report.conforms and not report.results
     whole = ox.Store()
@@ -142,14 +166,84 @@ def test_a_preloaded_store_completed_by_the_check_holds_the_triples_of_kg_ttl(se
     assert report.triples is None  # a build's self-check does not count them (kg validate does)
 
 
+def test_a_store_of_projections_that_passes_checks_no_more(seeds, passed, tmp_path, monkeypatch):
+    """A rebuild's store of the cached documents' projections is checked as it is when it breaks
+    nothing; its kg.ttl is never read, nor any part loaded whole."""
+    import kg.shacl
+
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    documents = _documents(results, refs)
+    projected = PartStore()
+    projected.add(_projections(documents), projected=True)
+    runs = []
+    real = kg.shacl.validate_store
+    monkeypatch.setattr(kg.shacl, "validate_store", lambda *a, **k: runs.append(len(a[0])) or real(*a, **k))
+    real_add = PartStore.add
+
+    def add(self, parts, **kwargs):
+        assert not [p for p in parts if p[0] not in self._loaded], "a part was loaded whole"
+        return real_add(self, parts, **kwargs)
+
+    monkeypatch.setattr(PartStore, "add", add)
+    report = check_build(out, corpus, documents, checked=passed, parts=projected)
+    assert report.conforms and not report.results and len(runs) == 1
+    whole = ox.Store()
+    whole.load(path=str(out / "kg.ttl"), format=ox.RdfFormat.TURTLE)
+    corpus_wide = len(set(corpus) | set(_subclass_triples(ONTOLOGY)))
+    # the projections hold less than half of the documents' triples
+    assert runs[0] - corpus_wide < (len(whole) - len(set(corpus))) / 2
+
+
+def test_what_a_store_of_projections_breaks_is_checked_against_the_whole_parts(seeds, passed, tmp_path, monkeypatch):
+    """A projection that breaks a shape the whole part does not (here: without the facts its
+    statements reify) fails nothing: the check runs again over the whole parts, which pass."""
+    import kg.shacl
+
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    documents = _documents(results, refs)
+    reads = kg.validate.corpus_reads()
+    # the bare projections: the author of each article is gone, and its statement is not asserted
+    bare = [(digest, b"".join(line + b"\n" for line in nt.splitlines() if b"schema.org/author" not in line)) for digest, nt in _projections(documents)]
+    projected = PartStore()
+    projected.add(bare, projected=True)
+    found = []
+    real = kg.shacl.validate_store
+    monkeypatch.setattr(kg.shacl, "validate_store", lambda *a, **k: found.append(len(r := real(*a, **k))) or r)
+    report = check_build(out, corpus, documents, checked=passed, parts=projected)
+    assert "https://schema.org/author" not in reads
+    assert found[0] > 0 and found[1:] == [0]  # a false alarm, then the whole parts
+    assert report.conforms and not report.results
+
+
+def test_the_predicates_of_the_projections_are_remembered_for_these_shapes(tmp_path, monkeypatch):
+    import json
+
+    import kg.shacl
+
+    memo = tmp_path / "reads.json"
+    reads = kg.validate.corpus_reads(memo=memo)
+    assert reads is not None and json.loads(memo.read_text())["reads"] == sorted(reads)
+    monkeypatch.setattr(kg.shacl, "read_predicates", lambda *a: pytest.fail("worked out again"))
+    assert kg.validate.corpus_reads(memo=memo) == reads
+    shapes = tmp_path / "shapes.ttl"
+    shapes.write_text(kg.validate.SHAPES.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    monkeypatch.setattr(kg.shacl, "read_predicates", lambda *a: None)  # other shapes: worked out again
+    assert kg.validate.corpus_reads(shapes=shapes, memo=memo) is None
+    assert json.loads(memo.read_text())["reads"] is None
+
+
 
 def test_parts_loaded_in_a_thread_are_the_parts_loaded_at_once(seeds):
     results, _, _ = seeds
     at_once = PartStore()
-    at_once.add([r.parts.ttl for r in results])
+    at_once.add(_pairs(r.parts for r in results))
     loader = PartLoader(PartStore(), batch=2)  # batches full and one left over
     for r in results:
-        loader.add(r.parts.ttl)
+        loader.add(r.parts.digest, r.parts.ttl)
     threaded = loader.done()
     assert len(results) % 2 and not loader.thread.is_alive()
     assert set(threaded.store.quads_for_pattern(None, None, None)) == set(at_once.store.quads_for_pattern(None, None, None))
@@ -158,10 +252,10 @@ def test_parts_loaded_in_a_thread_are_the_parts_loaded_at_once(seeds):
 def test_parts_parsed_before_load_in_a_thread_as_they_load_at_once(seeds):
     results, _, _ = seeds
     at_once = PartStore()
-    at_once.add([r.parts.ttl for r in results])
+    at_once.add(_pairs(r.parts for r in results))
     loader = PartLoader(PartStore(), batch=2)
     for i, r in enumerate(results):
-        loader.add(r.parts.ttl, parsed=bool(i % 2))  # both kinds, each batched on its own
+        loader.add(r.parts.digest, r.parts.ttl, parsed=bool(i % 2))  # both kinds, each batched on its own
     threaded = loader.done()
     assert set(threaded.store.quads_for_pattern(None, None, None)) == set(at_once.store.quads_for_pattern(None, None, None))
 
@@ -169,18 +263,18 @@ def test_parts_parsed_before_load_in_a_thread_as_they_load_at_once(seeds):
 def test_a_part_not_parsed_before_has_its_iris_checked():
     bad = b"<http://example.org/a b> <http://example.org/p> 1 .\n"  # a space in an IRI
     with pytest.raises(ValidationError, match="not valid Turtle"):
-        PartStore().add([bad])
+        PartStore().add([(b"bad", bad)])
     lenient = PartStore()
-    lenient.add([bad], parsed=True)  # the per-document check would have refused it (no key, no `parsed`)
+    lenient.add([(b"bad", bad)], parsed=True)  # the per-document check would have refused it (no key, no `parsed`)
     assert len(lenient.store) == 1
 
 
 def test_a_broken_part_loaded_in_a_thread_fails_when_the_store_is_asked_for(seeds):
     results, _, _ = seeds
     loader = PartLoader(PartStore(), batch=1)
-    loader.add(results[0].parts.ttl)
-    loader.add(b"kgr:doc\\/x kgo:characters .\n")
-    loader.add(results[1].parts.ttl)
+    loader.add(results[0].parts.digest, results[0].parts.ttl)
+    loader.add(b"bad", b"kgr:doc\\/x kgo:characters .\n")
+    loader.add(results[1].parts.digest, results[1].parts.ttl)
     with pytest.raises(ValidationError, match="not valid Turtle"):
         loader.done()
     assert not loader.thread.is_alive()
@@ -202,7 +296,7 @@ def test_a_loader_yields_the_cpu_to_the_rest_of_the_build():
 
 def test_a_loader_closed_half_way_stops_its_thread():
     loader = PartLoader(PartStore())
-    loader.add(b"")
+    loader.add(b"none", b"")
     loader.close()
     assert not loader.thread.is_alive()
 
@@ -224,10 +318,8 @@ def _keyed(results, refs, extractor, parts=None):
     from kg.build import entity_classes
 
     parts = parts or [r.parts for r in results]
-    return [
-        DocumentPart(p.ttl, p.trig, ref, extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions)))
-        for p, r, ref in zip(parts, results, refs, strict=True)
-    ]
+    passed = [extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions)) for p, r in zip(parts, results, strict=True)]
+    return [DocumentPart(p.ttl, p.trig, ref, ok.key if ok else None) for p, ref, ok in zip(parts, refs, passed, strict=True)]
 
 
 def test_documents_checked_in_extraction_are_not_checked_again(seeds, extractor, tmp_path):

@@ -42,9 +42,9 @@ def extracted(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = kg.build.extract_file
 
-    def spy(path, doc_id, ontology, config, check=False):
+    def spy(path, doc_id, ontology, config, check=False, reads=None):
         seen.append(doc_id)
-        return real(path, doc_id, ontology, config, check)
+        return real(path, doc_id, ontology, config, check, reads)
 
     monkeypatch.setattr(kg.build, "extract_file", spy)
     return seen
@@ -204,15 +204,15 @@ def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_
     preloaded: list[tuple[int, bool]] = []
     real = kg.validate.PartStore.add
 
-    def spy(self, parts, *, parsed=False):
-        preloaded.append((len(parts), parsed))
-        return real(self, parts, parsed=parsed)
+    def spy(self, parts, *, parsed=False, projected=False):
+        preloaded.append((len(parts), parsed, projected))
+        return real(self, parts, parsed=parsed, projected=projected)
 
     monkeypatch.setattr(kg.validate.PartStore, "add", spy)
     shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
     report = build(corpus, out, cache=cache, jobs=2)
-    # here, loaded leniently: each passed the per-document check; the check adds the new one in its process
-    assert report.cache_hits == 3 and preloaded == [(3, True)]
+    # here, their projections (each passed the per-document check); the check adds the new one in its process
+    assert report.cache_hits == 3 and preloaded == [(3, False, True)]
     clean = tmp_path / "clean"
     build(corpus, clean, cache=False)
     assert not differing(outputs(out), outputs(clean))
@@ -230,15 +230,15 @@ def test_a_rebuild_with_nothing_to_extract_checks_the_cached_parts_it_preloaded(
     preloaded: list[tuple[int, bool]] = []
     real = kg.validate.PartStore.add
 
-    def spy(self, parts, *, parsed=False):
-        if fresh := [p for p in parts if p not in self._loaded]:  # the check's own call adds none
-            preloaded.append((len(fresh), parsed))
-        return real(self, parts, parsed=parsed)
+    def spy(self, parts, *, parsed=False, projected=False):
+        if fresh := [p for p in parts if p[0] not in self._loaded]:  # the check's own call adds none
+            preloaded.append((len(fresh), parsed, projected))
+        return real(self, parts, parsed=parsed, projected=projected)
 
     monkeypatch.setattr(kg.validate.PartStore, "add", spy)
     monkeypatch.setattr(kg.validate, "check_corpus", lambda *a, **k: pytest.fail("kg.ttl was checked whole"))
     report = build(corpus, out, cache=cache, jobs=jobs)
-    assert report.cache_hits == 3 and preloaded == [(3, True)]
+    assert report.cache_hits == 3 and preloaded == [(3, False, True)]
     assert not differing(outputs(out), before)
 
 
