@@ -573,7 +573,7 @@ def export(
     g = graph.graph()
     report.counts = summary(g, mentions)
     report.seconds["graph"] = time.perf_counter() - t
-    with atomic_output(out, locked=locked) as tmp:
+    with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:
         t = time.perf_counter()
         with (tmp / "mentions.jsonl").open("wb") as fh:
             fh.writelines(r.jsonl for r in results)  # each document's lines, made where it was extracted
@@ -581,13 +581,7 @@ def export(
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
         parts = [r.parts if own else document_parts(r.doc, r.mentions, r.relations, base=base) for r in results]
-        rdf.write_turtle_parts(triples, (p.ttl for p in parts), tmp / "kg.ttl", base=base)
-        rdf.write_trig_parts((p.trig for p in parts), tmp / "mentions.trig", base=base)
-        rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
-        write_documents(results, tmp / "documents.json")
-        report.seconds["rdf"] = time.perf_counter() - t
         checking = None
-        site = None  # the pages' (kg.html.page_site), when made before them
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
@@ -600,16 +594,21 @@ def export(
                 DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None, p.digest)
                 for p, r in zip(parts, results, strict=True)
             ]
-            if html and preloaded is not None:
-                # the pages' site while the loader finishes its store in its thread: the rest of the
-                # export waits for that store (0.3 s of a rebuild of one file), and the check is
-                # forked once the thread has stopped
-                from kg.html import page_site
-
-                site = page_site(g, docs, mentions)
             loaded = preloaded.done() if preloaded is not None else None
             check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=loaded)
-            if jobs > 1 and preloaded is None and documents and all(d.key for d in documents):
+            if jobs > 1 and loaded is not None:
+                # a rebuild with workers checks in a process of its own, forked now, before the files
+                # are written (it reads none of them: the parts are in the store and in memory), so
+                # that it runs on the other core while this one writes them and makes the pages' site
+                # (a rebuild of one file added to the seeds x200: 0.3 s sooner)
+                checking = stack.enter_context(contextlib.closing(_Background(check, start="fork")))
+        rdf.write_turtle_parts(triples, (p.ttl for p in parts), tmp / "kg.ttl", base=base)
+        rdf.write_trig_parts((p.trig for p in parts), tmp / "mentions.trig", base=base)
+        rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
+        write_documents(results, tmp / "documents.json")
+        report.seconds["rdf"] = time.perf_counter() - t
+        if validate and checking is None:
+            if jobs > 1 and loaded is None and documents and all(d.key for d in documents):
                 # every document passed its own shapes where it was extracted: the corpus-wide
                 # shapes over kg.ttl run in a fresh process beside the pages (it holds kg.ttl's
                 # store and nothing of this one), and only a document whose key does not match is
@@ -617,28 +616,26 @@ def export(
                 corpus = _Background(partial(check_corpus, tmp, ontology=ontology), start="forkserver")
                 checking = _Background(lambda: check(corpus_report=corpus.result()), start=None, also=corpus)
             else:
-                # a rebuild with workers checks in a process of its own while the pages are written;
                 # a check of everything waits for the pages, so that its store of the whole output and
                 # the pages' processes are not in memory at once (2.4 GB instead of 1.3 on the seeds x200)
-                checking = _Background(check, start="fork" if jobs > 1 and preloaded is not None else None)
+                checking = _Background(check, start=None)
+            stack.enter_context(contextlib.closing(checking))
         # what this build writes, relative to the output folder, sorted as paths are (by their parts)
         written = [(name,) for name in ("documents.json", "kg.jsonld", "kg.ttl", "mentions.jsonl", "mentions.trig")]
-        with contextlib.closing(checking) if checking else contextlib.nullcontext():
-            if html:
-                t = time.perf_counter()
-                from kg.html import page_files
+        if html:
+            t = time.perf_counter()
+            from kg.html import page_files
 
-                # the pages of the previous output whose inputs are unchanged are linked, not rendered
-                written += page_files(
-                    g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
-                    site=site,
-                )
-                report.seconds["html"] = time.perf_counter() - t
-            if checking:
-                t = time.perf_counter()  # what the build waits for the self-check once the pages are written
-                checked_report = checking.result()
-                report.seconds["validate"] = time.perf_counter() - t
-                checked_report.check()
+            # the pages of the previous output whose inputs are unchanged are linked, not rendered
+            written += page_files(
+                g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
+            )
+            report.seconds["html"] = time.perf_counter() - t
+        if checking:
+            t = time.perf_counter()  # what the build waits for the self-check once the pages are written
+            checked_report = checking.result()
+            report.seconds["validate"] = time.perf_counter() - t
+            checked_report.check()
     if retain is not None:
         retain.append(g)
     else:
@@ -653,9 +650,10 @@ class _Background:
     `result()` returns what it returned, or raises what it raised; `close()` stops it (and `also`,
     another _Background it waits for) if it still runs.
 
-    The self-check reads the output's files and the documents' parts and writes only its record of
-    checked documents, so it can run beside the pages: pyoxigraph does its work on the other core.
-    It is forked before the pages' own processes are, while this process has no other thread.
+    The self-check writes only its record of checked documents, so it can run beside the rest of the
+    export: pyoxigraph does its work on the other core. Forked, it reads none of the output's files
+    (a rebuild's, which starts before they are written); it is forked before the pages' own
+    processes are, while this process has no other thread.
     """
 
     def __init__(self, run: Callable[[], Any], *, start: str | None, also: _Background | None = None) -> None:

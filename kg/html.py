@@ -630,16 +630,6 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
     return rows[0][0], rows[-1][1]
 
 
-def page_site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
-    """What the pages of this graph read of it, for `page_files(site=)`: made first, while something
-    else finishes (a build's self-check loading its store, in a thread)."""
-    gc.freeze()  # as in page_files: collections would walk the corpus again and again, for nothing
-    try:
-        return _site(g, docs, mentions)
-    finally:
-        gc.unfreeze()
-
-
 def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
     docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
     article_of: dict[tuple[str, int], str] = {}
@@ -1602,7 +1592,6 @@ def page_files(
     doc_keys: Mapping[str, str] | None = None,
     pre_keys: Path | None = None,
     prepared: Prepared | None = None,
-    site: _Site | None = None,
 ) -> list[tuple[str, ...]]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
 
@@ -1624,8 +1613,7 @@ def page_files(
     was recorded with the key the previous build's manifest holds for it without gathering its
     inputs (7,393 of 7,400 articles when a file is added to the seeds x200).
 
-    `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier. `site`:
-    `page_site` of the same graph, documents and mentions, made earlier.
+    `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier.
     """
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
@@ -1634,7 +1622,7 @@ def page_files(
     # of it again and again, for nothing (and, in a forked worker, copy every page of memory it is in)
     gc.freeze()
     try:
-        site = site if site is not None else _site(g, docs, mentions)
+        site = _site(g, docs, mentions)
         assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
         assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
         pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]

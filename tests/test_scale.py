@@ -218,6 +218,48 @@ def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_
     assert not differing(outputs(out), outputs(clean))
 
 
+def test_a_rebuild_with_workers_forks_its_check_before_it_writes_the_files(corpus, tmp_path, monkeypatch):
+    """The check reads no file of the output: it runs on the other core while they are written."""
+    from kg import rdf
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
+    events: list[str] = []
+    real_background, real_write = kg.build._Background.__init__, rdf.write_turtle_parts
+
+    def background(self, run, *, start, also=None):
+        events.append(f"check ({start})")
+        real_background(self, run, start=start, also=also)
+
+    monkeypatch.setattr(kg.build._Background, "__init__", background)
+    monkeypatch.setattr(rdf, "write_turtle_parts", lambda *a, **k: events.append("kg.ttl") or real_write(*a, **k))
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    build(corpus, out, cache=cache, jobs=2)
+    assert events == ["check (fork)", "kg.ttl"]
+
+
+def test_a_rebuild_that_fails_to_write_stops_its_check(corpus, tmp_path, monkeypatch):
+    import multiprocessing
+
+    from kg import rdf
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(corpus, out, cache=cache, jobs=2)
+    before = outputs(out)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rdf, "write_trig_parts", full)
+    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
+    from kg.errors import OutputError
+
+    with pytest.raises(OutputError, match="the previous output is unchanged"):
+        build(corpus, out, cache=cache, jobs=2)
+    assert multiprocessing.active_children() == []  # the check's process, forked before, is gone
+    assert not differing(outputs(out), before)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_rebuild_with_nothing_to_extract_checks_the_cached_parts_it_preloaded(corpus, tmp_path, monkeypatch, jobs):
     """Nothing changed: the cached documents' parts are loaded for the self-check as they are read
