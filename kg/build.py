@@ -343,7 +343,7 @@ def build(
         if check and store.dir:
             from kg.validate import corpus_reads, reads_tag
 
-            reads = corpus_reads(ontology=ontology, memo=store.dir / "reads.json")
+            reads = corpus_reads(ontology=ontology)
         else:
             reads = None
         tag = reads_tag(reads) if reads is not None else None  # of the projections this build can use

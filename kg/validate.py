@@ -480,9 +480,14 @@ def _projection(store: ox.Store, reads: frozenset[str]) -> bytes:
     the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
     their statements, and a store without them would break kgsh:AssertedStatementShape for
     nothing, and be checked whole (`check_build`)."""
-    quads = list(store.quads_for_pattern(None, None, None, _PART))
-    keep = set(reads) | {q.object.value for q in quads if q.predicate == _PREDICATE and isinstance(q.object, ox.NamedNode)}
-    return ox.serialize([q.triple for q in quads if q.predicate.value in keep], format=ox.RdfFormat.N_TRIPLES)
+    keep = set(_named(reads)) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
+    # a predicate at a time: only the triples kept become Python objects (a third of a document's)
+    return ox.serialize([q.triple for p in sorted(keep, key=str) for q in store.quads_for_pattern(None, p, None, _PART)], format=ox.RdfFormat.N_TRIPLES)
+
+
+@lru_cache(maxsize=4)
+def _named(reads: frozenset[str]) -> tuple[ox.NamedNode, ...]:
+    return tuple(ox.NamedNode(p) for p in sorted(reads))
 
 
 def reads_tag(reads: frozenset[str]) -> str:
@@ -496,29 +501,22 @@ def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path
 
     A rebuild's self-check loads each cached document's triples on these predicates only (its
     projection, made where it was extracted): on the seeds x200, 131k of kg.ttl's 421k triples of
-    documents. `memo`: a file keeping the answer for these shapes and this code (working it out
-    parses the compiled queries with rdflib: half a second)."""
-    import json
-
-    from kg.shacl import compile_breaches, read_predicates, subclass_closure
+    documents. Working them out parses the compiled queries with rdflib (half a second), so they
+    are kept in `memo`, a folder (default: the ontology's `.cache`, beside its own pickle), for
+    these shapes, these subclass triples and this code."""
+    from kg.output import pickled
 
     extra = _subclass_triples(ontology)
-    version = _engine_version(shapes, extra).hex()
-    if memo is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            known = json.loads(memo.read_text(encoding="utf-8"))
-            if known["version"] == version:
-                return None if known["reads"] is None else frozenset(str(p) for p in known["reads"])
+    version = _engine_version(shapes, extra).hex()[:20]
+    return pickled(memo or ontology / ".cache", "corpus-reads", version, lambda: _corpus_reads(shapes, extra))
+
+
+def _corpus_reads(shapes: Path, extra: Sequence[ox.Triple]) -> frozenset[str] | None:
+    from kg.shacl import compile_breaches, read_predicates, subclass_closure
+
     store = ox.Store()
     store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
-    reads = read_predicates(compile_breaches(shapes, subclass_closure(store), per_document=False))
-    if memo is not None:
-        from kg.output import replace_file
-
-        with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(memo, json.dumps({"version": version, "reads": None if reads is None else sorted(reads)}).encode())
-    return reads
+    return read_predicates(compile_breaches(shapes, subclass_closure(store), per_document=False))
 
 
 def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base: str | None) -> None:
