@@ -218,7 +218,8 @@ class PartStore:
                     # store in memory it takes a seventh less time
                     self.store.load(self.head + b"".join(new.values()), format=ox.RdfFormat.TURTLE, to_graph=ox.DefaultGraph(), lenient=parsed)
             except (SyntaxError, ValueError) as err:
-                raise ValidationError(f"a document's part of kg.ttl is not valid Turtle: {err}") from err
+                what = "a document's projection is not valid N-Triples" if projected else "a document's part of kg.ttl is not valid Turtle"
+                raise ValidationError(f"{what}: {err}") from err
             self._loaded.update(new)
             self.projected = self.projected or projected
 
@@ -462,7 +463,9 @@ class DocumentCheck:
         return Passed(key, None if reads is None else (reads_tag(reads), _projection(store, reads)))
 
 
-_PART = ox.NamedNode("urn:kg:validate:part")
+# the graph of a document's part of kg.ttl in DocumentCheck's store: a blank node of this process,
+# which no graph of the document's mentions.trig can name
+_PART = ox.BlankNode()
 _PREDICATE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#predicate")
 
 

@@ -269,6 +269,11 @@ def test_a_part_not_parsed_before_has_its_iris_checked():
     assert len(lenient.store) == 1
 
 
+def test_a_broken_projection_is_refused_by_name():
+    with pytest.raises(ValidationError, match="projection is not valid N-Triples"):
+        PartStore().add([(b"bad", b"kgr:doc\\/x kgo:characters 1 .\n")], projected=True)  # Turtle, not N-Triples
+
+
 def test_a_broken_part_loaded_in_a_thread_fails_when_the_store_is_asked_for(seeds):
     results, _, _ = seeds
     loader = PartLoader(PartStore(), batch=1)
