@@ -797,7 +797,8 @@ def _expr_reads(expr, polarity: int, found: set[str]) -> bool:
 
 
 def _path_reads(path, found: set[str]) -> bool:
-    """The IRIs of a property path (sequences, alternatives, inverses, repetitions); False for a negated one."""
+    """The IRIs of a property path (sequences, alternatives, inverses, one or more); False for a
+    negated one and for one that may have no step."""
     from rdflib.paths import AlternativePath, InvPath, MulPath, SequencePath
     from rdflib.term import URIRef
 
@@ -809,5 +810,7 @@ def _path_reads(path, found: set[str]) -> bool:
     if isinstance(path, InvPath):
         return _path_reads(path.arg, found)
     if isinstance(path, MulPath):
-        return _path_reads(path.path, found)
+        # `*` and `?` also match a path of length zero, from any node of the graph: fewer triples,
+        # fewer nodes, fewer matches
+        return path.mod == "+" and _path_reads(path.path, found)
     return False

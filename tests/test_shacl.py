@@ -352,7 +352,9 @@ SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
     ("query", "reads"),
     [
         ("SELECT ?this WHERE { ?this ex:p ?o }", {"p"}),
-        ("SELECT ?this WHERE { ?this a ex:C ; ex:p/ex:q* ?o }", {"p", "q", RDF_TYPE}),
+        ("SELECT ?this WHERE { ?this a ex:C ; ex:p/(ex:q|^ex:r)+ ?o }", {"p", "q", "r", RDF_TYPE}),
+        ("SELECT ?this WHERE { ?this a ex:C ; ex:p/ex:q* ?o }", None),  # a path of no step matches any node
+        ("SELECT ?this WHERE { ?this a ex:C FILTER NOT EXISTS { ?this ex:p? ?o } }", {RDF_TYPE}),
         ("SELECT ?this WHERE { ?this ex:p ?o FILTER NOT EXISTS { ?this ?any ?v } }", {"p"}),
         ("SELECT ?this WHERE { ?this ex:p ?o FILTER(!(EXISTS { ?o ?any ?v })) }", {"p"}),
         ("SELECT ?this WHERE { ?this ex:p ?o MINUS { ?this ?any ?v } }", {"p"}),
