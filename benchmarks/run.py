@@ -241,7 +241,8 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     with stage("self-check: load the per-document shapes (DocumentCheck, once per process)"):
         check = DocumentCheck()
     with stage("self-check: per-document shapes (DocumentCheck, done in extraction)", chars):
-        keys = [check(p.ttl, p.trig, entity_classes(onto, ms)) for p, ms in zip(parts, mentions, strict=True)]
+        passed = [check(p.ttl, p.trig, entity_classes(onto, ms)) for p, ms in zip(parts, mentions, strict=True)]
+    keys = [ok.key if ok else None for ok in passed]
     documents = [DocumentPart(p.ttl, p.trig, frozenset(m.iri for m in ms), k) for p, ms, k in zip(parts, mentions, keys, strict=True)]
     del parts
     with stage("RDF: documents.json", chars):
