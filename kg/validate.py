@@ -503,7 +503,7 @@ def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path
     see to find what breaks them (`kg.shacl.read_predicates`), or None where that is unbounded.
 
     A rebuild's self-check loads each cached document's triples on these predicates only (its
-    projection, made where it was extracted): on the seeds x200, 131k of kg.ttl's 421k triples of
+    projection, made where it was extracted): on the seeds x200, 183k of kg.ttl's 472k triples of
     documents. Working them out parses the compiled queries with rdflib (half a second), so they
     are kept in `memo`, a folder (default: the ontology's `.cache`, beside its own pickle), for
     these shapes, these subclass triples and this code."""
