@@ -579,8 +579,13 @@ def load_store(files: Sequence[Path], extra: Iterable[ox.Triple] = ()) -> ox.Sto
                 store.load(path=str(f), format=fmt, to_graph=ox.DefaultGraph())
         except (SyntaxError, OSError, ValueError) as err:
             raise ValidationError(f"{f}: not valid RDF: {err}") from err
-    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
+    add_triples(store, extra)
     return store
+
+
+def add_triples(store: ox.Store, triples: Iterable[ox.Triple]) -> None:
+    """Triples into the store's default graph."""
+    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in triples])
 
 
 def subclass_closure(store: ox.Store):

@@ -318,7 +318,7 @@ def check_build(
     (`check_corpus`, run beside the pages); only the documents not checked before are checked here.
     """
     from kg.rdf import parts_digest
-    from kg.shacl import load_store, validate_store
+    from kg.shacl import add_triples, load_store, validate_store
 
     t0 = time.perf_counter()
     report = Report(out=out, shapes=shapes)
@@ -346,20 +346,19 @@ def check_build(
         # the shapes not marked kgsh:perDocument: over the store the preloaded parts complete, or
         # over kg.ttl (as `check_corpus` runs them, here or in a process beside the pages)
         if corpus_report is None and parts is not None:
-            parts.add(list(zip(digests, (d.ttl for d in documents), strict=True)))  # the ones not in yet
-            store = parts.store
-            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
-            report.seconds["read"] = time.perf_counter() - t0
-            found = validate_store(store, shapes, per_document=False)
-            del store
+
+            def corpus_wide(into: PartStore) -> list:
+                """The corpus-wide shapes over `into` completed with every document's part not in it yet."""
+                into.add(list(zip(digests, (d.ttl for d in documents), strict=True)))
+                add_triples(into.store, [*corpus, *extra])
+                report.seconds.setdefault("read", time.perf_counter() - t0)
+                return validate_store(into.store, shapes, per_document=False)
+
+            found = corpus_wide(parts)
             if found and parts.projected:
                 # what a store of projections breaks, kg.ttl may not (`kg.shacl.read_predicates`): the
                 # whole parts say, and what they break is what is reported
-                whole = PartStore(base)
-                whole.add(list(zip(digests, (d.ttl for d in documents), strict=True)))
-                whole.store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
-                found = validate_store(whole.store, shapes, per_document=False)
-                del whole
+                found = corpus_wide(PartStore(base))
         else:
             if corpus_report is None:
                 corpus_report = check_corpus(out, shapes=shapes, ontology=ontology)
@@ -368,7 +367,7 @@ def check_build(
                 report.seconds["read"] = 0.0  # read beside the pages
         if todo:
             store = ox.Store()
-            store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*corpus, *extra]])
+            add_triples(store, [*corpus, *extra])
             _load_parts(store, todo, out, base)
             found += validate_store(store, shapes, per_document=True)
     report.seconds["shacl"] = time.perf_counter() - t0 - report.seconds["read"]
@@ -437,8 +436,10 @@ class DocumentCheck:
         self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True, one=True)
 
     def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
+        from kg.shacl import add_triples
+
         store = ox.Store()
-        store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in [*self.extra, *triples]])
+        add_triples(store, [*self.extra, *triples])
         return store
 
     def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: frozenset[str] | None = None) -> Passed | None:
@@ -493,6 +494,7 @@ def _named(reads: frozenset[str]) -> tuple[ox.NamedNode, ...]:
     return tuple(ox.NamedNode(p) for p in sorted(reads))
 
 
+@lru_cache(maxsize=4)
 def reads_tag(reads: frozenset[str]) -> str:
     """A short name of a set of predicates: a projection made on other predicates is not used."""
     return hashlib.blake2b("\n".join(sorted(reads)).encode(), digest_size=8).hexdigest()
@@ -515,10 +517,10 @@ def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path
 
 
 def _corpus_reads(shapes: Path, extra: Sequence[ox.Triple]) -> frozenset[str] | None:
-    from kg.shacl import compile_breaches, read_predicates, subclass_closure
+    from kg.shacl import add_triples, compile_breaches, read_predicates, subclass_closure
 
     store = ox.Store()
-    store.extend([ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra])
+    add_triples(store, extra)
     return read_predicates(compile_breaches(shapes, subclass_closure(store), per_document=False))
 
 
