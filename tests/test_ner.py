@@ -368,23 +368,18 @@ def test_gazetteer_match_at_the_end_of_a_text_stays_inside_it(nlp_rules):
         assert spans and all(0 <= s.start < s.end <= len(text) for s in spans)
 
 
-def test_segmenter_blocks_are_jiebas():
-    # written out in kg.ner.segment so that an extraction process need not import jieba
-    import jieba
-
-    from kg.ner.segment import BLOCKS
-
-    assert (BLOCKS.pattern, BLOCKS.flags) == (jieba.re_han_default.pattern, jieba.re_han_default.flags)
-
-
 def test_segmenter_gives_the_words_jieba_gives():
-    # kg.ner.segment redoes jieba's no-HMM route in one pass for speed: it must not change a word
+    # the NER's words come from rjieba (jieba-rs) for speed: not one may differ from jieba's own
+    import logging
+
+    import jieba
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from kg.ner.lexicon import jieba_tokenizer, word_segmenter
+    from kg.ner.lexicon import word_segmenter
 
-    tok, ours = jieba_tokenizer(), word_segmenter()
+    jieba.setLogLevel(logging.WARNING)
+    tok, ours = jieba.Tokenizer(), word_segmenter()
 
     def jieba_words(text: str) -> list[tuple[int, int]]:
         return [(s, e) for _, s, e in tok.tokenize(text, HMM=False)]
@@ -394,14 +389,28 @@ def test_segmenter_gives_the_words_jieba_gives():
         text = path.read_text(encoding="utf-8")
         assert ours(text) == jieba_words(text), path.name
 
-    alphabet = st.sampled_from("铁西区委社区街道办事处东煤红心物业党员双报到我为群众办实事abc12 ，。、\n《》")
+    # where the two could part: jieba's blocks (CJK up to U+9FD5, letters, digits, +#&._%-) against
+    # the rest (CJK extension A, U+9FD6 on, other planes, full-width forms, γ of the word γ射线),
+    # \r\n as one word, runs of letters and digits, and words whose routes tie
+    alphabet = st.sampled_from(
+        [*"铁西区委社区街道办事处东煤红心物业党员双报到我为群众办实事abcXY12+#&._%- ，。、\n\r\t　《》γ㐀㑇鿖鿿〇ＡＢ１", "\U00020000", "射线", "\r\n"]
+    )
 
     @settings(max_examples=300, deadline=None)
-    @given(st.text(alphabet, max_size=60))
+    @given(st.lists(alphabet, max_size=60).map("".join))
     def same(text: str) -> None:
         assert ours(text) == jieba_words(text)
 
     same()
+
+    # and the dictionary itself, with jieba's frequencies: texts of its words, where routes compete
+    import random
+
+    rng = random.Random(0)
+    words = sorted(w for w, freq in tok.FREQ.items() if freq)
+    for _ in range(300):
+        text = "".join(rng.choice(words) if rng.random() < 0.8 else rng.choice("，。的了在和与γ㐀 a1") for _ in range(40))
+        assert ours(text) == jieba_words(text), text
 
 
 def test_lexicon_disk_cache_reuses_remakes_and_degrades(tmp_path, monkeypatch):
