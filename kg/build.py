@@ -192,7 +192,7 @@ def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None =
     models = ROOT / "models"
     files += sorted(models.rglob("*")) if models.is_dir() else []
     files = [f for f in files if f.is_file()]
-    stamp = [__version__, *([str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files)]
+    stamp = [__version__, _libraries(), *([str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns] for f in files)]
     if memo is not None:
         try:
             known = json.loads(memo.read_text(encoding="utf-8"))
@@ -201,6 +201,7 @@ def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None =
         except (OSError, ValueError, KeyError, TypeError):
             pass
     h = hashlib.sha256(__version__.encode())
+    h.update(repr(stamp[1]).encode())
     for f in files:
         if f.parent != models and models not in f.parents:
             h.update(f.name.encode())
@@ -213,6 +214,24 @@ def pipeline_version(ontology: Path, config: Path | None, *, memo: Path | None =
         except OSError:
             pass  # an unwritable cache only costs the hashing next time
     return version
+
+
+# the libraries whose code extraction runs: another version of one (jieba's dictionary, rjieba's
+# route, spaCy's tokenizer, pyoxigraph's serializer) may extract otherwise, so it is another pipeline
+_EXTRACTION_LIBRARIES = ("jieba", "jionlp", "numpy", "opencc-python-reimplemented", "pyoxigraph", "rjieba", "spacy", "spacy-pkuseg", "srsly")
+
+
+def _libraries() -> list[str]:
+    from importlib import metadata
+    from platform import python_version
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "-"  # the import says what is missing, where the pipeline is loaded
+
+    return [f"python {python_version()}", *(f"{name} {version(name)}" for name in _EXTRACTION_LIBRARIES)]
 
 
 class Cache:

@@ -111,6 +111,23 @@ def test_the_pipeline_version_changes_with_any_of_the_code_extraction_runs(monke
     assert pipeline_version(DEFAULT_ONTOLOGY, None) != before
 
 
+@pytest.mark.parametrize("library", ["rjieba", "spacy"])
+def test_the_pipeline_version_changes_with_the_libraries_extraction_runs(monkeypatch, tmp_path, library):
+    """Another version of a library that extraction runs (rjieba's words, spaCy's tokenizer) may
+    extract otherwise: the cached results of the old one are not used, even through the memo."""
+    from importlib import metadata
+
+    from kg.build import DEFAULT_ONTOLOGY, pipeline_version
+
+    memo = tmp_path / "memo.json"
+    before = pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo)
+    assert pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo) == before
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: real(name) + (".post9" if name == library else ""))
+    assert pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo) != before
+    assert pipeline_version(DEFAULT_ONTOLOGY, None) == pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo)
+
+
 def test_build_cache_keeps_only_current_files(corpus, tmp_path):
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "out", html=False, cache=cache)
