@@ -246,7 +246,7 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     with stage("self-check: per-document shapes (DocumentCheck, done in extraction)", chars):
         passed = [check(p.ttl, p.trig, entity_classes(onto, ms)) for p, ms in zip(parts, mentions, strict=True)]
     keys = [ok.key if ok else None for ok in passed]
-    documents = [DocumentPart(p.ttl, p.trig, frozenset(m.iri for m in ms), k) for p, ms, k in zip(parts, mentions, keys, strict=True)]
+    documents = [DocumentPart(p, frozenset(m.iri for m in ms), k) for p, ms, k in zip(parts, mentions, keys, strict=True)]
     del parts
     with stage("RDF: documents.json", chars):
         from kg.build import DocResult

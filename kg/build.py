@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import multiprocessing
+import os
 import pickle
 import shutil
 import sys
@@ -57,11 +58,91 @@ class DocResult:
     doc: DocInfo
     mentions: list[Mention]
     relations: list[Relation]
-    parts: DocumentParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
-    jsonl: bytes  # its lines of mentions.jsonl (`mention_lines`)
+    parts: DocumentParts | SpooledParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
+    jsonl: bytes | Spooled  # its lines of mentions.jsonl (`mention_lines`)
     checked: str | None = None  # its key from the per-document shapes, run where it was extracted (kg.validate.DocumentCheck)
     # its projection for the self-check of a rebuild (kg.validate.Passed.reads), made where it was extracted
     reads: tuple[str, bytes] | None = None
+
+
+class Spool:
+    """The documents' shares of the output files (their parts of kg.ttl, kg.jsonld and
+    mentions.trig, their lines of mentions.jsonl), kept in a file from extraction to export
+    instead of in memory: they are only ever concatenated, and they were three fifths of what a
+    build held per document (126 of 206 kB a page of the seeds, 126 MB of the seeds x200).
+
+    The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
+    processes a build forks read it as well, and nothing is left behind however the build ends."""
+
+    def __init__(self, directory: Path) -> None:
+        import tempfile
+
+        try:
+            self.file = tempfile.TemporaryFile(dir=directory, prefix=".kg-spool-")
+        except OSError as err:
+            raise KGError(f"{directory}: cannot keep the documents' outputs there while building ({err.strerror}).") from err
+        self.directory = directory
+        self.fd = self.file.fileno()
+        self.size = 0
+
+    def keep(self, r: DocResult) -> DocResult:
+        """`r` with its parts and lines in the spool (as it is, when they are there already)."""
+        p = r.parts
+        if isinstance(p, SpooledParts):
+            return r
+        at = []
+        for blob in (p.ttl, p.jsonld, p.trig, r.jsonl):
+            at.append(Spooled(self, self.size, len(blob)))
+            try:
+                self.file.write(blob)
+            except OSError as err:
+                raise KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).") from err
+            self.size += len(blob)
+        self.file.flush()
+        return replace(r, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Spooled:
+    """Bytes kept in a `Spool`: `bytes(x)` reads them; pickled, they are the bytes."""
+
+    __slots__ = ("spool", "offset", "size")
+
+    def __init__(self, spool: Spool, offset: int, size: int) -> None:
+        self.spool, self.offset, self.size = spool, offset, size
+
+    def __bytes__(self) -> bytes:
+        if self.spool.file.closed:
+            raise KGError(f"{self.spool.directory}: a document's outputs were asked for after its build had ended.")
+        data = os.pread(self.spool.fd, self.size, self.offset)
+        if len(data) != self.size:
+            raise KGError(f"{self.spool.directory}: the build's spool of outputs was cut short ({len(data)} of {self.size} bytes read back).")
+        return data
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __reduce__(self) -> tuple:
+        return (bytes, (bytes(self),))
+
+
+class SpooledParts:
+    """A document's `DocumentParts` kept in a `Spool`: the same attributes, read when asked for;
+    pickled (into the cache, to a process), they are a DocumentParts again."""
+
+    __slots__ = ("_ttl", "_jsonld", "_trig", "digest")
+
+    def __init__(self, ttl: Spooled, jsonld: Spooled, trig: Spooled, digest: bytes) -> None:
+        self._ttl, self._jsonld, self._trig, self.digest = ttl, jsonld, trig, digest
+
+    ttl = property(lambda self: bytes(self._ttl))
+    jsonld = property(lambda self: bytes(self._jsonld))
+    trig = property(lambda self: bytes(self._trig))
+
+    def __reduce__(self) -> tuple:
+        return (DocumentParts, (self.ttl, self.jsonld, self.trig, self.digest))
 
 
 @dataclass(slots=True)
@@ -149,6 +230,11 @@ def extract_file(
         return (str(path), str(err))
     doc.doc_id = doc_id
     return _WORKER[key](doc, reads)
+
+
+def _extract_args(args: tuple) -> DocResult | tuple[str, str]:
+    """`extract_file(*args)`, for a pool's `imap`."""
+    return extract_file(*args)
 
 
 # An extraction worker's collector thresholds (Python's: 700, 10, 10). A document's NER makes
@@ -353,6 +439,7 @@ def build(
         t1 = time.perf_counter()
         keys = {p: store.key(p, ids[p]) for p in paths}
         results: dict[Path, DocResult] = {}
+        spool = stack.enter_context(contextlib.closing(Spool(out.resolve().parent)))  # their parts, until they are written
         todo = [p for p in paths if not store.has(keys[p])]
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
@@ -393,7 +480,7 @@ def build(
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:
-                    results[p] = hit
+                    results[p] = spool.keep(hit)
                     graph.add([hit.doc], hit.mentions, hit.relations)
                     if loader:
                         if hit.reads is not None and hit.reads[0] == tag:
@@ -411,22 +498,27 @@ def build(
                 prepared = kg.html.prepare_pages(out if out.is_dir() else None, pre_keys=pre_keys, keyed=store.dir is not None)
             if pending.remote:
                 graph.settle()  # the facts of the cached documents, while the workers extract (0.2 s of the seeds x200)
-            done = list(pending)
+
+            def take(p: Path, result: DocResult | tuple[str, str]) -> None:
+                """An extracted result, as it comes: cached, its parts spooled, its facts to the graph."""
+                if isinstance(result, tuple):
+                    if strict:
+                        raise InputError(result[1])
+                    report.skipped.append(result)
+                    if on_skip:
+                        on_skip(*result)
+                    progress.advance(bytes_=p.stat().st_size)
+                    return
+                store.put(keys[p], result)
+                results[p] = spool.keep(result)
+                graph.add([result.doc], result.mentions, result.relations)
+                progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
+
+            for p, result in pending:
+                take(p, result)
         with contextlib.closing(_extract(late, ids, ontology, config, jobs=jobs, dask=dask, check=check, reads=reads)) as again:
-            done += list(again)
-        for p, result in done:
-            if isinstance(result, tuple):
-                if strict:
-                    raise InputError(result[1])
-                report.skipped.append(result)
-                if on_skip:
-                    on_skip(*result)
-                progress.advance(bytes_=p.stat().st_size)
-                continue
-            store.put(keys[p], result)
-            results[p] = result
-            graph.add([result.doc], result.mentions, result.relations)
-            progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
+            for p, result in again:
+                take(p, result)
         progress.finish()
         store.prune({keys[p] for p in results})
         report.cache_hits = store.hits
@@ -478,9 +570,9 @@ class _Pending:
 
     def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
         if self.served is not None:
-            results = self.served[0].result()
+            results = _drained(self.served[0].result())
         else:
-            results = self.pool.result()[1].get() if self.pool is not None else self.results
+            results = self.pool.result()[1] if self.pool is not None else self.results
         yield from zip(self.paths, results)
 
     def close(self) -> None:
@@ -498,6 +590,13 @@ class _Pending:
                 pool = starting.result()[0]
                 pool.terminate()  # done or abandoned: its workers have nothing left to do
                 pool.join()
+
+
+def _drained(items: list) -> Iterator:
+    """The items of a list in order, each let go of by the list as it is taken."""
+    for i in range(len(items)):
+        item, items[i] = items[i], None
+        yield item
 
 
 def _extract(
@@ -538,7 +637,9 @@ def _extract(
         def start() -> tuple[Any, Any]:
             pool = ctx.Pool(min(jobs, len(paths)))
             try:
-                return pool, pool.starmap_async(extract_file, args, chunksize=chunk)
+                # in order, as they come: the build caches, spools and graphs each while the workers
+                # go on, and holds no more than the few that came before their turn
+                return pool, pool.imap(_extract_args, args, chunksize=chunk)
             except BaseException:
                 pool.terminate()
                 raise
@@ -595,7 +696,7 @@ def export(
     with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:
         t = time.perf_counter()
         with (tmp / "mentions.jsonl").open("wb") as fh:
-            fh.writelines(r.jsonl for r in results)  # each document's lines, made where it was extracted
+            fh.writelines(bytes(r.jsonl) for r in results)  # each document's lines, made where it was extracted
         triples = rdf.graph_triples(g, base=base)
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
@@ -610,7 +711,7 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [
-                DocumentPart(p.ttl, p.trig, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None, p.digest)
+                DocumentPart(p, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None)
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None

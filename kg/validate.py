@@ -23,11 +23,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from kg.errors import ValidationError
 from kg.query import compact, data_files, default_output, rdflib_quads, to_rdflib
+
+if TYPE_CHECKING:
+    from kg.rdf import DocumentParts
 
 ROOT = Path(__file__).resolve().parent.parent
 ONTOLOGY = ROOT / "ontology"
@@ -177,11 +181,12 @@ def _order(r: Result) -> tuple:
 class DocumentPart:
     """One document's share of a build, for the build's self-check (`check_build`)."""
 
-    ttl: bytes  # its triples of kg.ttl (Turtle, the prefixes of kg.ttl)
-    trig: bytes  # its named graphs of mentions.trig
+    # its parts (kg.rdf.DocumentParts, or parts a build keeps in a file: read when asked for): .ttl,
+    # its triples of kg.ttl (Turtle, the prefixes of kg.ttl); .trig, its named graphs of
+    # mentions.trig; .digest, kg.rdf.parts_digest(ttl, trig)
+    parts: DocumentParts
     refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
     key: str | None = None  # the key `DocumentCheck` gave it where it was extracted, if it passed there
-    digest: bytes = b""  # kg.rdf.parts_digest(ttl, trig), when made already
 
 
 class PartStore:
@@ -201,6 +206,10 @@ class PartStore:
         self.head = prefix_lines(base)
         self._loaded: set[bytes] = set()  # the documents in, by the digest of their parts
         self.projected = False
+
+    def has(self, digest: bytes) -> bool:
+        """Whether the document of these parts (`kg.rdf.parts_digest`) is in the store."""
+        return digest in self._loaded
 
     def add(self, parts: Sequence[tuple[bytes, bytes]], *, parsed: bool = False, projected: bool = False) -> None:
         """Documents' (digest, part of kg.ttl as Turtle without prefixes), each document loaded once.
@@ -332,7 +341,7 @@ def check_build(
     version = _engine_version(shapes, extra)
     # without a record or a key from extraction, nothing to key
     keyed = checked is not None or any(d.key for d in documents)
-    digests = [d.digest or parts_digest(d.ttl, d.trig) for d in documents]
+    digests = [d.parts.digest or parts_digest(d.parts.ttl, d.parts.trig) for d in documents]
     keys = [document_key(version, digest, d.refs, context) for d, digest in zip(documents, digests, strict=True)] if keyed else []
     known = _read_keys(checked) | {d.key for d in documents if d.key}
     todo = [d for d, k in zip(documents, keys, strict=True) if k not in known] if keys else list(documents)
@@ -349,7 +358,7 @@ def check_build(
 
             def corpus_wide(into: PartStore) -> list:
                 """The corpus-wide shapes over `into` completed with every document's part not in it yet."""
-                into.add(list(zip(digests, (d.ttl for d in documents), strict=True)))
+                into.add([(digest, d.parts.ttl) for digest, d in zip(digests, documents, strict=True) if not into.has(digest)])
                 add_triples(into.store, [*corpus, *extra])
                 report.seconds.setdefault("read", time.perf_counter() - t0)
                 return validate_store(into.store, shapes, per_document=False)
@@ -531,7 +540,7 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
     head = prefix_lines(base)
     for d in parts:
         try:
-            _load_part(store, head, d.ttl, d.trig)
+            _load_part(store, head, d.parts.ttl, d.parts.trig)
         except (SyntaxError, ValueError) as err:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
 

@@ -52,7 +52,7 @@ def _pairs(parts):
 
 def _documents(results, refs, parts=None):
     parts = parts or [r.parts for r in results]
-    return [DocumentPart(p.ttl, p.trig, ref) for p, ref in zip(parts, refs, strict=True)]
+    return [DocumentPart(p, ref) for p, ref in zip(parts, refs, strict=True)]
 
 
 @pytest.fixture
@@ -76,8 +76,8 @@ def _projections(documents):
     pairs = []
     for d in documents:
         store = ox.Store()
-        _load_part(store, rdf.prefix_lines(None), d.ttl, b"", graph=_PART)
-        pairs.append((rdf.parts_digest(d.ttl, d.trig), _projection(store, reads)))
+        _load_part(store, rdf.prefix_lines(None), d.parts.ttl, b"", graph=_PART)
+        pairs.append((rdf.parts_digest(d.parts.ttl, d.parts.trig), _projection(store, reads)))
     return pairs
 
 
@@ -90,7 +90,7 @@ def _same_as_whole(out, corpus, documents, checked):
     whole = validate(out, engine="sparql")
     assert split.results == whole.results
     preloaded = PartStore()
-    preloaded.add(_pairs(documents[::2]))
+    preloaded.add(_pairs(d.parts for d in documents[::2]))
     assert check_build(out, corpus, documents, checked=checked, parts=preloaded).results == whole.results
     projected = PartStore()
     projected.add(_projections(documents[1:]), projected=True)
@@ -324,7 +324,7 @@ def _keyed(results, refs, extractor, parts=None):
 
     parts = parts or [r.parts for r in results]
     passed = [extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions)) for p, r in zip(parts, results, strict=True)]
-    return [DocumentPart(p.ttl, p.trig, ref, ok.key if ok else None) for p, ref, ok in zip(parts, refs, passed, strict=True)]
+    return [DocumentPart(p, ref, ok.key if ok else None) for p, ref, ok in zip(parts, refs, passed, strict=True)]
 
 
 def test_documents_checked_in_extraction_are_not_checked_again(seeds, extractor, tmp_path):

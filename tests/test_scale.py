@@ -431,3 +431,59 @@ def test_a_pool_that_cannot_start_fails_the_build_and_writes_nothing(corpus, tmp
     with pytest.raises(OSError, match="no processes left"):
         build(corpus, out, jobs=2, cache=False)
     assert not out.exists()
+
+
+def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, tmp_path):
+    """From extraction to export a document's parts of kg.ttl, kg.jsonld and mentions.trig and its
+    lines of mentions.jsonl are in the build's spool, read back when written (and pickled into the
+    cache as bytes); once the build is over they are not read from a file that is gone."""
+    import pickle
+
+    from kg.build import SpooledParts
+    from kg.errors import KGError
+    from kg.rdf import DocumentParts
+
+    kept: list = []
+    cache = tmp_path / "cache"
+    build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
+    results = list(next(x for x in kept if isinstance(x, dict)).values())  # the build's results, by path
+    assert len(results) == 3 and all(isinstance(r.parts, SpooledParts) for r in results)
+    with pytest.raises(KGError, match="after its build had ended"):
+        results[0].parts.ttl
+    # the cache holds the bytes themselves, as they were written into the build's files
+    (version,) = [d for d in cache.iterdir() if d.is_dir()]
+    cached = [pickle.loads(f.read_bytes()) for f in sorted(version.glob("*.pickle"))]
+    assert all(type(r.parts) is DocumentParts and type(r.jsonl) is bytes for r in cached)
+    out = tmp_path / "out"
+    assert b"".join(r.jsonl for r in sorted(cached, key=lambda r: r.doc.doc_id)) == (out / "mentions.jsonl").read_bytes()
+    ttl = (out / "kg.ttl").read_bytes()
+    assert all(r.parts.ttl in ttl for r in cached)
+
+
+def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_path):
+    import pickle
+
+    from kg.build import DocResult, Spool
+    from kg.errors import KGError
+    from kg.rdf import DocumentParts
+
+    spool = Spool(tmp_path)
+    parts = DocumentParts(b"<a> <b> <c> .\n", b'{"@id": "a"}', b"<g> { <a> <b> <c> . }\n")
+    kept = [spool.keep(DocResult(None, [], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    assert [bytes(r.jsonl) for r in kept] == [b'{"n": 0}\n', b'{"n": 1}\n', b'{"n": 2}\n']
+    assert (kept[2].parts.ttl, kept[2].parts.jsonld, kept[2].parts.trig, kept[2].parts.digest) == (parts.ttl, parts.jsonld, parts.trig, parts.digest)
+    assert spool.keep(kept[1]) is kept[1]  # spooled once
+    again = pickle.loads(pickle.dumps(kept[0]))
+    assert again.parts == parts and again.jsonl == b'{"n": 0}\n'
+    assert list(tmp_path.iterdir()) == []  # the spool has no name: nothing is left behind
+
+    class Full:
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    real, spool.file = spool.file, Full()
+    with pytest.raises(KGError, match=rf"{tmp_path}: cannot keep the documents' outputs there while building \(No space left on device\)"):
+        spool.keep(DocResult(None, [], [], parts, b""))
+    real.close()
+    with pytest.raises(KGError, match="cannot keep the documents' outputs there"):
+        Spool(tmp_path / "missing")
