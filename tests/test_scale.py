@@ -111,19 +111,23 @@ def test_the_pipeline_version_changes_with_any_of_the_code_extraction_runs(monke
     assert pipeline_version(DEFAULT_ONTOLOGY, None) != before
 
 
-@pytest.mark.parametrize("library", ["rjieba", "spacy"])
+@pytest.mark.parametrize("library", ["rjieba", "spacy-pkuseg"])
 def test_the_pipeline_version_changes_with_the_libraries_extraction_runs(monkeypatch, tmp_path, library):
     """Another version of a library that extraction runs (rjieba's words, spaCy's tokenizer) may
     extract otherwise: the cached results of the old one are not used, even through the memo."""
     from importlib import metadata
 
-    from kg.build import DEFAULT_ONTOLOGY, pipeline_version
+    from kg.build import _EXTRACTION_LIBRARIES, DEFAULT_ONTOLOGY, _libraries, pipeline_version
 
+    # the versions read from the .dist-info folders are the ones importlib.metadata gives
+    assert _libraries()[1:] == [f"{name} {metadata.version(name)}" for name in sorted(_EXTRACTION_LIBRARIES, key=lambda n: n.replace("-", "_"))]
     memo = tmp_path / "memo.json"
     before = pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo)
     assert pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo) == before
-    real = metadata.version
-    monkeypatch.setattr(metadata, "version", lambda name: real(name) + (".post9" if name == library else ""))
+    # another version installed ahead of this one on the path
+    (tmp_path / "site" / f"{library.replace('-', '_')}-99.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert f"{library} 99.0" in _libraries()
     assert pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo) != before
     assert pipeline_version(DEFAULT_ONTOLOGY, None) == pipeline_version(DEFAULT_ONTOLOGY, None, memo=memo)
 

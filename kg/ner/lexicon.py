@@ -161,8 +161,9 @@ def word_segmenter() -> Callable[[str], list[tuple[int, int]]]:
 
     rjieba (jieba-rs, the Rust port) finds the same route over the same 349,045 words as
     `jieba.Tokenizer.tokenize(text, HMM=False)` (tests/test_ner.py holds it to jieba's words) at
-    four times the speed of the one-pass Python route kg had; it starts in 0.2 s where that route's
-    scores took 0.4 s to read from the cache, and keeps no Python dict of the dictionary."""
+    four times the speed of the one-pass Python route kg had, and keeps no Python dict of the
+    dictionary; it takes longer to start (0.20 s, where that route's scores took 0.12 s to read
+    from the cache)."""
     try:
         import rjieba
     except ImportError as err:
