@@ -49,8 +49,8 @@ TARGET_GROWTH = 11.0
 TARGET_INCREMENTAL = 0.15
 TARGET_TRIPLES_SECONDS = 5.0
 # one-file rebuilds timed; the median counts. Five, not three: on this shared machine one rebuild in
-# five or so takes half as long again (5.5 s against 3.3-3.5 in ten interleaved runs), and two of three
-# did in a run (4.3 and 4.1 s, where the rest took 3.3-3.6)
+# five or so takes half as long again (two of ten interleaved runs took 5.0 and 5.5 s, the others
+# 3.3-3.6), and two of three did in run Q (4.3 and 4.1 s against 3.5)
 REBUILDS = 5
 
 # Runs a command as its child and reports its wall time and peak memory. A fresh interpreter, so

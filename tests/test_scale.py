@@ -491,3 +491,32 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     real.close()
     with pytest.raises(KGError, match="cannot keep the documents' outputs there"):
         Spool(tmp_path / "missing")
+
+
+def test_extraction_results_are_taken_as_they_come():
+    """A pool's results are read one at a time (`Pool.imap`), not gathered first, so a build holds
+    no more of them than it has not taken yet; a worker server's list lets go of each as it goes."""
+    from concurrent.futures import Future
+
+    from kg.build import _Pending
+
+    produced: list[int] = []
+
+    def results():
+        for i in range(3):
+            produced.append(i)
+            yield f"result {i}"
+
+    ready: Future = Future()
+    ready.set_result((None, results()))
+    taken = iter(_Pending([Path("a"), Path("b"), Path("c")], None, ready))
+    assert next(taken) == (Path("a"), "result 0") and produced == [0]
+    assert next(taken) == (Path("b"), "result 1") and produced == [0, 1]
+
+    served: Future = Future()
+    items = ["x", "y"]
+    served.set_result(items)
+    pending = _Pending([Path("a"), Path("b")], None, served=(served, []))
+    taken = iter(pending)
+    assert next(taken) == (Path("a"), "x") and items == [None, "y"]
+    pending.served = None  # nothing to hang up in this test
