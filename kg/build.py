@@ -69,7 +69,7 @@ class Spool:
     """The documents' shares of the output files (their parts of kg.ttl, kg.jsonld and
     mentions.trig, their lines of mentions.jsonl), kept in a file from extraction to export
     instead of in memory: they are only ever concatenated, and they were three fifths of what a
-    build held per document (126 of 206 kB a page of the seeds, 126 MB of the seeds x200).
+    build held per document (126 of 206-216 kB a page of the seeds, 126 MB of the seeds x200).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
