@@ -77,11 +77,11 @@ class Spool:
     def __init__(self, directory: Path) -> None:
         import tempfile
 
+        self.directory = directory
         try:
             self.file = tempfile.TemporaryFile(dir=directory, prefix=".kg-spool-")
         except OSError as err:
-            raise KGError(f"{directory}: cannot keep the documents' outputs there while building ({err.strerror}).") from err
-        self.directory = directory
+            raise self._unwritable(err) from err
         self.fd = self.file.fileno()
         self.size = 0
 
@@ -90,16 +90,21 @@ class Spool:
         p = r.parts
         if isinstance(p, SpooledParts):
             return r
-        at = []
-        for blob in (p.ttl, p.jsonld, p.trig, r.jsonl):
-            at.append(Spooled(self, self.size, len(blob)))
-            try:
-                self.file.write(blob)
-            except OSError as err:
-                raise KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).") from err
-            self.size += len(blob)
-        self.file.flush()
+        blobs = (p.ttl, p.jsonld, p.trig, r.jsonl)
+        at, end = [], self.size
+        for blob in blobs:
+            at.append(Spooled(self, end, len(blob)))
+            end += len(blob)
+        try:
+            self.file.write(b"".join(blobs))
+            self.file.flush()  # a full disk says so here, as often as in the write
+        except OSError as err:
+            raise self._unwritable(err) from err
+        self.size = end
         return replace(r, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3])
+
+    def _unwritable(self, err: OSError) -> KGError:
+        return KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).")
 
     def close(self) -> None:
         self.file.close()

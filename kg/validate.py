@@ -545,7 +545,7 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
 
 
-def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes, *, graph: ox.NamedNode | None = None) -> None:
+def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes, *, graph: ox.NamedNode | ox.BlankNode | None = None) -> None:
     """One document's parts into the store: its part of kg.ttl into the default graph (or `graph`),
     its named graphs of mentions.trig as they are; `head`: the prefix lines of those files."""
     if ttl:

@@ -481,13 +481,24 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     assert again.parts == parts and again.jsonl == b'{"n": 0}\n'
     assert list(tmp_path.iterdir()) == []  # the spool has no name: nothing is left behind
 
-    class Full:
+    class Full:  # a disk that fills up: in the write, or only once the buffer is flushed
+        def __init__(self, at):
+            self.at = at
+
         def write(self, data):
+            if self.at == "write":
+                raise OSError(28, "No space left on device")
+
+        def flush(self):
             raise OSError(28, "No space left on device")
 
-    real, spool.file = spool.file, Full()
-    with pytest.raises(KGError, match=rf"{tmp_path}: cannot keep the documents' outputs there while building \(No space left on device\)"):
-        spool.keep(DocResult(None, [], [], parts, b""))
+    real = spool.file
+    for at in ("write", "flush"):
+        spool.file = Full(at)
+        with pytest.raises(KGError, match=rf"{tmp_path}: cannot keep the documents' outputs there while building \(No space left on device\)"):
+            spool.keep(DocResult(None, [], [], parts, b""))
+    spool.file = real
+    assert bytes(kept[2].jsonl) == b'{"n": 2}\n'  # what was kept before stays readable
     real.close()
     with pytest.raises(KGError, match="cannot keep the documents' outputs there"):
         Spool(tmp_path / "missing")
