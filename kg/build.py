@@ -57,11 +57,14 @@ class DocResult:
 
     doc: DocInfo
     mentions: list[Mention]
-    relations: list[Relation]
+    # None in a build's results once they are in its graph, unless its export writes the document's
+    # parts again (`--base`): they were two fifths of what a build held a document (42 kB a page)
+    relations: list[Relation] | None
     parts: DocumentParts | SpooledParts  # its parts of kg.ttl, kg.jsonld and mentions.trig (default namespace)
     jsonl: bytes | Spooled  # its lines of mentions.jsonl (`mention_lines`)
     checked: str | None = None  # its key from the per-document shapes, run where it was extracted (kg.validate.DocumentCheck)
-    # its projection for the self-check of a rebuild (kg.validate.Passed.reads), made where it was extracted
+    # its projection for the self-check of a rebuild (kg.validate.Passed.reads), made where it was
+    # extracted; None in a build's results once cached or handed to the self-check (30 kB a page)
     reads: tuple[str, bytes] | None = None
 
 
@@ -491,16 +494,19 @@ def build(
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
             graph = GraphBuilder(onto)  # fed the documents as they come
+            # what the build keeps of a result once it is cached, graphed and with the loader: its
+            # relations only for an export that writes the documents' parts again
+            done = partial(replace, reads=None) if base not in (None, KGR) else partial(replace, reads=None, relations=None)
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:
-                    results[p] = spool.keep(hit)
                     graph.add([hit.doc], hit.mentions, hit.relations)
                     if loader:
                         if hit.reads is not None and hit.reads[0] == tag:
                             loader.add(hit.parts.digest, hit.reads[1], projected=True)
                         else:
                             loader.add(hit.parts.digest, hit.parts.ttl, parsed=hit.checked is not None)
+                    results[p] = spool.keep(done(hit))
                     progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
                 else:
                     late.append(p)
@@ -510,8 +516,6 @@ def build(
                 import kg.html
 
                 prepared = kg.html.prepare_pages(out if out.is_dir() else None, pre_keys=pre_keys, keyed=store.dir is not None)
-            if pending.remote:
-                graph.settle()  # the facts of the cached documents, while the workers extract (0.2 s of the seeds x200)
 
             def take(p: Path, result: DocResult | tuple[str, str]) -> None:
                 """An extracted result, as it comes: cached, its parts spooled, its facts to the graph."""
@@ -524,8 +528,8 @@ def build(
                     progress.advance(bytes_=p.stat().st_size)
                     return
                 store.put(keys[p], result)
-                results[p] = spool.keep(result)
                 graph.add([result.doc], result.mentions, result.relations)
+                results[p] = spool.keep(done(result))
                 progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
 
             for p, result in pending:

@@ -251,10 +251,9 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
 
 
 def test_a_graph_fed_in_pieces_in_any_order_is_the_graph_built_at_once():
-    """kg.graph.GraphBuilder, as a build feeds it: the cached documents as they are read, their facts
-    worked out while the workers extract (`settle`), then the new ones; whatever the order and the
-    pieces, the nodes and the edges, with their data, come in the order and with the values of
-    `build_graph` over everything at once."""
+    """kg.graph.GraphBuilder, as a build feeds it: the cached documents as they are read, then the
+    new ones as they are extracted; whatever the order and the pieces, the nodes and the edges, with
+    their data, come in the order and with the values of `build_graph` over everything at once."""
     import random
 
     from kg.build import DEFAULT_ONTOLOGY, _extract
@@ -273,9 +272,35 @@ def test_a_graph_fed_in_pieces_in_any_order_is_the_graph_built_at_once():
         cut = rng.randrange(1, len(order))
         for r in order[:cut]:  # a document's mentions and relations in any order too
             builder.add([r.doc], rng.sample(r.mentions, len(r.mentions)), rng.sample(r.relations, len(r.relations)))
-        builder.settle()
         for r in order[cut:]:
             builder.add([r.doc], r.mentions, r.relations)
         g = builder.graph()
         assert list(g.nodes(data=True)) == list(whole.nodes(data=True))
         assert list(g.edges(keys=True, data=True)) == list(whole.edges(keys=True, data=True))
+
+
+def test_a_fact_read_more_than_once_has_each_range_once_the_highest_confidence_and_every_cue():
+    """GraphBuilder gathers a fact's data as its relations come, keeping none of them: the edge's
+    evidence is every range it was read from, sorted and each once, its count their number, its
+    confidence the highest, its cues every non-empty one, sorted; a fact read once is that reading."""
+    from kg.build import DEFAULT_ONTOLOGY
+    from kg.graph import DocInfo, build_graph
+    from kg.mention import Evidence, Mention, Relation
+    from kg.ontology import load_ontology
+
+    onto = load_ontology(DEFAULT_ONTOLOGY)
+    place, programme = "https://w3id.org/kg/id/place/220302", "https://w3id.org/kg/id/programme/ankang-cup"
+    ms = [Mention("d", 0, 3, "铁西区", "PLACE", place, 0, (0, 20)), Mention("d", 5, 8, "双报到", "PROGRAMME", programme, 0, (0, 20))]
+    docs = [DocInfo("d", "铁西区开展双报到工作。" * 6, "utf-8", [(0, 0, 66, "铁西区开展双报到工作。", None)])]
+
+    def run(at: tuple[int, int], confidence: float, cue: str) -> Relation:
+        return Relation(place, "runsProgramme", programme, Evidence("d", *at), confidence, cue)
+
+    twice = [run((22, 33), 0.6, "开展"), run((0, 11), 0.8, ""), run((22, 33), 0.7, "推进"), run((0, 11), 0.5, "开展")]
+    once = [Relation(programme, "cooccursWith", place, Evidence("d", 11, 22), 0.5, "")]
+    for rels in (twice + once, (twice + once)[::-1]):
+        g = build_graph(docs, ms, rels, onto)
+        data = g.get_edge_data(place, programme, key="runsProgramme")
+        assert (data["evidence"], data["count"], data["confidence"], data["cues"]) == ([("d", 0, 11), ("d", 22, 33)], 2, 0.8, ["开展", "推进"])
+        data = g.get_edge_data(programme, place, key="cooccursWith")
+        assert (data["evidence"], data["count"], data["confidence"], data["cues"]) == ([("d", 11, 22)], 1, 0.5, [])

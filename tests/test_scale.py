@@ -464,6 +464,28 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     assert all(r.parts.ttl in ttl for r in cached)
 
 
+def test_a_build_lets_go_of_a_documents_relations_once_graphed_and_of_its_projection_once_cached(corpus, tmp_path):
+    """What a build holds of a document until its export: its relations are in the graph's facts,
+    and its projection for the self-check is in the cache (and with the check's loader on a
+    rebuild), so its results hold neither, extracted or read from the cache; the cache keeps both.
+    A build with another base writes each document's parts again from its relations: it keeps them."""
+    import pickle
+
+    cache = tmp_path / "cache"
+    for _ in range(2):  # extracted, then read from the cache
+        kept: list = []
+        build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
+        results = list(next(x for x in kept if isinstance(x, dict)).values())
+        assert len(results) == 3 and all(r.relations is None and r.reads is None for r in results)
+    (version,) = [d for d in cache.iterdir() if d.is_dir()]
+    cached = [pickle.loads(f.read_bytes()) for f in sorted(version.glob("*.pickle"))]
+    assert all(r.relations and r.reads for r in cached)
+    kept = []
+    build(corpus, tmp_path / "based", html=False, cache=False, base="https://example.org/id/", retain=kept)
+    results = list(next(x for x in kept if isinstance(x, dict)).values())
+    assert all(r.relations for r in results)
+
+
 def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_path):
     import pickle
 
