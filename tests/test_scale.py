@@ -553,3 +553,25 @@ def test_extraction_results_are_taken_as_they_come():
     taken = iter(pending)
     assert next(taken) == (Path("a"), "x") and items == [None, "y"]
     pending.served = None  # nothing to hang up in this test
+
+
+def test_unpickled_mentions_and_relations_share_their_strings_across_documents():
+    """A build unpickles every document's mentions and relations (from a worker, from the cache);
+    equal IRIs, surface forms, labels and predicates of two documents are then one string, not a
+    copy each. Values are unchanged."""
+    import pickle
+
+    from kg.mention import Evidence, Mention, Relation
+
+    def document(doc_id: str) -> bytes:
+        iri = "https://w3id.org/kg/id/place/" + "220302"  # made at run time: not a constant shared already
+        text = "铁" + "西区"
+        ms = [Mention(doc_id, 0, 3, text, "PLACE", iri, 0, (0, 9), False)]
+        rs = [Relation(iri, "contained" + "InPlace", iri + "0", Evidence(doc_id, 0, 9), 0.9, "位" + "于")]
+        return pickle.dumps((ms, rs), protocol=pickle.HIGHEST_PROTOCOL)
+
+    (a, ra), (b, rb) = pickle.loads(document("d1")), pickle.loads(document("d2"))
+    assert a[0] == Mention("d1", 0, 3, "铁西区", "PLACE", "https://w3id.org/kg/id/place/220302", 0, (0, 9), False)
+    assert rb[0] == Relation(b[0].iri, "containedInPlace", "https://w3id.org/kg/id/place/2203020", Evidence("d2", 0, 9), 0.9, "位于")
+    assert a[0].iri is b[0].iri and a[0].text is b[0].text and a[0].label is b[0].label
+    assert ra[0].subject is a[0].iri and ra[0].predicate is rb[0].predicate and ra[0].object is rb[0].object and ra[0].cue is rb[0].cue
