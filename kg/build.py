@@ -708,7 +708,7 @@ def export(
     if graph is None:
         graph = GraphBuilder(onto)
         graph.add(docs, mentions, [x for r in results for x in r.relations])
-    g = graph.graph()
+    g = graph.graph(release=True)
     report.counts = summary(g, mentions)
     report.seconds["graph"] = time.perf_counter() - t
     with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:

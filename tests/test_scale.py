@@ -575,3 +575,19 @@ def test_unpickled_mentions_and_relations_share_their_strings_across_documents()
     assert rb[0] == Relation(b[0].iri, "containedInPlace", "https://w3id.org/kg/id/place/2203020", Evidence("d2", 0, 9), 0.9, "位于")
     assert a[0].iri is b[0].iri and a[0].text is b[0].text and a[0].label is b[0].label
     assert ra[0].subject is a[0].iri and ra[0].predicate is rb[0].predicate and ra[0].object is rb[0].object and ra[0].cue is rb[0].cue
+
+
+def test_the_mentions_of_a_sentence_share_its_range_in_a_worker_and_unpickled():
+    """A mention's sentence is its sentence's range itself where that holds it, so the mentions of a
+    sentence share one tuple, in the worker and, through the pickle's memo, where they are unpickled."""
+    import pickle
+
+    from kg.build import DEFAULT_ONTOLOGY, _extract
+    from kg.corpus import doc_ids
+
+    paths = SEEDS[:1]
+    ((_, r),) = _extract(paths, doc_ids(paths, ROOT / "seeds"), DEFAULT_ONTOLOGY, None, jobs=1, dask=None)
+    for mentions in (r.mentions, pickle.loads(pickle.dumps(r, protocol=pickle.HIGHEST_PROTOCOL)).mentions):
+        ranges = {m.sentence for m in mentions}
+        assert len(ranges) < len(mentions)  # sentences that name several entities
+        assert len({id(m.sentence) for m in mentions}) == len(ranges)
