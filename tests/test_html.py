@@ -395,6 +395,31 @@ def test_entity_page_lists_every_sentence_with_anchored_links(site, corpus):
     assert "铁西区委组织部在站前街道开展“双报到”工作。" in text
 
 
+def test_entity_page_lists_the_sentences_of_its_first_articles_and_counts_the_rest(tmp_path, corpus, monkeypatch):
+    """A hub of an archive is named in most of its pages: its page lists the sentences of the first
+    MAX_SENTENCE_ARTICLES articles that name it, in the corpus's order, and says how many articles
+    and sentences it leaves out; below the limit it says nothing of the kind."""
+    g, docs, mentions = corpus
+    ms = [m for m in mentions if m.iri == IRI["双报到"]]
+    articles = sorted({(m.doc_id, m.article) for m in ms}, key=lambda a: article_iri(*a))
+    sentences = {(m.doc_id, m.article, m.sentence) for m in ms}
+    assert len(articles) >= 2
+    monkeypatch.setattr(kg.html, "MAX_SENTENCE_ARTICLES", 1)
+    write_pages(g, docs, mentions, tmp_path)
+    text = _entity_page(tmp_path, corpus, "双报到").read_text(encoding="utf-8")
+    first = articles[0]
+    shown = {x for x in sentences if x[:2] == first}
+    assert text.count("<h3>") == 1
+    assert f"另有 {len(articles) - 1} 篇文章的 {len(sentences) - len(shown)} 个句子提及它，此处只列出前 1 篇" in text
+    assert f"{len(articles) - 1} more articles ({len(sentences) - len(shown)} sentences) mention it" in text
+    for m in ms:
+        assert (f'#m-{m.start}-{m.end}"' in text) == ((m.doc_id, m.article) == first)
+    monkeypatch.setattr(kg.html, "MAX_SENTENCE_ARTICLES", len(articles))
+    write_pages(g, docs, mentions, tmp_path)
+    text = _entity_page(tmp_path, corpus, "双报到").read_text(encoding="utf-8")
+    assert text.count("<h3>") == len(articles) and "more articles" not in text
+
+
 def _article_page(out: Path, title: str) -> Path:
     return next(p for p in (out / "articles").glob("*.html") if f"<h1>{html.escape(title, quote=False)}</h1>" in p.read_text(encoding="utf-8"))
 
