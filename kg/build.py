@@ -495,8 +495,9 @@ def build(
                 report.seconds["load"] += time.perf_counter() - t
             graph = GraphBuilder(onto)  # fed the documents as they come
             # what the build keeps of a result once it is cached, graphed and with the loader: its
-            # relations only for an export that writes the documents' parts again
-            done = partial(replace, reads=None) if base not in (None, KGR) else partial(replace, reads=None, relations=None)
+            # relations only for an export that writes the documents' parts again (another base)
+            rewrites = base not in (None, KGR)
+            done = partial(replace, reads=None) if rewrites else partial(replace, reads=None, relations=None)
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:

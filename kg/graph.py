@@ -98,15 +98,15 @@ class GraphBuilder:
             f = facts.get(spo)
             if f is None:
                 facts[spo] = (at, r.confidence, r.cue)
-            elif type(f) is tuple:
-                facts[spo] = _Facts([f[0], at], max(f[1], r.confidence), [c for c in (f[2], r.cue) if c])
-            else:
-                f.add(at, r.confidence, r.cue)
+                continue
+            if type(f) is tuple:
+                f = facts[spo] = _Facts([f[0]], f[1], [f[2]] if f[2] else [])
+            f.add(at, r.confidence, r.cue)
 
     def graph(self, *, release: bool = False) -> nx.MultiDiGraph:
         """The graph of everything added. `release`: let go of the gathered facts once the graph
-        holds them (a build, whose graph is made once: 16 MB of the seeds x200 in two copies while
-        the pages are made); a second call then has no facts to add."""
+        holds them (a build, whose graph is made once: 12.5 MB of the seeds x200 while the pages are
+        made); a second call then has no facts to add."""
         import networkx as nx
 
         onto = self.onto
@@ -154,7 +154,7 @@ class GraphBuilder:
             if type(f) is tuple:
                 evidence, confidence, cues = [f[0]], f[1], [f[2]] if f[2] else []
             else:
-                evidence, confidence, cues = sorted(set(f.evidence)), f.confidence, sorted(set(f.cues))
+                evidence, confidence, cues = sorted(set(f.evidence)), f.confidence, sorted(f.cues)
             g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
         if release:
             self.facts = {}
@@ -162,9 +162,9 @@ class GraphBuilder:
 
 
 class _Facts:
-    """The ranges, highest confidence and cues of a fact read more than once; the ranges and cues
-    as read (a range read twice is rare), made sets when the graph is made: lists take a third of the
-    memory of sets."""
+    """The ranges, highest confidence and distinct cues of a fact read more than once; the ranges
+    as read (a range read twice is rare), made a set when the graph is made: lists take a third of
+    the memory of sets, and a fact has a cue or two."""
 
     __slots__ = ("evidence", "confidence", "cues")
 
@@ -174,7 +174,7 @@ class _Facts:
     def add(self, at: tuple[str, int, int], confidence: float, cue: str) -> None:
         self.evidence.append(at)
         self.confidence = max(self.confidence, confidence)
-        if cue:
+        if cue and cue not in self.cues:
             self.cues.append(cue)
 
 
