@@ -72,6 +72,10 @@ VIS = Path(importlib.util.find_spec("pyvis").origin).resolve().parent / "templat
 # Up to 1,000 nodes the page is drawn in under a second and pans at 60 frames a second; past it the
 # dense layout grows quadratically and, at the zoom that shows the whole, nodes shrink to dots.
 MAX_OVERVIEW_NODES = 1000
+# The overview lists at most this many articles (the first, in the corpus's order); a corpus with
+# more lists every article on pages of this many under lists/ (the seeds x200 have 7,400 articles,
+# 4 MB of the overview's 4.6; an archive of 100,000 pages would make a page of hundreds of MB).
+MAX_LIST_ARTICLES = 2000
 MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists show them all)
 # An entity page lists the sentences of at most this many articles that mention it (the first, in
 # the corpus's order), and counts the rest: a hub of an archive is named in most of its pages (铁东区
@@ -1055,14 +1059,32 @@ def _env() -> Environment:
     return env
 
 
-def _index_inputs(site: _Site, max_nodes: int) -> dict:
-    entities = sorted(site.entity)
-    chosen = sorted(sorted(entities, key=lambda n: (-site.importance[n], n))[:max_nodes])
-    articles = []
+def _article_rows(site: _Site, root: str) -> list[tuple[str, str, str, int, int]]:
+    """Every article, in the corpus's order: (href, title, doc, index, mentions)."""
+    rows = []
     for d in site.docs.values():
         for index, _start, _end, title, _byline in d.articles:
             iri = site.article_of[(d.doc_id, index)]
-            articles.append((site.href(iri, ""), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
+            rows.append((site.href(iri, root), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
+    return rows
+
+
+def list_pages(articles: int) -> list[str]:
+    """The paths of the pages that list `articles` articles, MAX_LIST_ARTICLES to a page: none when
+    the overview lists them all.
+
+    >>> list_pages(2000), list_pages(2001)
+    ([], ['lists/articles-0001.html', 'lists/articles-0002.html'])
+    """
+    if articles <= MAX_LIST_ARTICLES:
+        return []
+    return [f"lists/articles-{n:04d}.html" for n in range(1, -(-articles // MAX_LIST_ARTICLES) + 1)]
+
+
+def _index_inputs(site: _Site, max_nodes: int) -> dict:
+    entities = sorted(site.entity)
+    chosen = sorted(sorted(entities, key=lambda n: (-site.importance[n], n))[:max_nodes])
+    articles = _article_rows(site, "")
     relations = Counter(k for u in entities for v, k, _ in site.out_edges.get(u, ()) if v in site.entity)
     return {
         "max_nodes": max_nodes,
@@ -1074,9 +1096,50 @@ def _index_inputs(site: _Site, max_nodes: int) -> dict:
             (site.href(n, ""), site.label(n), site.type(n), tuple(site.attrs[n].get("aliases") or ()), int(site.attrs[n].get("mentions") or 0))
             for n in sorted(entities, key=lambda n: (-site.importance[n], pinyin(site.label(n))[0], n))
         ),
-        "articles": tuple(articles),
+        "articles": tuple(articles[:MAX_LIST_ARTICLES]),
+        "article_total": len(articles),
+        "lists": tuple(list_pages(len(articles))),
         "docs": len(site.docs),
     }
+
+
+def _list_inputs(site: _Site, number: int) -> dict:
+    """What the `number`th page of the article lists shows (from 1): its articles, and the others' paths."""
+    articles = _article_rows(site, "../")
+    return {
+        "number": number,
+        "lists": tuple(list_pages(len(articles))),
+        "first": (number - 1) * MAX_LIST_ARTICLES + 1,
+        "articles": tuple(articles[(number - 1) * MAX_LIST_ARTICLES : number * MAX_LIST_ARTICLES]),
+        "article_total": len(articles),
+    }
+
+
+def _article_list(rows: Sequence[tuple[str, str, str, int, int]]) -> Markup:
+    """The rows of a list of articles, for the filter. Thousands of them: written here, not by a
+    template loop, at a fraction of the cost."""
+    return Markup(
+        "".join(
+            f'<li data-key="{escape(search_key(title) + "|" + doc.lower())}"><a class="ref" href="{escape(href)}">{escape(title)}</a>'
+            f' <span class="doc">{escape(doc)} #{index}</span> <span class="n" title="mentions">{mentions}</span></li>\n'
+            for href, title, doc, index, mentions in rows
+        )
+    )
+
+
+def _list_page(env: Environment, p: dict) -> str:
+    rows = p["articles"]
+    return env.get_template("list.html").render(
+        root="../",
+        kind="list",
+        title=f"文章 Articles {p['first']}–{p['first'] + len(rows) - 1}",
+        number=p["number"],
+        pages=[(n, f"../{path}") for n, path in enumerate(p["lists"], 1)],
+        first=p["first"],
+        shown=len(rows),
+        article_total=p["article_total"],
+        article_rows=_article_list(rows),
+    )
 
 
 def _index_page(env: Environment, p: dict) -> str:
@@ -1103,15 +1166,10 @@ def _index_page(env: Environment, p: dict) -> str:
             {"href": href, "label": label, "type": t, "aliases": list(aliases), "mentions": mentions, "key": search_key(label, aliases)}
             for href, label, t, aliases, mentions in p["entities"]
         ],
-        article_count=len(p["articles"]),
-        # thousands of rows: written here, not by a template loop, at a fraction of the cost
-        article_rows=Markup(
-            "".join(
-                f'<li data-key="{escape(search_key(title) + "|" + doc.lower())}"><a class="ref" href="{escape(href)}">{escape(title)}</a>'
-                f' <span class="doc">{escape(doc)} #{index}</span> <span class="n" title="mentions">{mentions}</span></li>\n'
-                for href, title, doc, index, mentions in p["articles"]
-            )
-        ),
+        article_count=p["article_total"],
+        article_shown=len(p["articles"]),
+        lists=list(enumerate(p["lists"], 1)),
+        article_rows=_article_list(p["articles"]),
         doc_count=p["docs"],
     )
 
@@ -1576,7 +1634,7 @@ def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed:
     """`write_pages`' preliminaries for a build into a folder whose earlier output is `previous`;
     `keyed`: the build gives its documents' keys (`doc_keys`), so the record in `pre_keys` is read."""
     env = _env()
-    for name in ("index.html", "article.html", "entity.html"):
+    for name in ("index.html", "article.html", "entity.html", "list.html"):
         env.get_template(name)  # compiled once, here, not in each worker
     previous = Path(previous) if previous is not None else None
     known = _manifest(previous) if previous is not None else {}
@@ -1603,10 +1661,12 @@ def page_files(
     pre_keys: Path | None = None,
     prepared: Prepared | None = None,
 ) -> list[tuple[str, ...]]:
-    """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`.
+    """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`,
+    and for a corpus of more than MAX_LIST_ARTICLES articles the pages that list them all,
+    `lists/articles-<n>.html` (the overview lists the first of them).
 
     The scripts and stylesheets go to `assets/`; pages of an earlier build that this graph no
-    longer has are removed from `articles/` and `entities/`. Returns the files written as their parts
+    longer has are removed from `articles/`, `entities/` and `lists/`. Returns the files written as their parts
     relative to `out`, sorted (a build lists thousands; `write_pages` makes them Paths).
     `jobs` > 1 renders the pages in that many forked processes (where the platform can fork), each
     a share of them, with the same bytes; an error in one is raised here once all have stopped.
@@ -1636,6 +1696,8 @@ def page_files(
         assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
         assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
         pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]
+        lists = list_pages(sum(len(d.articles) for d in site.docs.values()))
+        pages += [_Page(path, partial(_list_inputs, site, n), _list_page) for n, path in enumerate(lists, 1)]
         for d in site.docs.values():
             for index, start, end, title, byline in d.articles:
                 name = site.article[site.article_of[(d.doc_id, index)]]
@@ -1645,14 +1707,15 @@ def page_files(
         entities = len(pages)
         for iri, name in sorted(site.entity.items()):
             pages.append(_Page(f"entities/{name}", partial(_entity_inputs, site, iri), _entity_page))
-        for folder in sorted({out, *(path.parent for path, _ in assets), *(out / sub for sub in ("articles", "entities"))}):
+        subs = ("articles", "entities", *(("lists",) if lists else ()))
+        for folder in sorted({out, *(path.parent for path, _ in assets), *(out / sub for sub in subs)}):
             folder.mkdir(parents=True, exist_ok=True)
         # until the pages are written, no manifest vouches for them (a build that stops half-way leaves none)
         (out / MANIFEST).unlink(missing_ok=True)
         for path, src in assets:
             _write(path, src.read_bytes())
         # the pages already there, listed once: the others are written without a look at each
-        present = frozenset(f"{sub}/{name}" for sub in ("articles", "entities") for name in os.listdir(out / sub)) | (
+        present = frozenset(f"{sub}/{name}" for sub in subs for name in os.listdir(out / sub)) | (
             {"index.html"} if (out / "index.html").exists() else set()
         )
         job = _Job(out, env, prepared.version, pages, prepared.previous, known, present, known_pre)
@@ -1689,9 +1752,13 @@ def page_files(
         except OSError:
             pass  # a record that cannot be kept only costs the next build the inputs of its articles
     names = {page.path for page in pages}
-    for sub in ("articles", "entities"):
+    for sub in ("articles", "entities", "lists"):
+        if not (out / sub).is_dir():
+            continue  # lists/: only a corpus of more than MAX_LIST_ARTICLES articles has it
         for stale in sorted(os.listdir(out / sub)):
             if stale.endswith(".html") and f"{sub}/{stale}" not in names:
                 os.unlink(out / sub / stale)
+        if sub == "lists" and not lists and not os.listdir(out / sub):
+            os.rmdir(out / sub)
     # sorted as paths are: by their parts
     return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(name.split("/")) for name in names)])

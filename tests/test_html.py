@@ -287,8 +287,8 @@ def test_pages_load_nothing_from_the_network(site):
         assert "@import" not in text and "url(http" not in text
 
 
-def test_pages_local_links_and_anchors_resolve(site):
-    out, _ = site
+def _resolved_links(out: Path) -> int:
+    """How many links and sources the pages under `out` have, each asserted to reach its file and anchor."""
     ids: dict[Path, set[str]] = {p: set(re.findall(r'\sid="([^"]+)"', p.read_text(encoding="utf-8"))) for p in _pages(out)}
     checked = 0
     for page in _pages(out):
@@ -299,7 +299,48 @@ def test_pages_local_links_and_anchors_resolve(site):
             if anchor:
                 assert anchor in ids[target], (page, ref)
             checked += 1
-    assert checked > 100
+    return checked
+
+
+def test_pages_local_links_and_anchors_resolve(site):
+    out, _ = site
+    assert _resolved_links(out) > 100
+
+
+def test_a_corpus_of_more_articles_than_the_overview_lists_has_pages_that_list_them_all(tmp_path, corpus, monkeypatch):
+    """An archive has hundreds of thousands of articles: the overview lists the first
+    MAX_LIST_ARTICLES and links to the pages under lists/ that list every article once, in the
+    corpus's order, each with the others' links and the filter; a smaller corpus has no such pages,
+    and a build that no longer needs them leaves none behind."""
+    out = tmp_path / "out"
+    monkeypatch.setattr(kg.html, "MAX_LIST_ARTICLES", 1)
+    write_pages(*corpus, out)
+    articles = sorted(p.relative_to(out).as_posix() for p in (out / "articles").glob("*.html"))
+    assert len(articles) >= 3
+    lists = kg.html.list_pages(len(articles))
+    assert len(lists) == len(articles) and sorted(p.relative_to(out).as_posix() for p in (out / "lists").glob("*.html")) == lists
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert index.count('class="doc"') == 1 and all(f'href="{path}"' in index for path in lists)
+    assert f"此处列出前 1 篇，全部 {len(articles)} 篇分 {len(lists)} 页列出" in index
+    listed = []
+    for n, path in enumerate(lists, 1):
+        text = (out / path).read_text(encoding="utf-8")
+        listed += [html.unescape(href).removeprefix("../") for href in re.findall(r'<a class="ref" href="([^"]+)"', text)]
+        assert f'<strong aria-current="page">{n}</strong>' in text and 'id="page-search"' in text
+        assert all(f'href="../{other}"' in text for other in lists if other != path)
+    assert sorted(listed) == articles and len(listed) == len(set(listed))
+    first = re.findall(r'<a class="ref" href="([^"]+)"', index.split('id="article-list"')[1])
+    assert [html.unescape(h) for h in first] == listed[:1]  # the overview's are the first pages' first
+    assert _resolved_links(out) > 100
+    monkeypatch.setattr(kg.html, "MAX_LIST_ARTICLES", len(articles))
+    write_pages(*corpus, out)
+    assert not (out / "lists").exists() and 'id="article-lists"' not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_html_doctests_hold():
+    import doctest
+
+    assert doctest.testmod(kg.html).failed == 0
 
 
 def test_pages_escape_corpus_text(site):

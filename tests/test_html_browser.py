@@ -163,6 +163,26 @@ def test_index_list_filter_keeps_matching_pages(site, visit):
     v.clean()
 
 
+def test_article_list_pages_filter_their_rows_and_lead_to_each_other(tmp_path, visit, monkeypatch):
+    """An archive's articles listed on pages of their own (lists/): each filters its rows as the
+    overview does, and its pager opens the others."""
+    import kg.html
+
+    monkeypatch.setattr(kg.html, "MAX_LIST_ARTICLES", 2)
+    write_pages(*fixture_corpus(), tmp_path)
+    v = visit(tmp_path / "lists" / "articles-0001.html")
+    rows = v.page.eval_on_selector_all("#article-list li a", "as => as.map(a => a.textContent)")
+    assert len(rows) == 2 and "四平市铁西区开展双报到" in rows
+    v.page.fill("#page-search", "tiexi")
+    assert v.page.eval_on_selector_all("#article-list li:not([hidden]) a", "as => as.map(a => a.textContent)") == ["四平市铁西区开展双报到"]
+    assert v.page.inner_text("#page-status") == "1 / 2"
+    v.page.click("nav.pager a")
+    v.page.wait_for_url("**/lists/articles-0002.html")
+    assert v.page.inner_text("nav.pager strong") == "2"
+    assert v.page.locator("#article-list li").count() == 1
+    v.clean()
+
+
 def test_overview_type_filter_hides_nodes(site, visit):
     v = visit(site / "index.html")
     v.drawn()
