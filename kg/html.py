@@ -514,6 +514,7 @@ class _Site:
     digests: dict[str, str] = field(default_factory=dict)  # doc -> digest of its text
     text_of: dict[str, _Texts] = field(default_factory=dict)  # doc -> its text alone, for a page's inputs
     facts: dict[str, bytes] = field(default_factory=dict)  # doc -> digest of what the corpus says of the IRIs it names
+    rows: dict[str, list[tuple[str, str, str, int, int]]] = field(default_factory=dict)  # root -> `_article_rows`
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -1060,12 +1061,15 @@ def _env() -> Environment:
 
 
 def _article_rows(site: _Site, root: str) -> list[tuple[str, str, str, int, int]]:
-    """Every article, in the corpus's order: (href, title, doc, index, mentions)."""
-    rows = []
-    for d in site.docs.values():
-        for index, _start, _end, title, _byline in d.articles:
-            iri = site.article_of[(d.doc_id, index)]
-            rows.append((site.href(iri, root), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
+    """Every article, in the corpus's order: (href, title, doc, index, mentions); made once per
+    process and root, not once per page of the lists (an archive has hundreds of them)."""
+    rows = site.rows.get(root)
+    if rows is None:
+        rows = site.rows[root] = []
+        for d in site.docs.values():
+            for index, _start, _end, title, _byline in d.articles:
+                iri = site.article_of[(d.doc_id, index)]
+                rows.append((site.href(iri, root), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
     return rows
 
 
