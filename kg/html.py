@@ -80,7 +80,7 @@ MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists
 # An entity page lists the sentences of at most this many articles that mention it (the first, in
 # the corpus's order), and counts the rest: a hub of an archive is named in most of its pages (铁东区
 # in 2,000 articles of the seeds x200, a 1.8 MB page, ten times that for x2000), and every mention is in
-# mentions.jsonl and kg.ttl. Its articles' pages are linked from the overview.
+# mentions.jsonl and kg.ttl. Every article page is linked from the overview or the lists.
 MAX_SENTENCE_ARTICLES = 200
 SEED = 7
 SPACING = 90  # the side of the square of drawing each node gets in the layouts
