@@ -498,17 +498,22 @@ def build(
             # relations only for an export that writes the documents' parts again (another base)
             rewrites = base not in (None, KGR)
             done = partial(replace, reads=None) if rewrites else partial(replace, reads=None, relations=None)
+
+            def hold(p: Path, result: DocResult) -> None:
+                """A result, cached or extracted: its facts to the graph, what the build keeps of it spooled."""
+                graph.add([result.doc], result.mentions, result.relations)
+                results[p] = spool.keep(done(result))
+                progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
+
             for p in (p for p in paths if store.has(keys[p])):
                 hit = store.get(keys[p])
                 if hit is not None:
-                    graph.add([hit.doc], hit.mentions, hit.relations)
                     if loader:
                         if hit.reads is not None and hit.reads[0] == tag:
                             loader.add(hit.parts.digest, hit.reads[1], projected=True)
                         else:
                             loader.add(hit.parts.digest, hit.parts.ttl, parsed=hit.checked is not None)
-                    results[p] = spool.keep(done(hit))
-                    progress.advance(bytes_=p.stat().st_size, articles=len(hit.doc.articles), mentions=len(hit.mentions))
+                    hold(p, hit)
                 else:
                     late.append(p)
             if pending.remote and html:
@@ -529,9 +534,7 @@ def build(
                     progress.advance(bytes_=p.stat().st_size)
                     return
                 store.put(keys[p], result)
-                graph.add([result.doc], result.mentions, result.relations)
-                results[p] = spool.keep(done(result))
-                progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
+                hold(p, result)
 
             for p, result in pending:
                 take(p, result)
