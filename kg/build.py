@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError, KGError
-from kg.graph import DocInfo, GraphBuilder, summary
+from kg.graph import DocInfo, GraphBuilder, MentionIndex, summary
 from kg.link import Linker
 from kg.mention import Mention, Relation
 from kg.ontology import KGR, Ontology, load_ontology, read_before
@@ -56,7 +56,7 @@ class DocResult:
     """What extraction keeps of one document: enough for the global stages."""
 
     doc: DocInfo
-    mentions: list[Mention]
+    mentions: list[Mention] | SpooledMentions  # spooled in a build's results (see Spool)
     # None in a build's results once they are in its graph, unless its export writes the document's
     # parts again (`--base`): they were two fifths of what a build held a document (42 kB a page)
     relations: list[Relation] | None
@@ -73,6 +73,8 @@ class Spool:
     mentions.trig, their lines of mentions.jsonl), kept in a file from extraction to export
     instead of in memory: they are only ever concatenated, and they were three fifths of what a
     build held per document (126 of 206-216 kB a page of the seeds, 126 MB of the seeds x200).
+    Their mentions too, pickled: the pages read a document's again, and a `MentionIndex` holds
+    what the rest of the build needs (17 kB a page of the seeds, of which the index keeps 5).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
@@ -93,7 +95,7 @@ class Spool:
         p = r.parts
         if isinstance(p, SpooledParts):
             return r
-        blobs = (p.ttl, p.jsonld, p.trig, r.jsonl)
+        blobs = (p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL))
         at, end = [], self.size
         for blob in blobs:
             at.append(Spooled(self, end, len(blob)))
@@ -104,7 +106,8 @@ class Spool:
         except OSError as err:
             raise self._unwritable(err) from err
         self.size = end
-        return replace(r, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3])
+        mentions = SpooledMentions(at[4], len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
+        return replace(r, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3], mentions=mentions)
 
     def _unwritable(self, err: OSError) -> KGError:
         return KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).")
@@ -148,6 +151,30 @@ class SpooledParts:
 
     def __reduce__(self) -> tuple:
         return (DocumentParts, (self.ttl, self.jsonld, self.trig, self.digest))
+
+
+class SpooledMentions:
+    """A document's mentions kept in a `Spool`: read again each time they are iterated; `iris`, the
+    distinct IRIs they denote, sorted. Pickled, they are a list again."""
+
+    __slots__ = ("_data", "count", "iris")
+
+    def __init__(self, data: Spooled, count: int, iris: tuple[str, ...]) -> None:
+        self._data, self.count, self.iris = data, count, iris
+
+    def __iter__(self) -> Iterator[Mention]:
+        return iter(pickle.loads(bytes(self._data)))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __reduce__(self) -> tuple:
+        return (list, (list(self),))
+
+
+def mention_iris(mentions: list[Mention] | SpooledMentions) -> tuple[str, ...]:
+    """The distinct IRIs a document's mentions denote, sorted."""
+    return mentions.iris if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
 
 
 @dataclass(slots=True)
@@ -494,6 +521,7 @@ def build(
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
             graph = GraphBuilder(onto)  # fed the documents as they come
+            index = MentionIndex()  # what the pages read of their mentions, as they go to the spool
             # what the build keeps of a result once it is cached, graphed and with the loader: its
             # relations only for an export that writes the documents' parts again (another base)
             rewrites = base not in (None, KGR)
@@ -502,7 +530,8 @@ def build(
             def hold(p: Path, result: DocResult) -> None:
                 """A result, cached or extracted: its facts to the graph, what the build keeps of it spooled."""
                 graph.add([result.doc], result.mentions, result.relations)
-                results[p] = spool.keep(done(result))
+                kept = results[p] = spool.keep(done(result))
+                index.add(result.doc, result.mentions, stored=kept.mentions)
                 progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
 
             for p in (p for p in paths if store.has(keys[p])):
@@ -554,7 +583,7 @@ def build(
         doc_keys = {ids[p]: f"{store.version}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
-            checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared,
+            checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared, index=index,
         )
         if retain is not None:
             retain += [results, loader, graph]  # the loader's store of the cached parts and the graph's groups of facts too
@@ -692,6 +721,7 @@ def export(
     pre_keys: Path | None = None,
     graph: GraphBuilder | None = None,
     prepared: Prepared | None = None,
+    index: MentionIndex | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
@@ -701,19 +731,23 @@ def export(
     `preloaded`: documents' parts of kg.ttl on their way into a store, for that check (waited for only
     when the check starts: the graph and the RDF are made meanwhile). `retain`: as in `build`.
     `doc_keys`, `pre_keys`, `prepared`: as in `kg.html.page_files`. `graph`: the results fed to a
-    GraphBuilder already (`build` feeds it as it reads them), for the graph.
+    GraphBuilder already (`build` feeds it as it reads them), for the graph; `index`: the
+    MentionIndex of the results' mentions (`build` makes it as it spools them).
     """
     from kg import rdf
 
     t = time.perf_counter()
     results = sorted(results, key=lambda r: r.doc.doc_id)
     docs = [r.doc for r in results]
-    mentions = [m for r in results for m in r.mentions]
     if graph is None:
         graph = GraphBuilder(onto)
-        graph.add(docs, mentions, [x for r in results for x in r.relations])
+        graph.add(docs, [m for r in results for m in r.mentions], [x for r in results for x in r.relations])
+    if index is None:
+        index = MentionIndex()
+        for r in results:
+            index.add(r.doc, r.mentions)
     g = graph.graph(release=True)
-    report.counts = summary(g, mentions)
+    report.counts = summary(g, index.labels)
     report.seconds["graph"] = time.perf_counter() - t
     with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:
         t = time.perf_counter()
@@ -722,7 +756,7 @@ def export(
         triples = rdf.graph_triples(g, base=base)
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
-        parts = [r.parts if own else document_parts(r.doc, r.mentions, r.relations, base=base) for r in results]
+        parts = [r.parts if own else document_parts(r.doc, list(r.mentions), r.relations, base=base) for r in results]
         checking = None
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
@@ -733,7 +767,7 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [
-                DocumentPart(p, frozenset(rb(m.iri) for m in r.mentions), r.checked if own else None)
+                DocumentPart(p, frozenset(rb(iri) for iri in mention_iris(r.mentions)), r.checked if own else None)
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None
@@ -770,7 +804,7 @@ def export(
 
             # the pages of the previous output whose inputs are unchanged are linked, not rendered
             written += page_files(
-                g, docs, mentions, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
+                g, docs, index, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
             )
             report.seconds["html"] = time.perf_counter() - t
         if checking:

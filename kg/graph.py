@@ -9,6 +9,7 @@ Input order never changes the graph. This module imports neither spaCy nor rdfli
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -208,10 +209,71 @@ def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
         c = onto.concepts.get(parent) if parent else None
 
 
-def summary(g: nx.MultiDiGraph, mentions: Sequence[Mention]) -> dict[str, Counter]:
-    """Counts per type of mentions, nodes and new nodes, and of edges per predicate."""
+class MentionIndex:
+    """What the pages read of the corpus's mentions, without holding them all: each entity's mentions
+    as rows of six integers (document, sentence, article, range), each document's count of mentions
+    per article and the IRIs its articles' mentions denote, and where its mentions are read again:
+    the list itself, or, in a build, its spool (a build held 17 kB of mentions a page of the seeds;
+    the rows take about 5). `add` each document once."""
+
+    def __init__(self) -> None:
+        self.doc_ids: list[str] = []  # by the number rows give them
+        self.rows: dict[str, array] = {}  # entity IRI -> (document number, sentence start, end, article, start, end), ...
+        self.counts: dict[str, dict[int, int]] = {}  # document -> article index -> its mentions
+        self.named: dict[str, tuple[str, ...]] = {}  # document -> the IRIs its articles' mentions denote, sorted
+        self.stored: dict[str, Iterable[Mention]] = {}  # document -> its mentions, read again when iterated
+        self.labels: Counter = Counter()  # mentions per label, in all
+
+    @classmethod
+    def of(cls, docs: Iterable[DocInfo], mentions: Iterable[Mention]) -> MentionIndex:
+        """The index of mentions held in a list (those of documents not among `docs` are left out:
+        no page shows them)."""
+        by_doc: dict[str, list[Mention]] = defaultdict(list)
+        for m in mentions:
+            by_doc[m.doc_id].append(m)
+        index = cls()
+        for d in docs:
+            index.add(d, by_doc.get(d.doc_id, []))
+        return index
+
+    def add(self, doc: DocInfo, mentions: Sequence[Mention], *, stored: Iterable[Mention] | None = None) -> None:
+        """A document's mentions; `stored`: where they are read again (else the sequence is kept)."""
+        number = len(self.doc_ids)
+        self.doc_ids.append(doc.doc_id)
+        articles = {a[0] for a in doc.articles}
+        counts: Counter = Counter()
+        named: set[str] = set()
+        rows = self.rows
+        for m in mentions:
+            row = rows.get(m.iri)
+            if row is None:
+                row = rows[m.iri] = array("q")
+            row.extend((number, m.sentence[0], m.sentence[1], m.article, m.start, m.end))
+            self.labels[m.label] += 1
+            if m.article in articles:
+                counts[m.article] += 1
+                named.add(m.iri)
+        self.counts[doc.doc_id] = dict(counts)
+        self.named[doc.doc_id] = tuple(sorted(named))
+        self.stored[doc.doc_id] = mentions if stored is None else stored
+
+    def of_doc(self, doc_id: str) -> list[Mention]:
+        """A document's mentions, sorted by (start, end, IRI), as they came for equal ones."""
+        return sorted(self.stored.get(doc_id, ()), key=lambda m: (m.start, m.end, m.iri))
+
+    def of_entity(self, iri: str) -> list[tuple[str, tuple[int, int], int, int, int]]:
+        """An entity's mentions as (document, sentence, article, start, end), sorted by (document, start, end)."""
+        row, ids = self.rows.get(iri, ()), self.doc_ids
+        found = [(ids[row[i]], row[i + 4], row[i + 5], (row[i + 1], row[i + 2]), row[i + 3]) for i in range(0, len(row), 6)]
+        found.sort()
+        return [(d, sentence, article, start, end) for d, start, end, sentence, article in found]
+
+
+def summary(g: nx.MultiDiGraph, labels: Counter) -> dict[str, Counter]:
+    """Counts per type of mentions (`labels`, as `MentionIndex.labels` counts them), of nodes and new
+    nodes, and of edges per predicate."""
     return {
-        "mentions": Counter(m.label for m in mentions),
+        "mentions": Counter(labels),
         "nodes": Counter(t for _, t in g.nodes(data="type")),
         "new": Counter(data["type"] for _, data in g.nodes(data=True) if data.get("new")),
         "edges": Counter(k for _, _, k in g.edges(keys=True)),

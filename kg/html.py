@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from importlib import metadata
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,7 +44,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pypinyin import Style, lazy_pinyin
 
-from kg.graph import ARTICLE, DocInfo
+from kg.graph import ARTICLE, DocInfo, MentionIndex
 from kg.mention import Mention
 from kg.relations import (
     ACTS_WITH,
@@ -501,8 +501,7 @@ class _Site:
     in_edges: dict[str, list[tuple[str, str, dict]]]
     authors: dict[str, list[str]]  # article IRI -> the nodes its author edges lead to
     ontology: dict[str, list[tuple[str, str]]]  # u -> (v, key) of each edge from u taken from the ontology
-    mentions_of: dict[str, list[Mention]]  # entity IRI -> its mentions, sorted
-    mentions_in: dict[str, list[Mention]]  # article IRI -> its mentions, sorted
+    mentions: MentionIndex  # where each entity is mentioned, and each document's mentions
     importance: dict[str, int]
     # doc -> (the starts, and the sorted (start, end, u, v, key, source)) of the evidence read in it
     evidence: dict[str, tuple[list[int], list[tuple[int, int, str, str, str, str]]]]
@@ -515,6 +514,7 @@ class _Site:
     text_of: dict[str, _Texts] = field(default_factory=dict)  # doc -> its text alone, for a page's inputs
     facts: dict[str, bytes] = field(default_factory=dict)  # doc -> digest of what the corpus says of the IRIs it names
     rows: dict[str, list[tuple[str, str, str, int, int]]] = field(default_factory=dict)  # root -> `_article_rows`
+    mentioned: tuple[str, list[Mention]] | None = None  # the last document whose mentions were read: its id, `MentionIndex.of_doc`
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -540,6 +540,12 @@ class _Site:
         if a is None or doc is None:
             return None
         return f"{root}articles/{self.article[a]}#s-{start}", _clip(doc.text[start:end], 160)
+
+    def mentions_in(self, doc_id: str, index: int) -> list[Mention]:
+        """The mentions of an article, sorted; its document's are read once for the run of its articles."""
+        if self.mentioned is None or self.mentioned[0] != doc_id:
+            self.mentioned = (doc_id, self.mentions.of_doc(doc_id))
+        return [m for m in self.mentioned[1] if m.article == index]
 
     def label(self, iri: str) -> str:
         return str(self.attrs[iri].get("label") or iri)
@@ -640,7 +646,7 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
     return rows[0][0], rows[-1][1]
 
 
-def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention]) -> _Site:
+def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex) -> _Site:
     docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
     article_of: dict[tuple[str, int], str] = {}
     starts: dict[str, list[tuple[int, int, str]]] = {}
@@ -656,14 +662,8 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
     types = dict(g.nodes(data="type"))
     articles = set(article_of.values())
     entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
-    mentions_of: dict[str, list[Mention]] = defaultdict(list)
-    mentions_in: dict[str, list[Mention]] = defaultdict(list)
-    for m in sorted(mentions, key=attrgetter("doc_id", "start", "end", "iri")):
-        if m.iri in g:
-            mentions_of[m.iri].append(m)
-        a = article_of.get((m.doc_id, m.article))
-        if a is not None:
-            mentions_in[a].append(m)
+    if not isinstance(mentions, MentionIndex):
+        mentions = MentionIndex.of(docs_by_id.values(), mentions)
     # one pass over the edges: each node's links that do not lead to an article, the edges taken
     # from the ontology, and the evidence of each document, which article pages look up by position
     degree: Counter = Counter()
@@ -704,8 +704,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         in_edges=dict(in_edges),
         authors=dict(authors),
         ontology=dict(ontology),
-        mentions_of=dict(mentions_of),
-        mentions_in=dict(mentions_in),
+        mentions=mentions,
         importance={n: int(g.nodes[n].get("mentions") or 0) + degree[n] for n in entities},
         evidence=evidence,
     )
@@ -1067,9 +1066,10 @@ def _article_rows(site: _Site, root: str) -> list[tuple[str, str, str, int, int]
     if rows is None:
         rows = site.rows[root] = []
         for d in site.docs.values():
+            counts = site.mentions.counts.get(d.doc_id, {})
             for index, _start, _end, title, _byline in d.articles:
                 iri = site.article_of[(d.doc_id, index)]
-                rows.append((site.href(iri, root), title, d.doc_id, index, len(site.mentions_in.get(iri, []))))
+                rows.append((site.href(iri, root), title, d.doc_id, index, counts.get(index, 0)))
     return rows
 
 
@@ -1187,7 +1187,7 @@ def _article_inputs(site: _Site, doc: DocInfo, index: int, start: int, end: int,
     mentions and edges refer to them by position there (the inputs are hashed for every page).
     """
     iri = site.article_of[(doc.doc_id, index)]
-    ms = [m for m in site.mentions_in.get(iri, ()) if start <= m.start and m.end <= end]
+    ms = [m for m in site.mentions_in(doc.doc_id, index) if start <= m.start and m.end <= end]
     names: dict[str, tuple[_Named, tuple[int, int]]] = {}
     at: dict[str, int] = {}
     for m in ms:
@@ -1240,9 +1240,8 @@ def _article_pre(site: _Site, doc: DocInfo, index: int, doc_key: str) -> str:
     a document."""
     facts = site.facts.get(doc.doc_id)
     if facts is None:
-        iris: set[str] = set()
+        iris = set(site.mentions.named.get(doc.doc_id, ()))
         for a in (site.article_of[(doc.doc_id, i)] for i, *_ in doc.articles):
-            iris.update(m.iri for m in site.mentions_in.get(a, ()))
             iris.update(site.authors.get(a, ()))
         h = hashlib.blake2b(digest_size=16)
         for iri in sorted(iris):
@@ -1333,13 +1332,13 @@ def _entity_inputs(site: _Site, iri: str) -> dict:
     # the sentences that mention it, grouped by article, each mention linked to its anchor
     sentences: dict[tuple[str, tuple[int, int]], tuple[str | None, list[tuple[int, int]]]] = {}
     article_of = site.article_of
-    for m in site.mentions_of.get(iri, ()):
-        key = (m.doc_id, m.sentence)
+    for doc_id, sentence, article, start, end in site.mentions.of_entity(iri):
+        key = (doc_id, sentence)
         found = sentences.get(key)
         if found is None:
             # the page of the article the mention was read in, where its anchor is
-            found = sentences[key] = (article_of.get((m.doc_id, m.article)), [])
-        found[1].append((m.start, m.end))
+            found = sentences[key] = (article_of.get((doc_id, article)), [])
+        found[1].append((start, end))
     by_article: dict[str, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = defaultdict(list)
     doc_of: dict[str, str] = {}
     for (doc_id, (s, e)), (art, marks) in sorted(sentences.items()):
@@ -1646,7 +1645,7 @@ def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed:
     return Prepared(env, _code_version(), previous, known, known_pre)
 
 
-def write_pages(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention], out: Path, **options: Any) -> list[Path]:
+def write_pages(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex, out: Path, **options: Any) -> list[Path]:
     """`page_files`, returning the paths written, sorted."""
     out = Path(out)
     return [out.joinpath(*parts) for parts in page_files(g, docs, mentions, out, **options)]
@@ -1655,7 +1654,7 @@ def write_pages(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[
 def page_files(
     g: nx.MultiDiGraph,
     docs: Sequence[DocInfo],
-    mentions: Sequence[Mention],
+    mentions: Sequence[Mention] | MentionIndex,
     out: Path,
     *,
     max_overview_nodes: int = MAX_OVERVIEW_NODES,
@@ -1687,7 +1686,8 @@ def page_files(
     was recorded with the key the previous build's manifest holds for it without gathering its
     inputs (7,393 of 7,400 articles when a file is added to the seeds x200).
 
-    `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier.
+    `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier. `mentions`: a
+    list, or the `MentionIndex` of the documents' (a build's, whose mentions are in its spool).
     """
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)

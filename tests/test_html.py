@@ -257,6 +257,39 @@ def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
         assert x.read_bytes() == y.read_bytes(), x.name
 
 
+def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, corpus):
+    """A build holds its documents' mentions in its spool, and a MentionIndex of what the pages need
+    of them: the pages it writes are the bytes of those written from the list, whatever the order the
+    documents were added in, and a document's mentions are read again once, for its article pages."""
+    from collections import Counter
+
+    from kg.graph import MentionIndex
+
+    g, docs, mentions = corpus
+    reads: Counter = Counter()
+
+    class Stored:  # as a build's spooled mentions: read again each time they are iterated
+        def __init__(self, doc_id: str, ms: list[Mention]) -> None:
+            self.doc_id, self.ms = doc_id, ms
+
+        def __iter__(self):
+            reads[self.doc_id] += 1
+            return iter(list(self.ms))
+
+    index = MentionIndex()
+    for d in reversed(docs):
+        ms = [m for m in mentions if m.doc_id == d.doc_id]
+        index.add(d, ms, stored=Stored(d.doc_id, ms))
+    assert index.labels == Counter(m.label for m in mentions)
+    assert index.of_entity(IRI["双报到"]) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == IRI["双报到"])
+    a = write_pages(g, docs, mentions, tmp_path / "list")
+    b = write_pages(g, docs, index, tmp_path / "index")
+    assert [p.relative_to(tmp_path / "list") for p in a] == [p.relative_to(tmp_path / "index") for p in b]
+    for x, y in zip(a, b):
+        assert x.read_bytes() == y.read_bytes(), x.name
+    assert reads == {d.doc_id: 1 for d in docs}
+
+
 class _PageError(Exception): ...
 
 

@@ -443,8 +443,9 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     cache as bytes); once the build is over they are not read from a file that is gone."""
     import pickle
 
-    from kg.build import SpooledParts
+    from kg.build import SpooledMentions, SpooledParts
     from kg.errors import KGError
+    from kg.mention import Mention
     from kg.rdf import DocumentParts
 
     kept: list = []
@@ -452,12 +453,19 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
     results = list(next(x for x in kept if isinstance(x, dict)).values())  # the build's results, by path
     assert len(results) == 3 and all(isinstance(r.parts, SpooledParts) for r in results)
+    # and its mentions: the build holds their count and IRIs
+    assert all(isinstance(r.mentions, SpooledMentions) and r.mentions.count > 0 for r in results)
     with pytest.raises(KGError, match="after its build had ended"):
         results[0].parts.ttl
-    # the cache holds the bytes themselves, as they were written into the build's files
+    with pytest.raises(KGError, match="after its build had ended"):
+        list(results[0].mentions)
+    # the cache holds the bytes themselves, as they were written into the build's files, and the mentions
     (version,) = [d for d in cache.iterdir() if d.is_dir()]
     cached = [pickle.loads(f.read_bytes()) for f in sorted(version.glob("*.pickle"))]
     assert all(type(r.parts) is DocumentParts and type(r.jsonl) is bytes for r in cached)
+    assert all(type(r.mentions) is list and type(r.mentions[0]) is Mention for r in cached)
+    spooled = {r.doc.doc_id: r.mentions for r in results}
+    assert all((spooled[r.doc.doc_id].count, spooled[r.doc.doc_id].iris) == (len(r.mentions), tuple(sorted({m.iri for m in r.mentions}))) for r in cached)
     out = tmp_path / "out"
     assert b"".join(r.jsonl for r in sorted(cached, key=lambda r: r.doc.doc_id)) == (out / "mentions.jsonl").read_bytes()
     ttl = (out / "kg.ttl").read_bytes()
@@ -491,12 +499,17 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
 
     from kg.build import DocResult, Spool
     from kg.errors import KGError
+    from kg.mention import Mention
+    from kg.ontology import KGR
     from kg.rdf import DocumentParts
 
     spool = Spool(tmp_path)
     parts = DocumentParts(b"<a> <b> <c> .\n", b'{"@id": "a"}', b"<g> { <a> <b> <c> . }\n")
-    kept = [spool.keep(DocResult(None, [], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    mentions = [[Mention(f"d{i}", 0, 2, "四平", "PLACE", f"{KGR}place/{i}", 0, (0, 5))] * i for i in range(3)]
+    kept = [spool.keep(DocResult(None, mentions[i], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
     assert [bytes(r.jsonl) for r in kept] == [b'{"n": 0}\n', b'{"n": 1}\n', b'{"n": 2}\n']
+    assert [list(r.mentions) for r in kept] == mentions and pickle.loads(pickle.dumps(kept[2].mentions)) == mentions[2]
+    assert [(len(r.mentions), r.mentions.iris) for r in kept] == [(0, ()), (1, (f"{KGR}place/1",)), (2, (f"{KGR}place/2",))]
     assert (kept[2].parts.ttl, kept[2].parts.jsonld, kept[2].parts.trig, kept[2].parts.digest) == (parts.ttl, parts.jsonld, parts.trig, parts.digest)
     assert spool.keep(kept[1]) is kept[1]  # spooled once
     again = pickle.loads(pickle.dumps(kept[0]))
