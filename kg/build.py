@@ -55,8 +55,8 @@ WORKER_MODULES = ["kg.lean", "kg.build", "kg.ner.components", "kg.validate"]
 class DocResult:
     """What extraction keeps of one document: enough for the global stages."""
 
-    doc: DocInfo
-    mentions: list[Mention] | SpooledMentions  # spooled in a build's results (see Spool)
+    doc: DocInfo | SpooledDoc  # its text and mentions are spooled in a build's results (see Spool)
+    mentions: list[Mention] | SpooledMentions
     # None in a build's results once they are in its graph, unless its export writes the document's
     # parts again (`--base`): they were two fifths of what a build held a document (42 kB a page)
     relations: list[Relation] | None
@@ -74,7 +74,8 @@ class Spool:
     instead of in memory: they are only ever concatenated, and they were three fifths of what a
     build held per document (126 of 206-216 kB a page of the seeds, 126 MB of the seeds x200).
     Their mentions too, pickled: the pages read a document's again, and a `MentionIndex` holds
-    what the rest of the build needs (17 kB a page of the seeds, of which the index keeps 5).
+    what the rest of the build needs (17 kB a page of the seeds, of which the index keeps 5); and
+    their texts, read again for the pages (7 kB a page).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
@@ -95,7 +96,9 @@ class Spool:
         p = r.parts
         if isinstance(p, SpooledParts):
             return r
-        blobs = (p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL))
+        d = r.doc
+        text = d.text.encode("utf-8", "surrogatepass")
+        blobs = (p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text)
         at, end = [], self.size
         for blob in blobs:
             at.append(Spooled(self, end, len(blob)))
@@ -107,7 +110,8 @@ class Spool:
             raise self._unwritable(err) from err
         self.size = end
         mentions = SpooledMentions(at[4], len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
-        return replace(r, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3], mentions=mentions)
+        doc = SpooledDoc(d.doc_id, at[5], d.encoding, d.articles, len(d.text), hashlib.blake2b(text, digest_size=16).hexdigest())
+        return replace(r, doc=doc, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3], mentions=mentions)
 
     def _unwritable(self, err: OSError) -> KGError:
         return KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).")
@@ -151,6 +155,25 @@ class SpooledParts:
 
     def __reduce__(self) -> tuple:
         return (DocumentParts, (self.ttl, self.jsonld, self.trig, self.digest))
+
+
+class SpooledDoc:
+    """A `DocInfo` whose text is kept in a `Spool`: the same attributes, the text read (and
+    decoded) each time it is asked for; `digest`, of its text in UTF-8 (a page's key holds it:
+    kg.html); pickled, it is a DocInfo again."""
+
+    __slots__ = ("doc_id", "_text", "encoding", "articles", "characters", "digest")
+
+    def __init__(self, doc_id: str, text: Spooled, encoding: str, articles: list, characters: int, digest: str) -> None:
+        self.doc_id, self._text, self.encoding, self.articles, self.characters = doc_id, text, encoding, articles, characters
+        self.digest = digest
+
+    @property
+    def text(self) -> str:
+        return bytes(self._text).decode("utf-8", "surrogatepass")
+
+    def __reduce__(self) -> tuple:
+        return (DocInfo, (self.doc_id, self.text, self.encoding, self.articles))
 
 
 class SpooledMentions:
@@ -529,9 +552,9 @@ def build(
 
             def hold(p: Path, result: DocResult) -> None:
                 """A result, cached or extracted: its facts to the graph, what the build keeps of it spooled."""
-                graph.add([result.doc], result.mentions, result.relations)
                 kept = results[p] = spool.keep(done(result))
-                index.add(result.doc, result.mentions, stored=kept.mentions)
+                graph.add([kept.doc], result.mentions, result.relations)  # the document with its text spooled
+                index.add(kept.doc, result.mentions, stored=kept.mentions)
                 progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
 
             for p in (p for p in paths if store.has(keys[p])):
@@ -576,7 +599,7 @@ def build(
         ordered = [results[p] for p in paths if p in results]
         report.files = len(ordered)
         report.articles = sum(len(r.doc.articles) for r in ordered)
-        report.characters = sum(len(r.doc.text) for r in ordered)
+        report.characters = sum(r.doc.characters for r in ordered)
         report.seconds["extract"] = time.perf_counter() - t1
         # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
         graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
@@ -901,7 +924,7 @@ def write_documents(results: Sequence[DocResult], path: Path) -> None:
         {
             "doc": r.doc.doc_id,
             "encoding": r.doc.encoding,
-            "characters": len(r.doc.text),
+            "characters": r.doc.characters,
             "articles": [
                 {"index": i, "start": s, "end": e, "title": title, "byline": list(b) if b else None}
                 for i, s, e, title, b in r.doc.articles

@@ -35,6 +35,10 @@ class DocInfo:
     encoding: str
     articles: list[tuple[int, int, int, str, tuple[int, int] | None]]  # index, start, end, title, byline
 
+    @property
+    def characters(self) -> int:
+        return len(self.text)
+
     @classmethod
     def of(cls, doc: Document) -> DocInfo:
         return cls(
@@ -112,7 +116,7 @@ class GraphBuilder:
 
         onto = self.onto
         g = nx.MultiDiGraph()
-        texts = {doc_id: d.text for doc_id, d in self.docs.items()}
+        texts: dict[str, str] = {}  # of the documents read for a sentence (a build keeps the others' in its spool)
         for doc_id in sorted(self.docs):
             for index, start, end, title, byline in self.docs[doc_id].articles:
                 g.add_node(
@@ -133,6 +137,8 @@ class GraphBuilder:
             aliases = sorted((set(names) | set(c.alts if c else ())) - {label})
             first = self.first[iri][1]
             doc_id, (s, e) = first.doc_id, first.sentence
+            if doc_id not in texts and doc_id in self.docs:
+                texts[doc_id] = self.docs[doc_id].text
             g.add_node(
                 iri,
                 type=first.label,

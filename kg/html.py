@@ -82,6 +82,9 @@ MAX_NEIGHBOURS = 120  # an entity page draws at most this many neighbours (lists
 # in 2,000 articles of the seeds x200, a 1.8 MB page, ten times that for x2000), and every mention is in
 # mentions.jsonl and kg.ttl. Every article page is linked from the overview or the lists.
 MAX_SENTENCE_ARTICLES = 200
+# The texts a page process keeps read (a build keeps them in its spool): the pages of hubs quote the
+# same first articles, and an article page the text of its neighbours' document
+TEXTS_READ = 256
 SEED = 7
 SPACING = 90  # the side of the square of drawing each node gets in the layouts
 ASPECT = 1.6  # width / height of the drawings: components are packed to fill it
@@ -471,14 +474,18 @@ class _ArticleEdge(NamedTuple):
     __repr__ = tuple.__repr__  # in a page's key: the values, not the names of the fields
 
 
-class _Texts(dict):
-    """Documents' texts by doc id, as a page's inputs hold them: in its key each stands as a digest."""
+class _Texts:
+    """Documents' texts by doc id, as a page's inputs hold them: in its key each stands as a digest,
+    and a text is read when the page is rendered, not to make its key (a build keeps the texts in
+    its spool, and a rebuild renders few of the pages it makes keys for)."""
 
-    __slots__ = ("digests",)
+    __slots__ = ("digests", "_read")
 
-    def __init__(self, texts: dict[str, str], digests: tuple[tuple[str, str], ...]) -> None:
-        super().__init__(texts)
-        self.digests = digests
+    def __init__(self, digests: tuple[tuple[str, str], ...], read: Callable[[str], str]) -> None:
+        self.digests, self._read = digests, read
+
+    def __getitem__(self, doc_id: str) -> str:
+        return self._read(doc_id)
 
     def __repr__(self) -> str:
         return f"_Texts({self.digests!r})"
@@ -515,6 +522,8 @@ class _Site:
     facts: dict[str, bytes] = field(default_factory=dict)  # doc -> digest of what the corpus says of the IRIs it names
     rows: dict[str, list[tuple[str, str, str, int, int]]] = field(default_factory=dict)  # root -> `_article_rows`
     mentioned: tuple[str, list[Mention]] | None = None  # the last document whose mentions were read: its id, `MentionIndex.of_doc`
+    # the texts read last, by doc: a build keeps them in its spool, and pages read those of a few documents in a row
+    read: dict[str, str] = field(default_factory=dict)
 
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
@@ -532,14 +541,24 @@ class _Site:
             return rows[i][2]
         return None
 
+    def text(self, doc_id: str) -> str:
+        """A document's text, read once for the pages made of it in a row."""
+        read = self.read
+        text = read.pop(doc_id, None)
+        if text is None:
+            text = self.docs[doc_id].text
+            if len(read) >= TEXTS_READ:
+                del read[next(iter(read))]
+        read[doc_id] = text  # the last read, last
+        return text
+
     def evidence_link(self, ev: Sequence, root: str) -> tuple[str, str] | None:
         """(href, sentence) for an evidence range, anchored on the article page."""
         doc_id, start, end = ev[0], ev[1], ev[2]
         a = self.article_at(doc_id, start)
-        doc = self.docs.get(doc_id)
-        if a is None or doc is None:
+        if a is None or doc_id not in self.docs:
             return None
-        return f"{root}articles/{self.article[a]}#s-{start}", _clip(doc.text[start:end], 160)
+        return f"{root}articles/{self.article[a]}#s-{start}", _clip(self.text(doc_id)[start:end], 160)
 
     def mentions_in(self, doc_id: str, index: int) -> list[Mention]:
         """The mentions of an article, sorted; its document's are read once for the run of its articles."""
@@ -560,10 +579,12 @@ class _Site:
             return self.text_of[ids[0]]
         for d in ids:
             if d not in self.digests:
-                self.digests[d] = hashlib.blake2b(self.docs[d].text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        texts = _Texts({d: self.docs[d].text for d in ids}, tuple((d, self.digests[d]) for d in ids))
+                # a build's documents come with the digest of their text (kg.build.SpooledDoc)
+                digest = getattr(self.docs[d], "digest", None)
+                self.digests[d] = digest or hashlib.blake2b(self.text(d).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        texts = _Texts(tuple((d, self.digests[d]) for d in ids), self.text)
         if len(ids) == 1:
-            self.text_of[ids[0]] = texts  # the articles of a document share it
+            self.text_of = {ids[0]: texts}  # the articles of a document share it, one after the other
         return texts
 
     def edges_among(self, keep: set[str]) -> list[tuple[str, str, str, dict]]:
@@ -630,8 +651,7 @@ class _Site:
 
     def edge(self, u: str, v: str, key: str, data: dict) -> _CorpusEdge:
         ev = data.get("evidence") or []
-        doc = self.docs.get(ev[0][0]) if ev else None
-        sentence = _clip(doc.text[ev[0][1] : ev[0][2]], 140) if doc is not None else None
+        sentence = _clip(self.text(ev[0][0])[ev[0][1] : ev[0][2]], 140) if ev and ev[0][0] in self.docs else None
         return _CorpusEdge(u, v, key, str(data.get("source", "")), int(data.get("count") or 0), data.get("confidence", ""), sentence)
 
 

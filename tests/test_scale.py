@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -443,8 +444,9 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     cache as bytes); once the build is over they are not read from a file that is gone."""
     import pickle
 
-    from kg.build import SpooledMentions, SpooledParts
+    from kg.build import SpooledDoc, SpooledMentions, SpooledParts
     from kg.errors import KGError
+    from kg.graph import DocInfo, GraphBuilder
     from kg.mention import Mention
     from kg.rdf import DocumentParts
 
@@ -453,8 +455,11 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
     results = list(next(x for x in kept if isinstance(x, dict)).values())  # the build's results, by path
     assert len(results) == 3 and all(isinstance(r.parts, SpooledParts) for r in results)
-    # and its mentions: the build holds their count and IRIs
+    # and its mentions and text: the build holds their count and IRIs, and the text's length
     assert all(isinstance(r.mentions, SpooledMentions) and r.mentions.count > 0 for r in results)
+    assert all(isinstance(r.doc, SpooledDoc) and r.doc.characters > 0 for r in results)
+    graph = next(x for x in kept if isinstance(x, GraphBuilder))  # the graph's documents are those
+    assert sorted(graph.docs) == sorted(r.doc.doc_id for r in results) and all(type(d) is SpooledDoc for d in graph.docs.values())
     with pytest.raises(KGError, match="after its build had ended"):
         results[0].parts.ttl
     with pytest.raises(KGError, match="after its build had ended"):
@@ -466,6 +471,8 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     assert all(type(r.mentions) is list and type(r.mentions[0]) is Mention for r in cached)
     spooled = {r.doc.doc_id: r.mentions for r in results}
     assert all((spooled[r.doc.doc_id].count, spooled[r.doc.doc_id].iris) == (len(r.mentions), tuple(sorted({m.iri for m in r.mentions}))) for r in cached)
+    characters = {r.doc.doc_id: r.doc.characters for r in results}
+    assert all(type(r.doc) is DocInfo and characters[r.doc.doc_id] == len(r.doc.text) for r in cached)
     out = tmp_path / "out"
     assert b"".join(r.jsonl for r in sorted(cached, key=lambda r: r.doc.doc_id)) == (out / "mentions.jsonl").read_bytes()
     ttl = (out / "kg.ttl").read_bytes()
@@ -499,6 +506,7 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
 
     from kg.build import DocResult, Spool
     from kg.errors import KGError
+    from kg.graph import DocInfo
     from kg.mention import Mention
     from kg.ontology import KGR
     from kg.rdf import DocumentParts
@@ -506,7 +514,11 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     spool = Spool(tmp_path)
     parts = DocumentParts(b"<a> <b> <c> .\n", b'{"@id": "a"}', b"<g> { <a> <b> <c> . }\n")
     mentions = [[Mention(f"d{i}", 0, 2, "四平", "PLACE", f"{KGR}place/{i}", 0, (0, 5))] * i for i in range(3)]
-    kept = [spool.keep(DocResult(None, mentions[i], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    docs = [DocInfo(f"d{i}", "四平市\ud800铁西区。" * i, "utf-8", [(0, 0, 8 * i, "四平市", None)]) for i in range(3)]  # a lone surrogate too
+    kept = [spool.keep(DocResult(docs[i], mentions[i], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    assert [(r.doc.doc_id, r.doc.text, r.doc.characters, r.doc.articles) for r in kept] == [(d.doc_id, d.text, len(d.text), d.articles) for d in docs]
+    assert pickle.loads(pickle.dumps(kept[2].doc)) == docs[2]
+    assert kept[2].doc.digest == hashlib.blake2b(docs[2].text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()  # as kg.html's
     assert [bytes(r.jsonl) for r in kept] == [b'{"n": 0}\n', b'{"n": 1}\n', b'{"n": 2}\n']
     assert [list(r.mentions) for r in kept] == mentions and pickle.loads(pickle.dumps(kept[2].mentions)) == mentions[2]
     assert [(len(r.mentions), r.mentions.iris) for r in kept] == [(0, ()), (1, (f"{KGR}place/1",)), (2, (f"{KGR}place/2",))]
@@ -531,7 +543,7 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     for at in ("write", "flush"):
         spool.file = Full(at)
         with pytest.raises(KGError, match=rf"{tmp_path}: cannot keep the documents' outputs there while building \(No space left on device\)"):
-            spool.keep(DocResult(None, [], [], parts, b""))
+            spool.keep(DocResult(docs[0], [], [], parts, b""))
     spool.file = real
     assert bytes(kept[2].jsonl) == b'{"n": 2}\n'  # what was kept before stays readable
     real.close()
