@@ -220,7 +220,9 @@ class MentionIndex:
     as rows of six integers (document, sentence, article, range), each document's count of mentions
     per article and the IRIs its articles' mentions denote, and where its mentions are read again:
     the list itself, or, in a build, its spool (a build held 17 kB of mentions a page of the seeds;
-    the rows take about 5). `add` each document once."""
+    the rows take about 5). And, from a build, where each document's relations are read again: its
+    article pages find the evidence read in it there (else in the graph's edges: 15 kB a page). `add`
+    each document once."""
 
     def __init__(self) -> None:
         self.doc_ids: list[str] = []  # by the number rows give them
@@ -228,6 +230,9 @@ class MentionIndex:
         self.counts: dict[str, dict[int, int]] = {}  # document -> article index -> its mentions
         self.named: dict[str, tuple[str, ...]] = {}  # document -> the IRIs its articles' mentions denote, sorted
         self.stored: dict[str, Iterable[Mention]] = {}  # document -> its mentions, read again when iterated
+        # document -> its relations (Relations, or an object whose rows() are those of kg.build.SpooledRelations);
+        # None once a document has none
+        self.relations: dict[str, Iterable[Relation]] | None = {}
         self.labels: Counter = Counter()  # mentions per label, in all
 
     @classmethod
@@ -240,10 +245,14 @@ class MentionIndex:
         index = cls()
         for d in docs:
             index.add(d, by_doc.get(d.doc_id, []))
+        index.relations = None  # the pages take the evidence from the graph
         return index
 
-    def add(self, doc: DocInfo, mentions: Sequence[Mention], *, stored: Iterable[Mention] | None = None) -> None:
-        """A document's mentions; `stored`: where they are read again (else the sequence is kept)."""
+    def add(
+        self, doc: DocInfo, mentions: Sequence[Mention], *, stored: Iterable[Mention] | None = None, relations: Iterable[Relation] | None = None,
+    ) -> None:
+        """A document's mentions; `stored`: where they are read again (else the sequence is kept);
+        `relations`: where its relations are read again, if anywhere."""
         number = len(self.doc_ids)
         self.doc_ids.append(doc.doc_id)
         articles = {a[0] for a in doc.articles}
@@ -262,6 +271,18 @@ class MentionIndex:
         self.counts[doc.doc_id] = dict(counts)
         self.named[doc.doc_id] = tuple(sorted(named))
         self.stored[doc.doc_id] = mentions if stored is None else stored
+        if relations is None:
+            self.relations = None  # the evidence of each document is then taken from the graph
+        elif self.relations is not None:
+            self.relations[doc.doc_id] = relations
+
+    def relation_rows(self, doc_id: str) -> list[tuple]:
+        """A document's relations as rows (subject, predicate, object, doc, start, end, confidence, cue)."""
+        found = self.relations.get(doc_id, ()) if self.relations is not None else ()
+        rows = getattr(found, "rows", None)
+        if rows is not None:
+            return rows()
+        return [(r.subject, r.predicate, r.object, r.evidence.doc_id, r.evidence.start, r.evidence.end, r.confidence, r.cue) for r in found]
 
     def of_doc(self, doc_id: str) -> list[Mention]:
         """A document's mentions, sorted by (start, end, IRI), as they came for equal ones."""

@@ -510,8 +510,9 @@ class _Site:
     ontology: dict[str, list[tuple[str, str]]]  # u -> (v, key) of each edge from u taken from the ontology
     mentions: MentionIndex  # where each entity is mentioned, and each document's mentions
     importance: dict[str, int]
-    # doc -> (the starts, and the sorted (start, end, u, v, key, source)) of the evidence read in it
-    evidence: dict[str, tuple[list[int], list[tuple[int, int, str, str, str, str]]]]
+    # doc -> (the starts, and the sorted (start, end, u, v, key, source)) of the evidence read in it,
+    # taken from the graph's edges; None when the index reads each document's relations again (`evidence_in`)
+    evidence: dict[str, tuple[list[int], list[tuple[int, int, str, str, str, str]]]] | None
     # caches, filled on use: what many pages read of a node, an edge or a document is gathered once
     nodes: dict[tuple[str, str], _CorpusNode] = field(default_factory=dict)  # (IRI, root) -> its corpus facts
     named: dict[str, _Named] = field(default_factory=dict)  # IRI -> what article pages show of it
@@ -522,6 +523,7 @@ class _Site:
     facts: dict[str, bytes] = field(default_factory=dict)  # doc -> digest of what the corpus says of the IRIs it names
     rows: dict[str, list[tuple[str, str, str, int, int]]] = field(default_factory=dict)  # root -> `_article_rows`
     mentioned: tuple[str, list[Mention]] | None = None  # the last document whose mentions were read: its id, `MentionIndex.of_doc`
+    evidenced: tuple[str, tuple] | None = None  # the last document whose evidence was read from its relations: its id, `evidence_in`
     # the texts read last, by doc: a build keeps them in its spool, and pages read those of a few documents in a row
     read: dict[str, str] = field(default_factory=dict)
 
@@ -565,6 +567,24 @@ class _Site:
         if self.mentioned is None or self.mentioned[0] != doc_id:
             self.mentioned = (doc_id, self.mentions.of_doc(doc_id))
         return [m for m in self.mentioned[1] if m.article == index]
+
+    def evidence_in(self, doc_id: str) -> tuple[Sequence[int], Sequence[tuple[int, int, str, str, str, str]]]:
+        """The evidence read in a document: the starts, and the sorted (start, end, u, v, key, source)
+        of the graph's edges' evidence there; from its relations, read once for the run of its articles."""
+        if self.evidence is not None:
+            return self.evidence.get(doc_id, ((), ()))
+        if self.evidenced is None or self.evidenced[0] != doc_id:
+            attrs = self.attrs
+            # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder)
+            rows = sorted(
+                {
+                    (start, end, s, o, p, "text")
+                    for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id)
+                    if d == doc_id and s in attrs and o in attrs
+                }
+            )
+            self.evidenced = (doc_id, ([r[0] for r in rows], rows))
+        return self.evidenced[1]
 
     def label(self, iri: str) -> str:
         return str(self.attrs[iri].get("label") or iri)
@@ -692,6 +712,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
     authors: dict[str, list[str]] = defaultdict(list)
     ontology: dict[str, list[tuple[str, str]]] = defaultdict(list)
     found: dict[str, list[tuple[int, int, str, str, str, str]]] = defaultdict(list)
+    by_edges = mentions.relations is None  # else each document's evidence is read from its relations
     for u, v, k, d in g.edges(keys=True, data=True):
         if types[v] != ARTICLE:
             degree[u] += 1
@@ -705,9 +726,10 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         source = str(d.get("source", ""))
         if source == "ontology":
             ontology[u].append((v, k))
-        for e in d.get("evidence") or ():
-            found[e[0]].append((e[1], e[2], u, v, k, source))
-    evidence = {}
+        if by_edges:
+            for e in d.get("evidence") or ():
+                found[e[0]].append((e[1], e[2], u, v, k, source))
+    evidence = {} if by_edges else None
     for doc, rows in found.items():
         rows.sort()
         evidence[doc] = ([r[0] for r in rows], rows)
@@ -1216,7 +1238,7 @@ def _article_inputs(site: _Site, doc: DocInfo, index: int, start: int, end: int,
             names[m.iri] = (site.name(m.iri), (m.sentence[0], m.sentence[1]))
     present = {n for n, (named, _) in names.items() if named.entity}
     # the evidence read in this article: the anchors of its text, and the edges it states
-    offsets, rows = site.evidence.get(doc.doc_id, ((), ()))
+    offsets, rows = site.evidence_in(doc.doc_id)
     i, j = bisect_left(offsets, start), bisect_left(offsets, end)
     here: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
     sources: dict[tuple[str, str, str], str] = {}

@@ -89,11 +89,13 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def fixture_corpus(extra: dict | None = None, *, documents: dict | None = None) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
+def fixture_corpus(
+    extra: dict | None = None, *, documents: dict | None = None, relations_to: list | None = None,
+) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
     """Two documents, three articles, twelve entities of five types, and an XSS probe.
 
     `documents` replaces DOCS, `extra` adds documents; the stated facts are those of DOCS
-    whose sentence is still there.
+    whose sentence is still there. `relations_to`: a list the graph's relations are added to.
     """
     onto = Ontology(
         {
@@ -165,6 +167,8 @@ def fixture_corpus(extra: dict | None = None, *, documents: dict | None = None) 
     ]
     relations += [r for r in stated if r.evidence is not None]
     g = build_graph(docs, mentions, relations, onto)
+    if relations_to is not None:
+        relations_to += relations
     if IRI[XSS] in g:
         g.nodes[IRI[XSS]]["aliases"] = sorted({*g.nodes[IRI[XSS]]["aliases"], SNEAKY})
     return g, docs, mentions
@@ -257,29 +261,35 @@ def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
         assert x.read_bytes() == y.read_bytes(), x.name
 
 
-def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, corpus):
-    """A build holds its documents' mentions in its spool, and a MentionIndex of what the pages need
-    of them: the pages it writes are the bytes of those written from the list, whatever the order the
-    documents were added in, and a document's mentions are read again once, for its article pages."""
+def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
+    """A build holds its documents' mentions and relations in its spool, and a MentionIndex of what
+    the pages need of them: the pages it writes are the bytes of those written from the list of
+    mentions and the graph's evidence, whatever the order the documents were added in, and a
+    document's mentions and relations are read again once, for its article pages."""
     from collections import Counter
 
     from kg.graph import MentionIndex
 
-    g, docs, mentions = corpus
+    relations: list[Relation] = []
+    g, docs, mentions = fixture_corpus(relations_to=relations)
+    # a fact the graph leaves out, as it does one whose node it does not have (kg.graph.GraphBuilder)
+    relations.append(Relation(IRI["李四"], "runsProgramme", f"{KGR}programme/none", Evidence("doc_a", 1, 4), 0.5, "开展"))
+    assert f"{KGR}programme/none" not in g
     reads: Counter = Counter()
 
-    class Stored:  # as a build's spooled mentions: read again each time they are iterated
-        def __init__(self, doc_id: str, ms: list[Mention]) -> None:
-            self.doc_id, self.ms = doc_id, ms
+    class Stored:  # as a build's spooled mentions and relations: read again each time they are iterated
+        def __init__(self, what: tuple[str, str], items: list) -> None:
+            self.what, self.items = what, items
 
         def __iter__(self):
-            reads[self.doc_id] += 1
-            return iter(list(self.ms))
+            reads[self.what] += 1
+            return iter(list(self.items))
 
     index = MentionIndex()
     for d in reversed(docs):
         ms = [m for m in mentions if m.doc_id == d.doc_id]
-        index.add(d, ms, stored=Stored(d.doc_id, ms))
+        rs = [r for r in relations if r.evidence.doc_id == d.doc_id]
+        index.add(d, ms, stored=Stored(("mentions", d.doc_id), ms), relations=Stored(("relations", d.doc_id), rs))
     assert index.labels == Counter(m.label for m in mentions)
     assert index.of_entity(IRI["双报到"]) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == IRI["双报到"])
     a = write_pages(g, docs, mentions, tmp_path / "list")
@@ -287,7 +297,7 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, corpus
     assert [p.relative_to(tmp_path / "list") for p in a] == [p.relative_to(tmp_path / "index") for p in b]
     for x, y in zip(a, b):
         assert x.read_bytes() == y.read_bytes(), x.name
-    assert reads == {d.doc_id: 1 for d in docs}
+    assert reads == {(what, d.doc_id): 1 for d in docs for what in ("mentions", "relations")}
 
 
 class _PageError(Exception): ...

@@ -479,26 +479,29 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     assert all(r.parts.ttl in ttl for r in cached)
 
 
-def test_a_build_lets_go_of_a_documents_relations_once_graphed_and_of_its_projection_once_cached(corpus, tmp_path):
-    """What a build holds of a document until its export: its relations are in the graph's facts,
-    and its projection for the self-check is in the cache (and with the check's loader on a
-    rebuild), so its results hold neither, extracted or read from the cache; the cache keeps both.
-    A build with another base writes each document's parts again from its relations: it keeps them."""
+def test_a_build_keeps_a_documents_relations_in_its_spool_once_graphed_and_lets_go_of_its_projection_once_cached(corpus, tmp_path):
+    """What a build holds of a document until its export: its relations are in the graph's facts and
+    in its spool (its article pages and another base read them again), and its projection for the
+    self-check is in the cache (and with the check's loader on a rebuild), so its results hold
+    neither, extracted or read from the cache; the cache keeps both."""
     import pickle
+
+    from kg.build import SpooledRelations
 
     cache = tmp_path / "cache"
     for _ in range(2):  # extracted, then read from the cache
         kept: list = []
         build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
         results = list(next(x for x in kept if isinstance(x, dict)).values())
-        assert len(results) == 3 and all(r.relations is None and r.reads is None for r in results)
+        assert len(results) == 3 and all(type(r.relations) is SpooledRelations and r.relations.count > 0 and r.reads is None for r in results)
     (version,) = [d for d in cache.iterdir() if d.is_dir()]
     cached = [pickle.loads(f.read_bytes()) for f in sorted(version.glob("*.pickle"))]
     assert all(r.relations and r.reads for r in cached)
-    kept = []
-    build(corpus, tmp_path / "based", html=False, cache=False, base="https://example.org/id/", retain=kept)
-    results = list(next(x for x in kept if isinstance(x, dict)).values())
-    assert all(r.relations for r in results)
+    counts = {r.doc.doc_id: r.relations.count for r in results}
+    assert all(counts[r.doc.doc_id] == len(r.relations) for r in cached)
+    # another base writes each document's parts again from its relations, read from the spool
+    based = build(corpus, tmp_path / "based", html=False, cache=False, base="https://example.org/id/")
+    assert "https://example.org/id/" in (tmp_path / "based" / "kg.ttl").read_text(encoding="utf-8") and based.files == 3
 
 
 def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_path):
@@ -507,7 +510,7 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     from kg.build import DocResult, Spool
     from kg.errors import KGError
     from kg.graph import DocInfo
-    from kg.mention import Mention
+    from kg.mention import Evidence, Mention, Relation
     from kg.ontology import KGR
     from kg.rdf import DocumentParts
 
@@ -515,7 +518,9 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     parts = DocumentParts(b"<a> <b> <c> .\n", b'{"@id": "a"}', b"<g> { <a> <b> <c> . }\n")
     mentions = [[Mention(f"d{i}", 0, 2, "四平", "PLACE", f"{KGR}place/{i}", 0, (0, 5))] * i for i in range(3)]
     docs = [DocInfo(f"d{i}", "四平市\ud800铁西区。" * i, "utf-8", [(0, 0, 8 * i, "四平市", None)]) for i in range(3)]  # a lone surrogate too
-    kept = [spool.keep(DocResult(docs[i], mentions[i], [], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    relations = [[Relation(f"{KGR}place/{i}", "containedInPlace", f"{KGR}place/0", Evidence(f"d{i}", 0, 5), 0.5)] * i for i in range(3)]
+    kept = [spool.keep(DocResult(docs[i], mentions[i], relations[i], parts, f'{{"n": {i}}}\n'.encode())) for i in range(3)]
+    assert [(len(r.relations), list(r.relations)) for r in kept] == [(len(x), x) for x in relations]
     assert [(r.doc.doc_id, r.doc.text, r.doc.characters, r.doc.articles) for r in kept] == [(d.doc_id, d.text, len(d.text), d.articles) for d in docs]
     assert pickle.loads(pickle.dumps(kept[2].doc)) == docs[2]
     assert kept[2].doc.digest == hashlib.blake2b(docs[2].text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()  # as kg.html's
