@@ -96,10 +96,12 @@ class GraphBuilder:
                 last[m.iri] = (at, m)
         self.seen = n
         facts = self.facts
+        ranges: dict[tuple[str, int, int], tuple[str, int, int]] = {}  # the facts read in a sentence share its range
         for r in relations:
             spo = (r.subject, r.predicate, r.object)
             e = r.evidence
             at = (e.doc_id, e.start, e.end)
+            at = ranges.setdefault(at, at)
             f = facts.get(spo)
             if f is None:
                 facts[spo] = (at, r.confidence, r.cue)

@@ -607,6 +607,33 @@ def test_unpickled_mentions_and_relations_share_their_strings_across_documents()
     assert ra[0].subject is a[0].iri and ra[0].predicate is rb[0].predicate and ra[0].object is rb[0].object and ra[0].cue is rb[0].cue
 
 
+def test_unpickled_evidence_shares_its_offsets_and_the_graph_a_documents_ranges():
+    """A build keeps every fact's range until its pages are made: the offsets of two documents'
+    evidence are then one int object each (CPython shares none above 256), and the facts read in
+    one sentence share its range in the graph."""
+    import pickle
+
+    from kg.build import DEFAULT_ONTOLOGY
+    from kg.graph import GraphBuilder
+    from kg.mention import OFFSETS_SHARED, Evidence, Relation
+    from kg.ontology import load_ontology
+
+    def evidence(doc_id: str, start: int) -> Evidence:
+        return pickle.loads(pickle.dumps(Evidence(doc_id, int(str(start)), int(str(start + 40)))))  # ints made at run time
+
+    a, b = evidence("d1", 1000), evidence("d2", 1000)
+    assert (a, b) == (Evidence("d1", 1000, 1040), Evidence("d2", 1000, 1040))
+    assert a.start is b.start and a.end is b.end
+    far = OFFSETS_SHARED + 5
+    assert evidence("d1", far).start is not evidence("d2", far).start  # past the shared ones: no table of every offset
+    p, q, r = (f"https://w3id.org/kg/id/org/{n}" for n in "pqr")
+    rels = [Relation(p, "actsWith", q, evidence("d1", 1000), 0.8), Relation(q, "cooccursWith", r, evidence("d1", 1000), 0.5)]
+    builder = GraphBuilder(load_ontology(DEFAULT_ONTOLOGY))
+    builder.add([], [], rels)
+    one, two = builder.facts.values()  # each read once: (range, confidence, cue)
+    assert one[0] == two[0] == ("d1", 1000, 1040) and one[0] is two[0]
+
+
 def test_the_mentions_of_a_sentence_share_its_range_in_a_worker_and_unpickled():
     """A mention's sentence is its sentence's range itself where that holds it, so the mentions of a
     sentence share one tuple, in the worker and, through the pickle's memo, where they are unpickled."""
