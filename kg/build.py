@@ -28,7 +28,7 @@ from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError, KGError
 from kg.graph import DocInfo, GraphBuilder, MentionIndex, summary
 from kg.link import Linker
-from kg.mention import Evidence, Mention, Relation
+from kg.mention import Mention, Relation, relation_rows, relations_of_rows
 from kg.ontology import KGR, Ontology, load_ontology, read_before
 from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
@@ -73,9 +73,10 @@ class Spool:
     mentions.trig, their lines of mentions.jsonl), kept in a file from extraction to export
     instead of in memory: they are only ever concatenated, and they were three fifths of what a
     build held per document (126 of 206-216 kB a page of the seeds, 126 MB of the seeds x200).
-    Their mentions too, pickled: the pages read a document's again, and a `MentionIndex` holds
-    what the rest of the build needs (17 kB a page of the seeds, of which the index keeps 5); and
-    their texts, read again for the pages (7 kB a page).
+    Their texts, mentions and relations too, which the pages read again: a `MentionIndex` holds
+    what the rest of the build needs of the mentions (17 kB a page of the seeds, of which its rows
+    keep 3.6), a `SpooledDoc` the length and digest of the text (7 kB a page), and the relations
+    are in the graph's facts (the pages took their evidence from an index of 15 kB a page).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
@@ -99,11 +100,8 @@ class Spool:
         d = r.doc
         text = d.text.encode("utf-8", "surrogatepass")
         blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text]
-        if r.relations is not None:
-            # as rows of plain values: pickled in a fifth of the time of the objects (0.04 s against
-            # 0.17 for 1,000 pages of the seeds, which a rebuild reads from its cache)
-            rows = [(x.subject, x.predicate, x.object, x.evidence.doc_id, x.evidence.start, x.evidence.end, x.confidence, x.cue) for x in r.relations]
-            blobs.append(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))
+        if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
+            blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
         at, end = [], self.size
         for blob in blobs:
             at.append(Spooled(self, end, len(blob)))
@@ -211,7 +209,7 @@ class SpooledRelations(SpooledList):
         return pickle.loads(bytes(self._data))
 
     def __iter__(self) -> Iterator[Relation]:
-        return (Relation(s, p, o, Evidence(d, start, end), confidence, cue) for s, p, o, d, start, end, confidence, cue in self.rows())
+        return iter(relations_of_rows(self.rows()))
 
 
 class SpooledMentions(SpooledList):
