@@ -519,11 +519,11 @@ class _Site:
     headings: dict[str, _Heading] = field(default_factory=dict)  # article IRI -> how entity pages head it
     links: dict[tuple[str, str, str], tuple[tuple[tuple[str, str], ...], int]] = field(default_factory=dict)
     digests: dict[str, str] = field(default_factory=dict)  # doc -> digest of its text
-    text_of: dict[str, _Texts] = field(default_factory=dict)  # doc -> its text alone, for a page's inputs
+    text_of: dict[str, _Texts] = field(default_factory=dict)  # the last doc read alone -> its text, for a page's inputs
     facts: dict[str, bytes] = field(default_factory=dict)  # doc -> digest of what the corpus says of the IRIs it names
     rows: dict[str, list[tuple[str, str, str, int, int]]] = field(default_factory=dict)  # root -> `_article_rows`
-    mentioned: tuple[str, list[Mention]] | None = None  # the last document whose mentions were read: its id, `MentionIndex.of_doc`
-    evidenced: tuple[str, tuple] | None = None  # the last document whose evidence was read from its relations: its id, `evidence_in`
+    # the document whose article pages are being made: its id, and what they read of it again (`_of_current`)
+    current: tuple[str | None, dict[str, Any]] = field(default_factory=lambda: (None, {}))
     # the texts read last, by doc: a build keeps them in its spool, and pages read those of a few documents in a row
     read: dict[str, str] = field(default_factory=dict)
 
@@ -562,29 +562,34 @@ class _Site:
             return None
         return f"{root}articles/{self.article[a]}#s-{start}", _clip(self.text(doc_id)[start:end], 160)
 
+    def _of_current(self, doc_id: str, what: str, make: Callable[[], Any]) -> Any:
+        """`make()` of a document, made once for the run of its article pages (a build reads its
+        mentions and relations again from the spool)."""
+        if self.current[0] != doc_id:
+            self.current = (doc_id, {})
+        found = self.current[1]
+        if what not in found:
+            found[what] = make()
+        return found[what]
+
     def mentions_in(self, doc_id: str, index: int) -> list[Mention]:
-        """The mentions of an article, sorted; its document's are read once for the run of its articles."""
-        if self.mentioned is None or self.mentioned[0] != doc_id:
-            self.mentioned = (doc_id, self.mentions.of_doc(doc_id))
-        return [m for m in self.mentioned[1] if m.article == index]
+        """The mentions of an article, sorted."""
+        return [m for m in self._of_current(doc_id, "mentions", partial(self.mentions.of_doc, doc_id)) if m.article == index]
 
     def evidence_in(self, doc_id: str) -> tuple[Sequence[int], Sequence[tuple[int, int, str, str, str, str]]]:
         """The evidence read in a document: the starts, and the sorted (start, end, u, v, key, source)
-        of the graph's edges' evidence there; from its relations, read once for the run of its articles."""
+        of the graph's edges' evidence there (from its relations, when the index has them)."""
         if self.evidence is not None:
             return self.evidence.get(doc_id, ((), ()))
-        if self.evidenced is None or self.evidenced[0] != doc_id:
-            attrs = self.attrs
-            # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder)
-            rows = sorted(
-                {
-                    (start, end, s, o, p, "text")
-                    for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id)
-                    if d == doc_id and s in attrs and o in attrs
-                }
-            )
-            self.evidenced = (doc_id, ([r[0] for r in rows], rows))
-        return self.evidenced[1]
+        return self._of_current(doc_id, "evidence", partial(self._evidence_of, doc_id))
+
+    def _evidence_of(self, doc_id: str) -> tuple[list[int], list[tuple[int, int, str, str, str, str]]]:
+        attrs = self.attrs
+        # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder)
+        rows = sorted(
+            {(start, end, s, o, p, "text") for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id) if d == doc_id and s in attrs and o in attrs}
+        )
+        return [r[0] for r in rows], rows
 
     def label(self, iri: str) -> str:
         return str(self.attrs[iri].get("label") or iri)
