@@ -314,9 +314,22 @@ def extract_file(
     return _WORKER[key](doc, reads)
 
 
-def _extract_args(args: tuple) -> DocResult | tuple[str, str]:
-    """`extract_file(*args)`, for a pool's `imap`."""
-    return extract_file(*args)
+def _extract_args(args: tuple) -> bytes:
+    """`extract_file(*args)`, for a pool's `imap`, pickled here: the build unpickles it where it reads
+    the results (`_unpickled`), so that a result it cannot read is an error there. Unpickled by the
+    pool's result thread, it stopped that thread, and the build waited for ever."""
+    return pickle.dumps(extract_file(*args), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpickled(path: Path, data: bytes) -> DocResult | tuple[str, str]:
+    """A pool's result of `path` (`_extract_args`)."""
+    try:
+        return pickle.loads(data)
+    except Exception as err:  # what unpickling raises is not a fixed set: a missing name, a bad byte
+        raise KGError(
+            f"{path}: its extraction result cannot be read ({type(err).__name__}: {err}); "
+            "were kg's files changed while it was built? Build again."
+        ) from err
 
 
 # An extraction worker's collector thresholds (Python's: 700, 10, 10). A document's NER makes
@@ -668,10 +681,11 @@ class _Pending:
         self.remote = remote or pool is not None or served is not None
 
     def __iter__(self) -> Iterator[tuple[Path, DocResult | tuple[str, str]]]:
-        if self.served is not None:
-            results = _drained(self.served[0].result())
-        else:
-            results = self.pool.result()[1] if self.pool is not None else self.results
+        if self.pool is not None:
+            for p, data in zip(self.paths, self.pool.result()[1]):
+                yield p, _unpickled(p, data)
+            return
+        results = _drained(self.served[0].result()) if self.served is not None else self.results
         yield from zip(self.paths, results)
 
     def close(self) -> None:

@@ -559,6 +559,7 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
 def test_extraction_results_are_taken_as_they_come():
     """A pool's results are read one at a time (`Pool.imap`), not gathered first, so a build holds
     no more of them than it has not taken yet; a worker server's list lets go of each as it goes."""
+    import pickle
     from concurrent.futures import Future
 
     from kg.build import _Pending
@@ -568,7 +569,7 @@ def test_extraction_results_are_taken_as_they_come():
     def results():
         for i in range(3):
             produced.append(i)
-            yield f"result {i}"
+            yield pickle.dumps(f"result {i}")  # as a pool's worker returns them (kg.build._extract_args)
 
     ready: Future = Future()
     ready.set_result((None, results()))
@@ -583,6 +584,31 @@ def test_extraction_results_are_taken_as_they_come():
     taken = iter(pending)
     assert next(taken) == (Path("a"), "x") and items == [None, "y"]
     pending.served = None  # nothing to hang up in this test
+
+
+def test_a_pool_result_the_build_cannot_read_is_an_error_that_names_its_file():
+    """A worker's result is unpickled where the build reads it, not in the pool's result thread, which
+    stopped at such an error and left the build waiting for ever: one the build cannot read (made
+    by other code than the build's, say, when kg's files change while it runs) fails it, naming
+    the file."""
+    import pickle
+    from concurrent.futures import Future
+
+    from kg.build import _extract_args, _Pending
+    from kg.errors import KGError
+    from kg.mention import Evidence
+
+    good = pickle.dumps(Evidence("d", 1, 2))
+    unknown = good.replace(b"_evidence", b"_vanished")  # a function this kg does not have
+    ready: Future = Future()
+    ready.set_result((None, iter([good, unknown])))
+    taken = iter(_Pending([Path("a.txt"), Path("b.txt")], None, ready))
+    assert next(taken) == (Path("a.txt"), Evidence("d", 1, 2))
+    with pytest.raises(KGError, match=r"b\.txt: its extraction result cannot be read \(AttributeError: .*_vanished.*\); were kg's files changed"):
+        next(taken)
+    # and the worker's side pickles what extraction gives: a skipped file's reason too
+    missing = ROOT / "no-such-file.txt"
+    assert pickle.loads(_extract_args((missing, "x", kg.build.DEFAULT_ONTOLOGY, None, False, None)))[0] == str(missing)
 
 
 def test_unpickled_mentions_and_relations_share_their_strings_across_documents():
