@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError, KGError
-from kg.graph import DocInfo, GraphBuilder, MentionIndex, summary
+from kg.graph import DocInfo, GraphBuilder, MentionIndex, summary, text_digest
 from kg.link import Linker
 from kg.mention import Mention, Relation, relation_rows, relations_of_rows
 from kg.ontology import KGR, Ontology, load_ontology, read_before
@@ -113,7 +113,7 @@ class Spool:
             raise self._unwritable(err) from err
         self.size = end
         mentions = SpooledMentions(at[4], len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
-        doc = SpooledDoc(d.doc_id, at[5], d.encoding, d.articles, len(d.text), hashlib.blake2b(text, digest_size=16).hexdigest())
+        doc = SpooledDoc(d.doc_id, at[5], d.encoding, d.articles, len(d.text), text_digest(text))
         relations = SpooledRelations(at[6], len(r.relations)) if r.relations is not None else None
         return replace(r, doc=doc, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3], mentions=mentions, relations=relations)
 
@@ -163,8 +163,8 @@ class SpooledParts:
 
 class SpooledDoc:
     """A `DocInfo` whose text is kept in a `Spool`: the same attributes, the text read (and
-    decoded) each time it is asked for; `digest`, of its text in UTF-8 (a page's key holds it:
-    kg.html); pickled, it is a DocInfo again."""
+    decoded) each time it is asked for, and its length and digest kept (`DocInfo.characters`,
+    `DocInfo.digest`); pickled, it is a DocInfo again."""
 
     __slots__ = ("doc_id", "_text", "encoding", "articles", "characters", "digest")
 
@@ -647,7 +647,7 @@ def build(
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared, index=index,
         )
         if retain is not None:
-            retain += [results, loader, graph]  # the loader's store of the cached parts and the graph's groups of facts too
+            retain += [results, loader, graph, index]  # the loader's store of the cached parts, the graph's documents and the mentions' index too
     if server is not None and not report.served and not workers.running(server):
         workers.start(server, ontology, config, check)  # it loads the pipeline while the next build is awaited
     report.seconds["total"] = time.perf_counter() - t0

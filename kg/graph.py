@@ -9,6 +9,7 @@ Input order never changes the graph. This module imports neither spaCy nor rdfli
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,11 @@ class DocInfo:
     def characters(self) -> int:
         return len(self.text)
 
+    @property
+    def digest(self) -> str:
+        """Of its text (`text_digest`): a page's key holds it (kg.html)."""
+        return text_digest(self.text.encode("utf-8", "surrogatepass"))
+
     @classmethod
     def of(cls, doc: Document) -> DocInfo:
         return cls(
@@ -47,6 +53,11 @@ class DocInfo:
             doc.encoding,
             [(a.index, a.start, a.end, a.title(doc.text), a.byline) for a in doc.articles],
         )
+
+
+def text_digest(data: bytes) -> str:
+    """The digest of a document's text in UTF-8 (lone surrogates passed through)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def build_graph(
@@ -232,9 +243,8 @@ class MentionIndex:
         self.counts: dict[str, dict[int, int]] = {}  # document -> article index -> its mentions
         self.named: dict[str, tuple[str, ...]] = {}  # document -> the IRIs its articles' mentions denote, sorted
         self.stored: dict[str, Iterable[Mention]] = {}  # document -> its mentions, read again when iterated
-        # document -> its relations (Relations, or an object whose rows() are those of kg.build.SpooledRelations);
-        # None once a document has none
-        self.relations: dict[str, Iterable[Relation]] | None = {}
+        # document -> its relations (Relations, or an object whose rows() are those of kg.build.SpooledRelations)
+        self.relations: dict[str, Iterable[Relation]] = {}
         self.labels: Counter = Counter()  # mentions per label, in all
 
     @classmethod
@@ -247,7 +257,6 @@ class MentionIndex:
         index = cls()
         for d in docs:
             index.add(d, by_doc.get(d.doc_id, []))
-        index.relations = None  # the pages take the evidence from the graph
         return index
 
     def add(
@@ -273,14 +282,17 @@ class MentionIndex:
         self.counts[doc.doc_id] = dict(counts)
         self.named[doc.doc_id] = tuple(sorted(named))
         self.stored[doc.doc_id] = mentions if stored is None else stored
-        if relations is None:
-            self.relations = None  # the evidence of each document is then taken from the graph
-        elif self.relations is not None:
+        if relations is not None:
             self.relations[doc.doc_id] = relations
+
+    @property
+    def has_relations(self) -> bool:
+        """Whether every document's relations are here: else the pages take the evidence from the graph."""
+        return bool(self.doc_ids) and len(self.relations) == len(self.doc_ids)
 
     def relation_rows(self, doc_id: str) -> list[tuple]:
         """A document's relations as `kg.mention.relation_rows`."""
-        found = self.relations.get(doc_id, ()) if self.relations is not None else ()
+        found = self.relations.get(doc_id, ())
         rows = getattr(found, "rows", None)  # a build's spooled relations keep them so
         return rows() if rows is not None else relation_rows(found)
 

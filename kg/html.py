@@ -604,9 +604,7 @@ class _Site:
             return self.text_of[ids[0]]
         for d in ids:
             if d not in self.digests:
-                # a build's documents come with the digest of their text (kg.build.SpooledDoc)
-                digest = getattr(self.docs[d], "digest", None)
-                self.digests[d] = digest or hashlib.blake2b(self.text(d).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+                self.digests[d] = self.docs[d].digest  # a build's documents keep it (kg.build.SpooledDoc)
         texts = _Texts(tuple((d, self.digests[d]) for d in ids), self.text)
         if len(ids) == 1:
             self.text_of = {ids[0]: texts}  # the articles of a document share it, one after the other
@@ -717,7 +715,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
     authors: dict[str, list[str]] = defaultdict(list)
     ontology: dict[str, list[tuple[str, str]]] = defaultdict(list)
     found: dict[str, list[tuple[int, int, str, str, str, str]]] = defaultdict(list)
-    by_edges = mentions.relations is None  # else each document's evidence is read from its relations
+    by_edges = not mentions.has_relations  # else each document's evidence is read from its relations
     for u, v, k, d in g.edges(keys=True, data=True):
         if types[v] != ARTICLE:
             degree[u] += 1

@@ -291,6 +291,7 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
         rs = [r for r in relations if r.evidence.doc_id == d.doc_id]
         index.add(d, ms, stored=Stored(("mentions", d.doc_id), ms), relations=Stored(("relations", d.doc_id), rs))
     assert index.labels == Counter(m.label for m in mentions)
+    assert index.has_relations and not MentionIndex.of(docs, mentions).has_relations  # a list's index: the graph's evidence
     assert index.of_entity(IRI["双报到"]) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == IRI["双报到"])
     a = write_pages(g, docs, mentions, tmp_path / "list")
     b = write_pages(g, docs, index, tmp_path / "index")
