@@ -583,7 +583,7 @@ def build(
                 t = time.perf_counter()
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
-            graph = GraphBuilder(onto)  # fed the documents as they come
+            graph = GraphBuilder(onto, articles=False)  # fed the documents as they come; the pages read their articles from them
             index = MentionIndex()  # what the pages read of their mentions, as they go to the spool
             # what the build keeps of a result once it is cached, graphed and with the loader: not its projection
             done = partial(replace, reads=None)
@@ -802,14 +802,15 @@ def export(
     results = sorted(results, key=lambda r: r.doc.doc_id)
     docs = [r.doc for r in results]
     if graph is None:
-        graph = GraphBuilder(onto)
-        graph.add(docs, [m for r in results for m in r.mentions], [x for r in results for x in r.relations])
+        graph = GraphBuilder(onto, articles=False)
+        for r in results:
+            graph.add([r.doc], r.mentions, r.relations)  # each document's relations with it (GraphBuilder)
     if index is None:
         index = MentionIndex()
         for r in results:
             index.add(r.doc, r.mentions)
     g = graph.graph(release=True)
-    report.counts = summary(g, index.labels)
+    report.counts = summary(g, index.labels, articles=None if graph.articles else graph.article_level(g))
     report.seconds["graph"] = time.perf_counter() - t
     with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:
         t = time.perf_counter()
@@ -867,6 +868,7 @@ def export(
             # the pages of the previous output whose inputs are unchanged are linked, not rendered
             written += page_files(
                 g, docs, index, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
+                authors=None if graph.articles else graph.authors,
             )
             report.seconds["html"] = time.perf_counter() - t
         if checking:

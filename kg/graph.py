@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from kg.corpus import Document
 from kg.mention import Mention, Relation, relation_rows
 from kg.ontology import Ontology
-from kg.relations import PART_OF, SERVES, WITHIN, article_iri
+from kg.relations import ARTICLE_IRIS, AUTHOR, PART_OF, SERVES, WITHIN, article_iri
 
 if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that extracts never needs it
     import networkx as nx
@@ -72,10 +72,21 @@ def build_graph(
 class GraphBuilder:
     """`build_graph`'s work as the inputs come, in any order and in any number of steps: what each
     entity is called and how often, and each fact's evidence, confidence and cues; `graph()` makes the
-    graph, inserted in sorted order: the same graph as `build_graph` of all the inputs at once."""
+    graph, inserted in sorted order: the same graph as `build_graph` of all the inputs at once.
 
-    def __init__(self, onto: Ontology) -> None:
+    `articles=False`: the graph of the entities alone, without the article level (a node for each
+    article, an edge for each entity it mentions or that wrote it, with every mention as evidence),
+    which grows with the pages: 33 MB of the seeds x200, half of what a build held. What the pages
+    need of that level is kept by entity (`article_edges`) and by article (`authors`), and its
+    counts are in `summary`. Then each document's relations come with it, in one call (its
+    articles' facts are told apart in that call only)."""
+
+    def __init__(self, onto: Ontology, *, articles: bool = True) -> None:
         self.onto = onto
+        self.articles = articles
+        # without the article level: the articles stating each (predicate, object), and who wrote each article
+        self.article_edges: Counter = Counter()
+        self.authors: dict[str, list[str]] = {}
         self.docs: dict[str, DocInfo] = {}
         self.surface: dict[str, Counter] = defaultdict(Counter)
         # by entity, its first and its last mention in the order of (document, start, end): the first
@@ -108,8 +119,16 @@ class GraphBuilder:
         self.seen = n
         facts = self.facts
         ranges: dict[tuple[str, int, int], tuple[str, int, int]] = {}  # the facts read in a sentence share its range
+        stated: set[tuple[str, str, str]] = set()  # the articles' facts of this call, without the article level
         for r in relations:
             spo = (r.subject, r.predicate, r.object)
+            if not self.articles and r.subject.startswith(ARTICLE_IRIS):
+                if spo not in stated and r.evidence.doc_id in self.docs:  # else the graph would have no such article
+                    stated.add(spo)
+                    self.article_edges[(r.predicate, r.object)] += 1
+                    if r.predicate == AUTHOR:
+                        self.authors.setdefault(r.subject, []).append(r.object)
+                continue
             e = r.evidence
             at = (e.doc_id, e.start, e.end)
             at = ranges.setdefault(at, at)
@@ -130,7 +149,7 @@ class GraphBuilder:
         onto = self.onto
         g = nx.MultiDiGraph()
         texts: dict[str, str] = {}  # of the documents read for a sentence (a build keeps the others' in its spool)
-        for doc_id in sorted(self.docs):
+        for doc_id in sorted(self.docs) if self.articles else ():
             for index, start, end, title, byline in self.docs[doc_id].articles:
                 g.add_node(
                     article_iri(doc_id, index),
@@ -176,9 +195,20 @@ class GraphBuilder:
             else:
                 evidence, confidence, cues = sorted(set(f.evidence)), f.confidence, sorted(f.cues)
             g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
+        for authors in self.authors.values():
+            authors[:] = sorted(o for o in authors if o in g)  # as the graph's edges from an article would be
         if release:
             self.facts = {}
         return g
+
+    def article_level(self, g: nx.MultiDiGraph) -> tuple[int, Counter]:
+        """What a graph without articles leaves out, for `summary`: how many articles, and how many
+        edges of each predicate lead from them to nodes of `g`."""
+        edges: Counter = Counter()
+        for (p, o), n in sorted(self.article_edges.items()):
+            if o in g:
+                edges[p] += n
+        return sum(len(d.articles) for d in self.docs.values()), edges
 
 
 class _Facts:
@@ -308,12 +338,18 @@ class MentionIndex:
         return [(d, sentence, article, start, end) for d, start, end, sentence, article in found]
 
 
-def summary(g: nx.MultiDiGraph, labels: Counter) -> dict[str, Counter]:
+def summary(g: nx.MultiDiGraph, labels: Counter, *, articles: tuple[int, Counter] | None = None) -> dict[str, Counter]:
     """Counts per type of mentions (`labels`, as `MentionIndex.labels` counts them), of nodes and new
-    nodes, and of edges per predicate."""
+    nodes, and of edges per predicate; `articles`: the article level a graph leaves out
+    (`GraphBuilder.article_level`), counted in."""
+    nodes = Counter(t for _, t in g.nodes(data="type"))
+    edges = Counter(k for _, _, k in g.edges(keys=True))
+    if articles is not None:
+        nodes.update({ARTICLE: articles[0]} if articles[0] else {})
+        edges.update(articles[1])
     return {
         "mentions": Counter(labels),
-        "nodes": Counter(t for _, t in g.nodes(data="type")),
+        "nodes": nodes,
         "new": Counter(data["type"] for _, data in g.nodes(data=True) if data.get("new")),
-        "edges": Counter(k for _, _, k in g.edges(keys=True)),
+        "edges": edges,
     }

@@ -584,10 +584,15 @@ class _Site:
         return self._of_current(doc_id, "evidence", partial(self._evidence_of, doc_id))
 
     def _evidence_of(self, doc_id: str) -> tuple[list[int], list[tuple[int, int, str, str, str, str]]]:
-        attrs = self.attrs
-        # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder)
+        attrs, article = self.attrs, self.article
+        # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder); a
+        # build's graph has no articles, the site has them all
         rows = sorted(
-            {(start, end, s, o, p, "text") for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id) if d == doc_id and s in attrs and o in attrs}
+            {
+                (start, end, s, o, p, "text")
+                for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id)
+                if d == doc_id and (s in attrs or s in article) and (o in attrs or o in article)
+            }
         )
         return [r[0] for r in rows], rows
 
@@ -616,16 +621,13 @@ class _Site:
             (u, v, k, d) for u in keep for v, k, d in self.out_edges.get(u, ()) if v in keep and u != v
         )
 
-    def heading(self, art: str) -> _Heading:
+    def heading(self, art: str, doc_id: str, index: int) -> _Heading:
+        """How entity pages head article `art`, the `index`th of document `doc_id` (from the
+        documents: a build's graph has no articles)."""
         heading = self.headings.get(art)
         if heading is None:
-            known = art in self.attrs
-            heading = self.headings[art] = _Heading(
-                self.label(art) if known else art,
-                self.href(art, "../"),
-                self.attrs[art].get("doc", "") if known else "",
-                self.article[art],
-            )
+            title = next((a[3] for a in self.docs[doc_id].articles if a[0] == index), "")
+            heading = self.headings[art] = _Heading(title or art, self.href(art, "../"), doc_id, self.article[art])
         return heading
 
     def name(self, iri: str) -> _Named:
@@ -689,7 +691,10 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
     return rows[0][0], rows[-1][1]
 
 
-def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex) -> _Site:
+def _site(
+    g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex, authors: Mapping[str, Sequence[str]] | None = None,
+) -> _Site:
+    """What the pages read of the corpus. `authors`: as in `page_files`, for a graph without articles."""
     docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
     article_of: dict[tuple[str, int], str] = {}
     starts: dict[str, list[tuple[int, int, str]]] = {}
@@ -707,12 +712,15 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
     entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
     if not isinstance(mentions, MentionIndex):
         mentions = MentionIndex.of(docs_by_id.values(), mentions)
+    if authors is not None and mentions.doc_ids and not mentions.has_relations:
+        # the evidence its article pages anchor is in the article level such a graph leaves out
+        raise ValueError("pages of a graph without articles need each document's relations: a MentionIndex with them")
     # one pass over the edges: each node's links that do not lead to an article, the edges taken
     # from the ontology, and the evidence of each document, which article pages look up by position
     degree: Counter = Counter()
     out_edges: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
     in_edges: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
-    authors: dict[str, list[str]] = defaultdict(list)
+    found_authors: dict[str, list[str]] = defaultdict(list)
     ontology: dict[str, list[tuple[str, str]]] = defaultdict(list)
     found: dict[str, list[tuple[int, int, str, str, str, str]]] = defaultdict(list)
     by_edges = not mentions.has_relations  # else each document's evidence is read from its relations
@@ -725,7 +733,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
                 out_edges[u].append((v, k, d))
                 in_edges[v].append((u, k, d))
         if k == AUTHOR:
-            authors[u].append(v)
+            found_authors[u].append(v)
         source = str(d.get("source", ""))
         if source == "ontology":
             ontology[u].append((v, k))
@@ -747,7 +755,7 @@ def _site(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mentio
         cover={doc: _cover(rows) for doc, rows in starts.items()},
         out_edges=dict(out_edges),
         in_edges=dict(in_edges),
-        authors=dict(authors),
+        authors=dict(found_authors) if authors is None else dict(authors),
         ontology=dict(ontology),
         mentions=mentions,
         importance={n: int(g.nodes[n].get("mentions") or 0) + degree[n] for n in entities},
@@ -1375,24 +1383,24 @@ def _entity_inputs(site: _Site, iri: str) -> dict:
     # ring order: by relation group, then type and name, so that alike neighbours sit together
     order = [n for n in neighbours if n in drawn]
     # the sentences that mention it, grouped by article, each mention linked to its anchor
-    sentences: dict[tuple[str, tuple[int, int]], tuple[str | None, list[tuple[int, int]]]] = {}
+    sentences: dict[tuple[str, tuple[int, int]], tuple[str | None, int, list[tuple[int, int]]]] = {}
     article_of = site.article_of
     for doc_id, sentence, article, start, end in site.mentions.of_entity(iri):
         key = (doc_id, sentence)
         found = sentences.get(key)
         if found is None:
             # the page of the article the mention was read in, where its anchor is
-            found = sentences[key] = (article_of.get((doc_id, article)), [])
-        found[1].append((start, end))
+            found = sentences[key] = (article_of.get((doc_id, article)), article, [])
+        found[2].append((start, end))
     by_article: dict[str, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = defaultdict(list)
-    doc_of: dict[str, str] = {}
-    for (doc_id, (s, e)), (art, marks) in sorted(sentences.items()):
+    doc_of: dict[str, tuple[str, int]] = {}  # article IRI -> its document and index
+    for (doc_id, (s, e)), (art, article, marks) in sorted(sentences.items()):
         if art is not None:
             by_article[art].append((s, e, tuple(marks)))
-            doc_of[art] = doc_id
+            doc_of[art] = (doc_id, article)
     ordered = sorted(by_article.items(), key=lambda kv: kv[0])
     shown, hidden = ordered[:MAX_SENTENCE_ARTICLES], ordered[MAX_SENTENCE_ARTICLES:]
-    groups = tuple((site.heading(art), doc_of[art], tuple(sents)) for art, sents in shown)
+    groups = tuple((site.heading(art, *doc_of[art]), doc_of[art][0], tuple(sents)) for art, sents in shown)
     relations = []
     for direction, other, k, d in rels:
         u, v = (iri, other) if direction == "out" else (other, iri)
@@ -1422,7 +1430,7 @@ def _entity_inputs(site: _Site, iri: str) -> dict:
         "nodes": tuple(site.node(n, "../") for n in [iri, *order]),
         "edges": tuple(site.edge(*e) for e in site.edges_among({iri, *order})),
         "neighbours": len(neighbours),
-        "texts": site.texts(doc_of[art] for art, _ in shown),
+        "texts": site.texts(doc_of[art][0] for art, _ in shown),
         "groups": groups,
         "hidden": (len(hidden), sum(len(sents) for _, sents in hidden)),  # articles and sentences not listed
         "relations": tuple(relations),
@@ -1708,6 +1716,7 @@ def page_files(
     doc_keys: Mapping[str, str] | None = None,
     pre_keys: Path | None = None,
     prepared: Prepared | None = None,
+    authors: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[str, ...]]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`,
     and for a corpus of more than MAX_LIST_ARTICLES articles the pages that list them all,
@@ -1733,6 +1742,8 @@ def page_files(
 
     `prepared`: `prepare_pages` of the same `previous` and `pre_keys`, made earlier. `mentions`: a
     list, or the `MentionIndex` of the documents' (a build's, whose mentions are in its spool).
+    `authors`: for a graph without the article level (`kg.graph.GraphBuilder(articles=False)`, a
+    build's), who wrote each article, as `GraphBuilder.authors`; the pages are those of the graph with it.
     """
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
@@ -1741,7 +1752,7 @@ def page_files(
     # of it again and again, for nothing (and, in a forked worker, copy every page of memory it is in)
     gc.freeze()
     try:
-        site = _site(g, docs, mentions)
+        site = _site(g, docs, mentions, authors)
         assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
         assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
         pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]

@@ -66,9 +66,12 @@ def cue_rules(path: Path = CUES) -> tuple[tuple[CueRule, ...], float]:
     return rules, float(data.get("fallback", {}).get("confidence", 0.6))
 
 
+ARTICLE_IRIS = f"{KGR}article/"  # what every article's IRI starts with
+
+
 def article_iri(doc_id: str, index: int) -> str:
     """The IRI of an article: its document and its position on the page."""
-    return f"{KGR}article/{iri_path(doc_id)}/{index}"
+    return f"{ARTICLE_IRIS}{iri_path(doc_id)}/{index}"
 
 
 def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> list[Relation]:

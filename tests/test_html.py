@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kg.html
-from kg.graph import ARTICLE, DocInfo, build_graph
+from kg.graph import ARTICLE, DocInfo, GraphBuilder, build_graph
 from kg.html import page_names, pinyin, script_json, search_key, slug, write_pages
 from kg.mention import Evidence, Mention, Relation
 from kg.ontology import KGR, Concept, Ontology
@@ -90,12 +90,14 @@ def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def fixture_corpus(
-    extra: dict | None = None, *, documents: dict | None = None, relations_to: list | None = None,
+    extra: dict | None = None, *, documents: dict | None = None, relations_to: list | None = None, lean_to: list | None = None,
 ) -> tuple[nx.MultiDiGraph, list[DocInfo], list[Mention]]:
     """Two documents, three articles, twelve entities of five types, and an XSS probe.
 
     `documents` replaces DOCS, `extra` adds documents; the stated facts are those of DOCS
     whose sentence is still there. `relations_to`: a list the graph's relations are added to.
+    `lean_to`: a list a build's GraphBuilder (without the article level, fed a document at a time,
+    the last first) and its graph are added to.
     """
     onto = Ontology(
         {
@@ -169,8 +171,16 @@ def fixture_corpus(
     g = build_graph(docs, mentions, relations, onto)
     if relations_to is not None:
         relations_to += relations
-    if IRI[XSS] in g:
-        g.nodes[IRI[XSS]]["aliases"] = sorted({*g.nodes[IRI[XSS]]["aliases"], SNEAKY})
+    graphs = [g]
+    if lean_to is not None:
+        builder = GraphBuilder(onto, articles=False)
+        for d in reversed(docs):
+            builder.add([d], [m for m in mentions if m.doc_id == d.doc_id], [r for r in relations if r.evidence.doc_id == d.doc_id])
+        graphs.append(builder.graph())
+        lean_to += [builder, graphs[-1]]
+    for each in graphs:
+        if IRI[XSS] in each:
+            each.nodes[IRI[XSS]]["aliases"] = sorted({*each.nodes[IRI[XSS]]["aliases"], SNEAKY})
     return g, docs, mentions
 
 
@@ -299,6 +309,39 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
     for x, y in zip(a, b):
         assert x.read_bytes() == y.read_bytes(), x.name
     assert reads == {(what, d.doc_id): 1 for d in docs for what in ("mentions", "relations")}
+
+
+def test_pages_of_a_graph_without_articles_are_the_pages_of_the_graph(tmp_path):
+    """A build's graph leaves out the article level, which grows with the pages
+    (kg.graph.GraphBuilder(articles=False)): it is the whole graph without its articles, the build's
+    summary counts them as before, and its pages, given who wrote each article, are the same bytes.
+    It needs the documents' relations for the evidence its articles' pages anchor."""
+    from collections import Counter
+
+    from kg.graph import MentionIndex, summary
+
+    relations: list[Relation] = []
+    lean: list = []
+    g, docs, mentions = fixture_corpus(relations_to=relations, lean_to=lean)
+    builder, entities = lean
+    articles = {n for n, t in g.nodes(data="type") if t == ARTICLE}
+    assert articles and not articles & set(entities)
+    assert dict(entities.nodes(data=True)) == {n: d for n, d in g.nodes(data=True) if n not in articles}
+    assert sorted(entities.edges(keys=True, data=True)) == sorted(e for e in g.edges(keys=True, data=True) if e[0] not in articles)
+    authors = {a: [v for _, v, k in g.out_edges(a, keys=True) if k == "author"] for a in articles}
+    assert builder.authors == {a: v for a, v in authors.items() if v} and any(builder.authors.values())
+    labels = Counter(m.label for m in mentions)
+    assert summary(entities, labels, articles=builder.article_level(entities)) == summary(g, labels)
+    index = MentionIndex()
+    for d in docs:
+        index.add(d, [m for m in mentions if m.doc_id == d.doc_id], relations=[r for r in relations if r.evidence.doc_id == d.doc_id])
+    a = write_pages(g, docs, mentions, tmp_path / "graph")
+    b = write_pages(entities, docs, index, tmp_path / "entities", authors=builder.authors)
+    assert [p.relative_to(tmp_path / "graph") for p in a] == [p.relative_to(tmp_path / "entities") for p in b]
+    for x, y in zip(a, b):
+        assert x.read_bytes() == y.read_bytes(), x.name
+    with pytest.raises(ValueError, match="relations"):
+        write_pages(entities, docs, mentions, tmp_path / "list", authors=builder.authors)
 
 
 class _PageError(Exception): ...
