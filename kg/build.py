@@ -830,7 +830,8 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [
-                DocumentPart(p, frozenset(rb(iri) for iri in mention_iris(r.mentions)), r.checked if own else None)
+                # the IRIs as the spooled mentions keep them (2.3 kB a page of the seeds as a frozenset each)
+                DocumentPart(p, mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None)
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None

@@ -76,7 +76,7 @@ class GraphBuilder:
 
     `articles=False`: the graph of the entities alone, without the article level (a node for each
     article, an edge for each entity it mentions or that wrote it, with every mention as evidence),
-    which grows with the pages: 33 MB of the seeds x200, half of what a build held. What the pages
+    which grows with the pages: 40 of the 81 MB traced where a build of the seeds x200 made its pages. What the pages
     need of that level is kept by entity (`article_edges`) and by article (`authors`), and its
     counts are in `summary`. Then each document's relations come with it, in one call (its
     articles' facts are told apart in that call only)."""
@@ -260,10 +260,10 @@ def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
 
 class MentionIndex:
     """What the pages read of the corpus's mentions, without holding them all: each entity's mentions
-    as rows of six integers (document, sentence, article, range), each document's count of mentions
-    per article and the IRIs its articles' mentions denote, and where its mentions are read again:
-    the list itself, or, in a build, its spool (a build held 17 kB of mentions a page of the seeds;
-    the rows take 3.6). And, from a build, where each document's relations are read again: its
+    as rows of six 32-bit integers (document, sentence, article, range), each document's count of
+    mentions per article and the IRIs its articles' mentions denote, and where its mentions are read
+    again: the list itself, or, in a build, its spool (a build held 17 kB of mentions a page of the
+    seeds; the rows take 1.8). And, from a build, where each document's relations are read again: its
     article pages find the evidence read in it there (else in the graph's edges: 15 kB a page). `add`
     each document once."""
 
@@ -303,7 +303,7 @@ class MentionIndex:
         for m in mentions:
             row = rows.get(m.iri)
             if row is None:
-                row = rows[m.iri] = array("q")
+                row = rows[m.iri] = array("i")  # a document of 2**31 characters is not read
             row.extend((number, m.sentence[0], m.sentence[1], m.article, m.start, m.end))
             self.labels[m.label] += 1
             if m.article in articles:

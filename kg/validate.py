@@ -19,7 +19,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -185,7 +185,7 @@ class DocumentPart:
     # its triples of kg.ttl (Turtle, the prefixes of kg.ttl); .trig, its named graphs of
     # mentions.trig; .digest, kg.rdf.parts_digest(ttl, trig)
     parts: DocumentParts
-    refs: frozenset[str]  # the IRIs of the entities its mentions denote (authors included), as written
+    refs: Collection[str]  # the IRIs of the entities its mentions denote (authors included), as written
     key: str | None = None  # the key `DocumentCheck` gave it where it was extracted, if it passed there
 
 
