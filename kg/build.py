@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError, KGError
-from kg.graph import DocInfo, GraphBuilder, MentionIndex, summary, text_digest
+from kg.graph import EVIDENCE_SHOWN, DocInfo, GraphBuilder, MentionIndex, summary, text_digest
 from kg.link import Linker
 from kg.mention import Mention, Relation, relation_rows, relations_of_rows
 from kg.ontology import KGR, Ontology, load_ontology, read_before
@@ -583,7 +583,8 @@ def build(
                 t = time.perf_counter()
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
-            graph = GraphBuilder(onto, articles=False)  # fed the documents as they come; the pages read their articles from them
+            # fed the documents as they come; the pages read their articles from them, and a fact's evidence from its documents
+            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN)
             index = MentionIndex()  # what the pages read of their mentions, as they go to the spool
             # what the build keeps of a result once it is cached, graphed and with the loader: not its projection
             done = partial(replace, reads=None)
@@ -802,7 +803,7 @@ def export(
     results = sorted(results, key=lambda r: r.doc.doc_id)
     docs = [r.doc for r in results]
     if graph is None:
-        graph = GraphBuilder(onto, articles=False)
+        graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN)
         for r in results:
             graph.add([r.doc], r.mentions, r.relations)  # each document's relations with it (GraphBuilder)
     if index is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
+from bisect import bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that 
     import networkx as nx
 
 ARTICLE = "ARTICLE"
+EVIDENCE_SHOWN = 3  # the ranges of a fact's evidence an entity page links (kg.html); a build's graph keeps that many
 
 
 @dataclass(slots=True)
@@ -76,14 +78,17 @@ class GraphBuilder:
 
     `articles=False`: the graph of the entities alone, without the article level (a node for each
     article, an edge for each entity it mentions or that wrote it, with every mention as evidence),
-    which grows with the pages: 40 of the 81 MB traced where a build of the seeds x200 made its pages. What the pages
-    need of that level is kept by entity (`article_edges`) and by article (`authors`), and its
-    counts are in `summary`. Then each document's relations come with it, in one call (its
-    articles' facts are told apart in that call only)."""
+    which grows with the pages: 40 of the 81 MB traced where a build of the seeds x200 made its pages.
+    What the pages need of that level is kept by entity (`article_edges`) and by article (`authors`), and its
+    counts are in `summary`. `evidence=k`: of each fact's evidence, which grows with the pages too,
+    what they show: its first k ranges as `evidence`, and as `linked` its first k ranges in an
+    article (where a page links them) and how many are. With either, each document's relations
+    come with it, in one call (a range read twice is told apart in that call only)."""
 
-    def __init__(self, onto: Ontology, *, articles: bool = True) -> None:
+    def __init__(self, onto: Ontology, *, articles: bool = True, evidence: int | None = None) -> None:
         self.onto = onto
         self.articles = articles
+        self.evidence = evidence
         # without the article level: the articles stating each (predicate, object), and who wrote each article
         self.article_edges: Counter = Counter()
         self.authors: dict[str, list[str]] = {}
@@ -120,6 +125,9 @@ class GraphBuilder:
         facts = self.facts
         ranges: dict[tuple[str, int, int], tuple[str, int, int]] = {}  # the facts read in a sentence share its range
         stated: set[tuple[str, str, str]] = set()  # the articles' facts of this call, without the article level
+        kept = self.evidence
+        read: set[tuple[tuple[str, str, str], tuple[str, int, int]]] = set()  # this call's (fact, range), with `kept`
+        spans: dict[str, tuple[list[tuple[int, int]], list[int]] | None] = {}  # documents' articles, for `kept`
         for r in relations:
             spo = (r.subject, r.predicate, r.object)
             if not self.articles and r.subject.startswith(ARTICLE_IRIS):
@@ -132,6 +140,15 @@ class GraphBuilder:
             e = r.evidence
             at = (e.doc_id, e.start, e.end)
             at = ranges.setdefault(at, at)
+            if kept is not None:
+                f = facts.get(spo)
+                if f is None:
+                    f = facts[spo] = _Shown()
+                new = (spo, at) not in read
+                if new:
+                    read.add((spo, at))
+                f.add(at, new, new and self._in_article(e.doc_id, e.start, spans), r.confidence, r.cue, kept)
+                continue
             f = facts.get(spo)
             if f is None:
                 facts[spo] = (at, r.confidence, r.cue)
@@ -190,6 +207,12 @@ class GraphBuilder:
         for (s, p, o), f in sorted(self.facts.items()):  # the keys differ: values are never compared
             if s not in g or o not in g:
                 continue
+            if type(f) is _Shown:
+                g.add_edge(
+                    s, o, key=p, confidence=round(f.confidence, 3), count=f.count, evidence=f.first, cues=sorted(f.cues), source="text",
+                    linked=(tuple(f.linked), f.in_articles),
+                )
+                continue
             if type(f) is tuple:
                 evidence, confidence, cues = [f[0]], f[1], [f[2]] if f[2] else []
             else:
@@ -200,6 +223,16 @@ class GraphBuilder:
         if release:
             self.facts = {}
         return g
+
+    def _in_article(self, doc_id: str, offset: int, spans: dict) -> bool:
+        """Whether an article of document `doc_id` holds `offset` (a page links the evidence there);
+        `spans`: the documents' articles sorted, as found so far."""
+        found = spans.get(doc_id, False)
+        if found is False:
+            d = self.docs.get(doc_id)
+            rows = sorted((a[1], a[2]) for a in d.articles) if d is not None else None
+            found = spans[doc_id] = (rows, [r[0] for r in rows]) if rows is not None else None
+        return found is not None and article_index(found[0], found[1], offset) is not None
 
     def article_level(self, g: nx.MultiDiGraph) -> tuple[int, Counter]:
         """What a graph without articles leaves out, for `summary`: how many articles, and how many
@@ -226,6 +259,54 @@ class _Facts:
         self.confidence = max(self.confidence, confidence)
         if cue and cue not in self.cues:
             self.cues.append(cue)
+
+
+class _Shown:
+    """What the pages show of a fact's evidence, however often it is read (`GraphBuilder(evidence=k)`):
+    its first k ranges, its first k ranges in an article, how many ranges and how many in an
+    article; and its highest confidence and distinct cues."""
+
+    __slots__ = ("first", "linked", "count", "in_articles", "confidence", "cues")
+
+    def __init__(self) -> None:
+        self.first: list[tuple[str, int, int]] = []
+        self.linked: list[tuple[str, int, int]] = []
+        self.count = self.in_articles = 0
+        self.confidence = float("-inf")
+        self.cues: list[str] = []
+
+    def add(self, at: tuple[str, int, int], new: bool, linked: bool, confidence: float, cue: str, k: int) -> None:
+        """A relation read at `at`: `new`, a range not read before for this fact; `linked`, in an article."""
+        if new:
+            self.count += 1
+            _first(self.first, at, k)
+            if linked:
+                self.in_articles += 1
+                _first(self.linked, at, k)
+        self.confidence = max(self.confidence, confidence)
+        if cue and cue not in self.cues:
+            self.cues.append(cue)
+
+
+def _first(rows: list, item: tuple, k: int) -> None:
+    """Keep in sorted `rows` the first `k` of them and `item`."""
+    if len(rows) < k or item < rows[-1]:
+        insort(rows, item)
+        del rows[k:]
+
+
+def article_index(rows: Sequence[tuple], starts: Sequence[int], offset: int) -> int | None:
+    """Which of a document's articles holds `offset`: `rows`, their (start, end, …) sorted, and
+    `starts`, their starts. The last that starts at or before it, if it ends after it (an empty
+    article holds its start).
+
+    >>> article_index([(0, 10), (10, 10), (12, 20)], [0, 10, 12], 10), article_index([(0, 10), (12, 20)], [0, 12], 11)
+    (1, None)
+    """
+    i = bisect_right(starts, offset) - 1
+    if i >= 0 and rows[i][0] <= offset < max(rows[i][1], rows[i][0] + 1):
+        return i
+    return None
 
 
 def _known(c) -> dict:

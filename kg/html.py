@@ -44,7 +44,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pypinyin import Style, lazy_pinyin
 
-from kg.graph import ARTICLE, DocInfo, MentionIndex
+from kg.graph import ARTICLE, EVIDENCE_SHOWN, DocInfo, MentionIndex, article_index
 from kg.mention import Mention
 from kg.relations import (
     ACTS_WITH,
@@ -538,10 +538,8 @@ class _Site:
         rows = self.starts.get(doc_id)
         if not rows:
             return None
-        i = bisect_right(self.firsts[doc_id], offset) - 1
-        if i >= 0 and rows[i][0] <= offset < max(rows[i][1], rows[i][0] + 1):
-            return rows[i][2]
-        return None
+        i = article_index(rows, self.firsts[doc_id], offset)
+        return rows[i][2] if i is not None else None
 
     def text(self, doc_id: str) -> str:
         """A document's text, read once for the pages made of it in a row."""
@@ -643,17 +641,24 @@ class _Site:
             )
         return named
 
-    def evidence_links(self, u: str, v: str, key: str, evidence: Sequence) -> tuple[tuple[tuple[str, str], ...], int]:
-        """An edge's first three evidence links (href, sentence) on an entity page, and how many more."""
+    def evidence_links(self, u: str, v: str, key: str, data: dict) -> tuple[tuple[tuple[str, str], ...], int]:
+        """An edge's first EVIDENCE_SHOWN evidence links (href, sentence) on an entity page, and how
+        many more: from its `linked` ranges, where a build's graph keeps them (kg.graph.GraphBuilder),
+        else of its evidence those in an article."""
         links = self.links.get((u, v, key))
         if links is None:
-            linked = []
-            for e in evidence:
-                cover = self.cover.get(e[0], False)  # False: a document not in the corpus
-                if cover is not False and (cover[0] <= e[1] < cover[1] if cover is not None else self.article_at(e[0], e[1]) is not None):
-                    linked.append(e)
-            # the sentence is cut out only for the three shown; the rest are counted
-            links = self.links[(u, v, key)] = (tuple(self.evidence_link(e, "../") for e in linked[:3]), max(0, len(linked) - 3))
+            if "linked" in data:
+                linked, count = data["linked"]
+            else:
+                linked = []
+                for e in data.get("evidence") or ():
+                    cover = self.cover.get(e[0], False)  # False: a document not in the corpus
+                    if cover is not False and (cover[0] <= e[1] < cover[1] if cover is not None else self.article_at(e[0], e[1]) is not None):
+                        linked.append(e)
+                count = len(linked)
+            # the sentence is cut out only for those shown; the rest are counted
+            shown = tuple(self.evidence_link(e, "../") for e in linked[:EVIDENCE_SHOWN])
+            links = self.links[(u, v, key)] = (shown, max(0, count - EVIDENCE_SHOWN))
         return links
 
     def node(self, iri: str, root: str) -> _CorpusNode:
@@ -1404,7 +1409,7 @@ def _entity_inputs(site: _Site, iri: str) -> dict:
     relations = []
     for direction, other, k, d in rels:
         u, v = (iri, other) if direction == "out" else (other, iri)
-        links, more = site.evidence_links(u, v, k, d.get("evidence") or ())
+        links, more = site.evidence_links(u, v, k, d)
         relations.append(
             (
                 direction,

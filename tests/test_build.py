@@ -304,3 +304,46 @@ def test_a_fact_read_more_than_once_has_each_range_once_the_highest_confidence_a
         assert (data["evidence"], data["count"], data["confidence"], data["cues"]) == ([("d", 0, 11), ("d", 22, 33)], 2, 0.8, ["开展", "推进"])
         data = g.get_edge_data(programme, place, key="cooccursWith")
         assert (data["evidence"], data["count"], data["confidence"], data["cues"]) == ([("d", 11, 22)], 1, 0.5, [])
+
+
+def test_a_builds_graph_keeps_the_entities_and_what_the_pages_show_of_each_facts_evidence():
+    """A build's GraphBuilder(articles=False, evidence=k) leaves out the article level and, of each
+    fact's evidence, which grows with the pages, keeps what they show: its first k ranges, and its
+    first k ranges in an article with how many there are. Otherwise its graph is the whole one:
+    nodes, edges and data, in order, whatever order the documents come in. Here the last article of
+    each document is left out of its articles, so that some evidence is in none."""
+    import random
+
+    from kg.build import DEFAULT_ONTOLOGY, _extract
+    from kg.corpus import doc_ids, list_inputs
+    from kg.graph import ARTICLE, DocInfo, GraphBuilder, build_graph
+    from kg.ontology import load_ontology
+
+    onto = load_ontology(DEFAULT_ONTOLOGY)
+    paths = list_inputs(SEEDS)
+    results = [r for _, r in _extract(paths, doc_ids(paths, SEEDS), DEFAULT_ONTOLOGY, None, jobs=1, dask=None)]
+    whole = build_graph([r.doc for r in results], [m for r in results for m in r.mentions], [x for r in results for x in r.relations], onto)
+    docs = {r.doc.doc_id: DocInfo(r.doc.doc_id, r.doc.text, r.doc.encoding, r.doc.articles[:-1]) for r in results}
+
+    def in_article(e: tuple[str, int, int]) -> bool:
+        return any(start <= e[1] < max(end, start + 1) for _, start, end, *_ in docs[e[0]].articles)
+
+    articles = {n for n, t in whole.nodes(data="type") if t == ARTICLE}
+    for k, seed in ((1, 0), (3, 1)):
+        order = random.Random(seed).sample(results, len(results))
+        builder = GraphBuilder(onto, articles=False, evidence=k)
+        for r in order:
+            builder.add([docs[r.doc.doc_id]], r.mentions, r.relations)
+        g = builder.graph(release=True)
+        assert list(g.nodes(data=True)) == [(n, d) for n, d in whole.nodes(data=True) if n not in articles]
+        want = []
+        for u, v, key, d in whole.edges(keys=True, data=True):
+            if u in articles:
+                continue
+            if d["source"] == "text":
+                linked = [e for e in d["evidence"] if in_article(e)]
+                d = {**d, "evidence": d["evidence"][:k], "linked": (tuple(linked[:k]), len(linked))}
+            want.append((u, v, key, d))
+        assert list(g.edges(keys=True, data=True)) == want
+        shown = [d for *_, d in want if "linked" in d]
+        assert any(d["count"] > k for d in shown) and any(d["linked"][1] < d["count"] for d in shown)  # cut, and some in no article

@@ -96,8 +96,8 @@ def fixture_corpus(
 
     `documents` replaces DOCS, `extra` adds documents; the stated facts are those of DOCS
     whose sentence is still there. `relations_to`: a list the graph's relations are added to.
-    `lean_to`: a list a build's GraphBuilder (without the article level, fed a document at a time,
-    the last first) and its graph are added to.
+    `lean_to`: a list a build's GraphBuilder (without the article level, keeping of each fact's
+    evidence what the pages show, fed a document at a time, the last first) and its graph are added to.
     """
     onto = Ontology(
         {
@@ -173,7 +173,7 @@ def fixture_corpus(
         relations_to += relations
     graphs = [g]
     if lean_to is not None:
-        builder = GraphBuilder(onto, articles=False)
+        builder = GraphBuilder(onto, articles=False, evidence=kg.html.EVIDENCE_SHOWN)
         for d in reversed(docs):
             builder.add([d], [m for m in mentions if m.doc_id == d.doc_id], [r for r in relations if r.evidence.doc_id == d.doc_id])
         graphs.append(builder.graph())
@@ -311,15 +311,19 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
     assert reads == {(what, d.doc_id): 1 for d in docs for what in ("mentions", "relations")}
 
 
-def test_pages_of_a_graph_without_articles_are_the_pages_of_the_graph(tmp_path):
-    """A build's graph leaves out the article level, which grows with the pages
-    (kg.graph.GraphBuilder(articles=False)): it is the whole graph without its articles, the build's
-    summary counts them as before, and its pages, given who wrote each article, are the same bytes.
-    It needs the documents' relations for the evidence its articles' pages anchor."""
+@pytest.mark.parametrize("shown", [1, 3])
+def test_pages_of_a_graph_without_articles_are_the_pages_of_the_graph(tmp_path, monkeypatch, shown):
+    """A build's graph leaves out the article level and keeps of each fact's evidence what the pages
+    show, both of which grow with the pages (kg.graph.GraphBuilder(articles=False, evidence=k)): it
+    has the whole graph's nodes and edges but the articles, the build's summary counts them as
+    before, and its pages, given who wrote each article, are the same bytes (with 1 link shown of
+    a fact's evidence too, so that some are cut). It needs the documents' relations for the
+    evidence its articles' pages anchor."""
     from collections import Counter
 
     from kg.graph import MentionIndex, summary
 
+    monkeypatch.setattr(kg.html, "EVIDENCE_SHOWN", shown)
     relations: list[Relation] = []
     lean: list = []
     g, docs, mentions = fixture_corpus(relations_to=relations, lean_to=lean)
@@ -327,7 +331,8 @@ def test_pages_of_a_graph_without_articles_are_the_pages_of_the_graph(tmp_path):
     articles = {n for n, t in g.nodes(data="type") if t == ARTICLE}
     assert articles and not articles & set(entities)
     assert dict(entities.nodes(data=True)) == {n: d for n, d in g.nodes(data=True) if n not in articles}
-    assert sorted(entities.edges(keys=True, data=True)) == sorted(e for e in g.edges(keys=True, data=True) if e[0] not in articles)
+    assert list(entities.edges(keys=True)) == [e for e in g.edges(keys=True) if e[0] not in articles]
+    assert any(len(d["evidence"]) > shown for u, _, d in g.edges(data=True) if u not in articles) == (shown == 1)
     authors = {a: [v for _, v, k in g.out_edges(a, keys=True) if k == "author"] for a in articles}
     assert builder.authors == {a: v for a, v in authors.items() if v} and any(builder.authors.values())
     labels = Counter(m.label for m in mentions)
