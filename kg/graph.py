@@ -5,6 +5,9 @@ Node IDs are IRIs. Every node has `type` (PERSON, ORG, PLACE, PROGRAMME, POLICY,
 text). Every edge has `key` = predicate, `confidence`, `count` and `evidence`: the sorted list of
 (doc, start, end) ranges it was read from; facts taken from the ontology carry `source="ontology"`.
 Input order never changes the graph. This module imports neither spaCy nor rdflib.
+
+A build's graph (`GraphBuilder(articles=False, evidence=EVIDENCE_SHOWN)`) has no ARTICLE nodes and
+no edges from them, and of each fact's evidence only what the pages show: both grow with the pages.
 """
 
 from __future__ import annotations
