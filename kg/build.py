@@ -646,6 +646,7 @@ def build(
         report.outputs = export(
             ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared, index=index,
+            progress=progress,
         )
         if retain is not None:
             retain += [results, loader, graph, index]  # the loader's store of the cached parts, the graph's documents and the mentions' index too
@@ -785,6 +786,7 @@ def export(
     graph: GraphBuilder | None = None,
     prepared: Prepared | None = None,
     index: MentionIndex | None = None,
+    progress: Progress | None = None,
 ) -> list[Path]:
     """The global stages: graph, Turtle, TriG, JSON-LD, mentions.jsonl and the pages.
 
@@ -795,10 +797,12 @@ def export(
     when the check starts: the graph and the RDF are made meanwhile). `retain`: as in `build`.
     `doc_keys`, `pre_keys`, `prepared`: as in `kg.html.page_files`. `graph`: the results fed to a
     GraphBuilder already (`build` feeds it as it reads them), for the graph; `index`: the
-    MentionIndex of the results' mentions (`build` makes it as it spools them).
+    MentionIndex of the results' mentions (`build` makes it as it spools them). `progress`: told of
+    each stage and of the pages as they are done.
     """
     from kg import rdf
 
+    progress = progress or Progress.quiet()
     t = time.perf_counter()
     results = sorted(results, key=lambda r: r.doc.doc_id)
     docs = [r.doc for r in results]
@@ -815,6 +819,7 @@ def export(
     report.seconds["graph"] = time.perf_counter() - t
     with atomic_output(out, locked=locked) as tmp, contextlib.ExitStack() as stack:
         t = time.perf_counter()
+        progress.stage("RDF: kg.ttl, mentions.trig, kg.jsonld, documents.json, mentions.jsonl")
         with (tmp / "mentions.jsonl").open("wb") as fh:
             fh.writelines(bytes(r.jsonl) for r in results)  # each document's lines, made where it was extracted
         triples = rdf.graph_triples(g, base=base)
@@ -870,10 +875,11 @@ def export(
             # the pages of the previous output whose inputs are unchanged are linked, not rendered
             written += page_files(
                 g, docs, index, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
-                authors=None if graph.articles else graph.authors,
+                authors=None if graph.articles else graph.authors, progress=progress.pages,
             )
             report.seconds["html"] = time.perf_counter() - t
         if checking:
+            progress.stage("self-check (SHACL)")
             t = time.perf_counter()  # what the build waits for the self-check once the pages are written
             checked_report = checking.result()
             report.seconds["validate"] = time.perf_counter() - t

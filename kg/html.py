@@ -85,6 +85,7 @@ MAX_SENTENCE_ARTICLES = 200
 # The texts a page process keeps read (a build keeps them in its spool): the pages of hubs quote the
 # same first articles, and an article page the text of its neighbours' document
 TEXTS_READ = 256
+PAGES_REPORTED = 256  # one process writes its pages in runs of this many, reporting its progress after each
 SEED = 7
 SPACING = 90  # the side of the square of drawing each node gets in the layouts
 ASPECT = 1.6  # width / height of the drawings: components are packed to fill it
@@ -1722,6 +1723,7 @@ def page_files(
     pre_keys: Path | None = None,
     prepared: Prepared | None = None,
     authors: Mapping[str, Sequence[str]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[tuple[str, ...]]:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`,
     and for a corpus of more than MAX_LIST_ARTICLES articles the pages that list them all,
@@ -1749,6 +1751,8 @@ def page_files(
     list, or the `MentionIndex` of the documents' (a build's, whose mentions are in its spool).
     `authors`: for a graph without the article level (`kg.graph.GraphBuilder(articles=False)`, a
     build's), who wrote each article, as `GraphBuilder.authors`; the pages are those of the graph with it.
+    `progress`: called with the pages written or linked so far and their total, from none to all,
+    as shares of them are done (`kg.progress.Progress.pages`).
     """
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
@@ -1785,6 +1789,8 @@ def page_files(
         )
         job = _Job(out, env, prepared.version, pages, prepared.previous, known, present, known_pre)
         jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
+        report = progress or (lambda done, total: None)
+        report(0, len(pages))
         if jobs > 1:
             gc.freeze()  # the site too
             # forked after the site is computed: the workers inherit it and the pages to render
@@ -1797,13 +1803,19 @@ def page_files(
                 size = max(1, -(-(entities - 1) // (8 * jobs)))
                 shares = [(0, 1), *((i, i + 4) for i in range(entities, len(pages), 4)), *((i, min(i + size, entities)) for i in range(1, entities, size))]
                 futures = [pool.submit(_worker_share, start, stop) for start, stop in shares]
+                done = []
                 try:
-                    done = [row for future in futures for row in future.result()]
+                    for future in futures:
+                        done += future.result()
+                        report(len(done), len(pages))
                 except BaseException:
                     pool.shutdown(cancel_futures=True)
                     raise
         else:
-            done = _write_share(job, 0, len(pages))
+            done = []
+            for start in range(0, len(pages), PAGES_REPORTED):
+                done += _write_share(job, start, min(start + PAGES_REPORTED, len(pages)))
+                report(len(done), len(pages))
     finally:
         gc.unfreeze()
     _write(out / MANIFEST, json.dumps({"pages": dict(sorted((path, key) for path, key, _, _ in done))}, sort_keys=True) + "\n")

@@ -1,7 +1,8 @@
 """Progress of a build: one live line on a terminal, plain lines otherwise.
 
 Shows files, articles and mentions done, the rate in characters per second and an estimate of
-the time left, from bytes read against the total size of the inputs.
+the time left, from bytes read against the total size of the inputs; then a line as each global
+stage starts (the RDF files, the self-check) and the pages written or linked, with the time left.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Progress:
         self.files = self.articles = self.mentions = 0
         self.total_files = self.total_bytes = self.done_bytes = 0
         self._t0 = self._last = 0.0
+        self._pages_t0 = 0.0  # when the first of the pages was reported
 
     @classmethod
     def quiet(cls) -> Progress:
@@ -65,6 +67,31 @@ class Progress:
         if self.stream is not None and self.live:
             self.stream.write("\n")
             self.stream.flush()
+
+    def stage(self, name: str) -> None:
+        """A global stage starts, once the files are read: one line, `name …`."""
+        if self.stream is not None:
+            self.stream.write(f"{name} …\n")
+            self.stream.flush()
+
+    def pages(self, done: int, total: int) -> None:
+        """Pages written or linked so far, of `total`: `pages 3000/7646 · 0:04 left`. The first call,
+        with none done, starts the clock and is shown, as is the last."""
+        now = time.perf_counter()
+        first = done == 0 or not self._pages_t0
+        if first:
+            self._pages_t0 = now
+        # on a terminal ten times a second at most: a share of pages can take a millisecond
+        if self.stream is None or not (first or done == total or now - self._last >= (0.1 if self.live else self.every)):
+            return
+        self._last = now
+        left = (total - done) / done * (now - self._pages_t0) if done else 0.0
+        line = f"pages {done}/{total}" + (f" · {int(left // 60)}:{int(left % 60):02d} left" if 0 < done < total else "")
+        if self.live:
+            self.stream.write("\r\x1b[2K" + line + ("\n" if done == total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def _si(x: float) -> str:

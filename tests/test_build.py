@@ -347,3 +347,32 @@ def test_a_builds_graph_keeps_the_entities_and_what_the_pages_show_of_each_facts
         assert list(g.edges(keys=True, data=True)) == want
         shown = [d for *_, d in want if "linked" in d]
         assert any(d["count"] > k for d in shown) and any(d["linked"][1] < d["count"] for d in shown)  # cut, and some in no article
+
+
+def test_a_build_tells_its_progress_through_the_global_stages(tmp_path):
+    """After the files, a build's progress names the RDF stage, counts the pages up to all of them
+    and names the self-check it waits for; on a terminal the pages' line is rewritten in place."""
+    import io
+    import shutil
+
+    from kg.build import build
+    from kg.progress import Progress
+
+    corpus = tmp_path / "in"
+    corpus.mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], corpus)
+    stream = io.StringIO()
+    report = build(corpus, tmp_path / "out", cache=False, progress=Progress(stream, live=False, every=0))
+    lines = stream.getvalue().splitlines()
+    pages = len([p for p in report.outputs if p.suffix == ".html"])
+    files = [i for i, line in enumerate(lines) if line.startswith("files ")]
+    rdf, check = lines.index("RDF: kg.ttl, mentions.trig, kg.jsonld, documents.json, mentions.jsonl …"), lines.index("self-check (SHACL) …")
+    counted = [i for i, line in enumerate(lines) if line.startswith("pages ")]
+    assert files[-1] < rdf < counted[0] and counted[-1] < check == len(lines) - 1
+    assert lines[counted[-1]] == f"pages {pages}/{pages}"
+
+    live = io.StringIO()
+    progress = Progress(live, live=True)
+    for done in (0, 1, 2):
+        progress.pages(done, 2)  # at once: the middle one is not shown
+    assert live.getvalue() == "\r\x1b[2Kpages 0/2\r\x1b[2Kpages 2/2\n"

@@ -262,6 +262,19 @@ def test_write_pages_same_graph_same_bytes(tmp_path, corpus):
 
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_write_pages_reports_the_pages_done_as_they_are(tmp_path, corpus, monkeypatch, jobs):
+    """`progress` hears of the pages written from none to all of them, never fewer than before: in
+    runs of PAGES_REPORTED in one process, share by share in workers."""
+    monkeypatch.setattr(kg.html, "PAGES_REPORTED", 2)
+    calls: list[tuple[int, int]] = []
+    written = write_pages(*corpus, tmp_path, jobs=jobs, progress=lambda done, total: calls.append((done, total)))
+    pages = len([p for p in written if p.suffix == ".html"])
+    assert calls[0] == (0, pages) and calls[-1] == (pages, pages)
+    assert [t for _, t in calls] == [pages] * len(calls) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert len(calls) > 3  # not only at the start and the end
+
+
 def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
     one = write_pages(*corpus, tmp_path / "one")
     two = write_pages(*corpus, tmp_path / "two", jobs=2)
