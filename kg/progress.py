@@ -51,7 +51,7 @@ class Progress:
         left = (self.total_bytes - self.done_bytes) / max(self.done_bytes, 1) * elapsed
         return (
             f"files {self.files}/{self.total_files} · articles {self.articles} · mentions {self.mentions}"
-            f" · {_si(rate)} chars/s · {int(left // 60)}:{int(left % 60):02d} left"
+            f" · {_si(rate)} chars/s · {_left(left)}"
         )
 
     def _emit(self, now: float) -> None:
@@ -86,12 +86,17 @@ class Progress:
             return
         self._last = now
         left = (total - done) / done * (now - self._pages_t0) if done else 0.0
-        line = f"pages {done}/{total}" + (f" · {int(left // 60)}:{int(left % 60):02d} left" if 0 < done < total else "")
+        line = f"pages {done}/{total}" + (f" · {_left(left)}" if 0 < done < total else "")
         if self.live:
             self.stream.write("\r\x1b[2K" + line + ("\n" if done == total else ""))
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def _left(seconds: float) -> str:
+    """`1:05 left`."""
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d} left"
 
 
 def _si(x: float) -> str:
