@@ -241,7 +241,7 @@ class GraphBuilder:
         """What a graph without articles leaves out, for `summary`: how many articles, and how many
         edges of each predicate lead from them to nodes of `g`."""
         edges: Counter = Counter()
-        for (p, o), n in sorted(self.article_edges.items()):
+        for (p, o), n in self.article_edges.items():
             if o in g:
                 edges[p] += n
         return sum(len(d.articles) for d in self.docs.values()), edges
@@ -429,7 +429,8 @@ def summary(g: nx.MultiDiGraph, labels: Counter, *, articles: tuple[int, Counter
     nodes = Counter(t for _, t in g.nodes(data="type"))
     edges = Counter(k for _, _, k in g.edges(keys=True))
     if articles is not None:
-        nodes.update({ARTICLE: articles[0]} if articles[0] else {})
+        if articles[0]:
+            nodes[ARTICLE] += articles[0]
         edges.update(articles[1])
     return {
         "mentions": Counter(labels),
