@@ -551,9 +551,9 @@ def build(
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
         check = validate and base in (None, KGR)
-        # the predicates of the documents' projections for the self-check of the next rebuild, made
-        # where each is extracted: only worth it to a build with a cache
-        if check and store.dir:
+        # the predicates of the documents' projections, made where each is extracted: this build's
+        # self-check reads them, and so does the next rebuild's, from the cache
+        if check:
             from kg.validate import corpus_reads, reads_tag
 
             reads = corpus_reads(ontology=ontology)
@@ -571,13 +571,23 @@ def build(
         prepared = None  # the pages' preliminaries, made while the workers extract
         late = []  # cached results that cannot be read after all
         loader = None
-        if (pending.remote or not todo) and check and checked is not None and checked.is_file():
-            # made while the workers extract, or while nothing is extracted: the self-check's store of
-            # the cached documents' parts, when the last check recorded any (else it checks kg.ttl
-            # whole: 1.3 s of parsing in a fresh process), in a thread as they are read
-            from kg.validate import PartLoader, PartStore
+        if check:
+            # the self-check's store of the documents' projections (their parts whole where they have
+            # none), filled in a thread as the documents are read or extracted: with more than one
+            # process to use, in a process of its own (kg.validate.RemoteParts), which runs the
+            # corpus-wide shapes there beside the pages; else here. Either way kg.ttl is not read
+            # back (the seeds x2000: a process of 1.85 GB did)
+            from kg.validate import PartLoader, PartStore, RemoteParts
 
-            loader = stack.enter_context(contextlib.closing(PartLoader(PartStore(base))))  # stopped if the build fails
+            remote = pending.remote or jobs > 1
+            parts = stack.enter_context(contextlib.closing(RemoteParts(base, ontology=ontology))) if remote else PartStore(base)
+            loader = stack.enter_context(contextlib.closing(PartLoader(parts)))  # stopped if the build fails
+
+            def load(result: DocResult) -> None:
+                if result.reads is not None and result.reads[0] == tag:
+                    loader.add(result.parts.digest, result.reads[1], projected=True)
+                else:
+                    loader.add(result.parts.digest, result.parts.ttl, parsed=result.checked is not None)
         with contextlib.closing(pending):
             if onto is None:
                 t = time.perf_counter()
@@ -600,10 +610,7 @@ def build(
                 hit = store.get(keys[p])
                 if hit is not None:
                     if loader:
-                        if hit.reads is not None and hit.reads[0] == tag:
-                            loader.add(hit.parts.digest, hit.reads[1], projected=True)
-                        else:
-                            loader.add(hit.parts.digest, hit.parts.ttl, parsed=hit.checked is not None)
+                        load(hit)
                     hold(p, hit)
                 else:
                     late.append(p)
@@ -625,6 +632,8 @@ def build(
                     progress.advance(bytes_=p.stat().st_size)
                     return
                 store.put(keys[p], result)
+                if loader:
+                    load(result)
                 hold(p, result)
 
             for p, result in pending:
@@ -832,7 +841,7 @@ def export(
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
             # fraction of its time (tests/test_shacl.py holds the two engines to each other), and
             # the per-document shapes only over documents not checked before (kg.validate.check_build)
-            from kg.validate import DocumentPart, check_build, check_corpus
+            from kg.validate import DocumentPart, RemoteParts, check_build, check_corpus
 
             rb = rdf.Rebase(base)
             documents = [
@@ -841,19 +850,19 @@ def export(
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None
+            if isinstance(loaded, RemoteParts):
+                # the corpus-wide shapes start now in the store's process, on the other core while this
+                # one writes the files and the pages (a document it lacks goes to it whole first)
+                digests = [(p.digest or rdf.parts_digest(p.ttl, p.trig), p) for p in parts]
+                loaded.add([(digest, p.ttl) for digest, p in digests if not loaded.has(digest)])
+                loaded.start(triples)
             check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=loaded)
-            if jobs > 1 and loaded is not None:
-                # a rebuild with workers checks in a process of its own, forked now, before the files
-                # are written (it reads none of them: the parts are in the store and in memory), so
-                # that it runs on the other core while this one writes them and makes the pages' site
-                # (one file added to the seeds x200: 0.2 s sooner, the median of eight interleaved pairs)
-                checking = stack.enter_context(contextlib.closing(_Background(check, start="fork")))
         rdf.write_turtle_parts(triples, (p.ttl for p in parts), tmp / "kg.ttl", base=base)
         rdf.write_trig_parts((p.trig for p in parts), tmp / "mentions.trig", base=base)
         rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
-        if validate and checking is None:
+        if validate:
             if jobs > 1 and loaded is None and documents and all(d.key for d in documents):
                 # every document passed its own shapes where it was extracted: the corpus-wide
                 # shapes over kg.ttl run in a fresh process beside the pages (it holds kg.ttl's
@@ -862,8 +871,10 @@ def export(
                 corpus = _Background(partial(check_corpus, tmp, ontology=ontology), start="forkserver")
                 checking = _Background(lambda: check(corpus_report=corpus.result()), start=None, also=corpus)
             else:
-                # a check of everything waits for the pages, so that its store of the whole output and
-                # the pages' processes are not in memory at once (2.4 GB instead of 1.3 on the seeds x200)
+                # the check waits for the pages: what runs here (the corpus-wide shapes over a store
+                # filled here, the documents not checked before, or everything) is not in memory
+                # beside the pages' processes (2.4 GB instead of 1.3 on the seeds x200, everything
+                # checked), and what runs in the store's process (RemoteParts) is waited for only then
                 checking = _Background(check, start=None)
             stack.enter_context(contextlib.closing(checking))
         # what this build writes, relative to the output folder, sorted as paths are (by their parts)

@@ -211,6 +211,14 @@ class PartStore:
         """Whether the document of these parts (`kg.rdf.parts_digest`) is in the store."""
         return digest in self._loaded
 
+    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
+        """What the shapes not marked kgsh:perDocument find in the store completed with the corpus-wide
+        triples and the ontology's subclass triples (`extra`)."""
+        from kg.shacl import add_triples, validate_store
+
+        add_triples(self.store, [*corpus, *extra])
+        return validate_store(self.store, shapes, per_document=False)
+
     def add(self, parts: Sequence[tuple[bytes, bytes]], *, parsed: bool = False, projected: bool = False) -> None:
         """Documents' (digest, part of kg.ttl as Turtle without prefixes), each document loaded once.
         `parsed`: each passed the per-document check, which parsed it strictly (`DocumentCheck`), so
@@ -233,13 +241,123 @@ class PartStore:
             self.projected = self.projected or projected
 
 
+class RemoteParts:
+    """A PartStore in a process of its own, for a build whose documents are extracted by workers: the
+    parts and projections go to it through a pipe as the build reads them, and it runs the corpus-wide
+    shapes over them there, beside the pages. The build's process holds none of the store, which
+    grows with the documents: on the seeds x2000 the check read kg.ttl whole in a process of 1.85 GB.
+
+    `start(corpus)` sends the corpus-wide triples as soon as they are known (the check then runs while
+    the build writes its files); `findings` waits for what it found. `add` and `has` as a PartStore's.
+    `close()` stops the process if it still runs."""
+
+    def __init__(self, base: str | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
+        import multiprocessing
+
+        start = "spawn" if sys.platform == "darwin" else "forkserver"
+        ctx = multiprocessing.get_context(start if start in multiprocessing.get_all_start_methods() else "spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_remote_parts, args=(child, base, shapes, ontology), name="kg-self-check", daemon=True)
+        self.process.start()
+        child.close()
+        self.shapes = shapes
+        self._loaded: set[bytes] = set()
+        self.projected = False
+        self._started = False
+
+    def has(self, digest: bytes) -> bool:
+        return digest in self._loaded
+
+    def add(self, parts: Sequence[tuple[bytes, bytes]], *, parsed: bool = False, projected: bool = False) -> None:
+        new = dict(p for p in parts if p[0] not in self._loaded)
+        if new:
+            if self._started:
+                raise RuntimeError("a document's part added once the check started: add every part before start()")
+            self._send(("add", list(new.items()), parsed, projected))
+            self._loaded.update(new)
+            self.projected = self.projected or projected
+
+    def start(self, corpus: Sequence[ox.Triple]) -> None:
+        """The check under way in its process, over what was added and the corpus-wide triples."""
+        if self._started:
+            raise RuntimeError("the check started already")
+        self._send(("check", ox.serialize(corpus, format=ox.RdfFormat.N_TRIPLES)))
+        self._started = True
+
+    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
+        """As `PartStore.findings`; the ontology's subclass triples and the shapes are those the
+        process was started with."""
+        if shapes != self.shapes:
+            raise ValueError(f"a check with {shapes} asked of a process started with {self.shapes}")
+        if not self._started:
+            self.start(corpus)
+        try:
+            kind, value = self.conn.recv()
+        except EOFError:
+            raise ValidationError(self._stopped()) from None
+        finally:
+            self.process.join(5)  # it ends once it has sent what it found
+            self.close()
+        if kind == "error":
+            raise value
+        return value
+
+    def _send(self, message: tuple) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            raise ValidationError(self._stopped()) from None
+
+    def _stopped(self) -> str:
+        self.process.join(5)
+        return (
+            f"the self-check's process stopped with exit code {self.process.exitcode} before it reported"
+            " (out of memory?); the previous output is unchanged."
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+
+
+def _remote_parts(conn, base: str | None, shapes: Path, ontology: Path) -> None:
+    """The process of a RemoteParts: parts into a PartStore until the corpus-wide triples come, then
+    the corpus-wide shapes over them; what they found (or the first error) is sent back."""
+    parts, error = PartStore(base), None
+    try:
+        while True:
+            message = conn.recv()
+            if message[0] == "add":
+                if error is None:
+                    try:
+                        parts.add(message[1], parsed=message[2], projected=message[3])
+                    except BaseException as err:  # reported when the check is asked for
+                        error = err
+                continue
+            if error is not None:
+                raise error
+            corpus = list(ox.parse(message[1], format=ox.RdfFormat.N_TRIPLES))
+            outcome = ("value", parts.findings(corpus, _subclass_triples(ontology), shapes))
+            break
+    except EOFError:
+        return  # the build stopped
+    except BaseException as err:  # handed to the build, which raises it
+        outcome = ("error", err)
+    try:
+        conn.send(outcome)
+    except Exception as err:  # an unpicklable error
+        conn.send(("error", ValidationError(f"the self-check failed: {outcome[1]!r} ({err})")))
+
+
 class PartLoader:
     """Documents' parts of kg.ttl into a PartStore in a thread of its own, a batch at a time, as a
     build reads them from its cache: pyoxigraph parses without holding the GIL, so the parsing
     overlaps the reading instead of following it. `done()` waits for the rest and returns the
     store; `close()` stops the thread (a build that fails half-way)."""
 
-    def __init__(self, parts: PartStore, *, batch: int = 100) -> None:
+    def __init__(self, parts: PartStore | RemoteParts, *, batch: int = 100) -> None:
         self.parts, self.batch = parts, batch
         self.pending: dict[tuple[bool, bool], list[tuple[bytes, bytes]]] = {}
         self.queue: queue.SimpleQueue[tuple[list[tuple[bytes, bytes]], tuple[bool, bool]] | None] = queue.SimpleQueue()
@@ -266,7 +384,7 @@ class PartLoader:
             self.queue.put((pending, kind))
             self.pending[kind] = []
 
-    def done(self) -> PartStore:
+    def done(self) -> PartStore | RemoteParts:
         for kind, pending in self.pending.items():
             if pending:
                 self.queue.put((pending, kind))
@@ -309,7 +427,7 @@ def check_build(
     base: str | None = None,
     shapes: Path = SHAPES,
     ontology: Path = ONTOLOGY,
-    parts: PartStore | None = None,
+    parts: PartStore | RemoteParts | None = None,
     corpus_report: Report | None = None,
 ) -> Report:
     """The self-check of a build in `out`: the results `validate(out, engine="sparql")` gives, with
@@ -356,12 +474,11 @@ def check_build(
         # over kg.ttl (as `check_corpus` runs them, here or in a process beside the pages)
         if corpus_report is None and parts is not None:
 
-            def corpus_wide(into: PartStore) -> list:
+            def corpus_wide(into: PartStore | RemoteParts) -> list:
                 """The corpus-wide shapes over `into` completed with every document's part not in it yet."""
                 into.add([(digest, d.parts.ttl) for digest, d in zip(digests, documents, strict=True) if not into.has(digest)])
-                add_triples(into.store, [*corpus, *extra])
                 report.seconds.setdefault("read", time.perf_counter() - t0)
-                return validate_store(into.store, shapes, per_document=False)
+                return into.findings(corpus, extra, shapes)
 
             found = corpus_wide(parts)
             if found and parts.projected:

@@ -18,7 +18,7 @@ import pytest
 import kg.validate
 from kg import rdf
 from kg.errors import ValidationError
-from kg.validate import ONTOLOGY, DocumentPart, PartLoader, PartStore, _subclass_triples, check_build, validate
+from kg.validate import ONTOLOGY, DocumentPart, PartLoader, PartStore, RemoteParts, _subclass_triples, check_build, validate
 
 from .conftest import SEEDS
 
@@ -96,6 +96,11 @@ def _same_as_whole(out, corpus, documents, checked):
     projected.add(_projections(documents[1:]), projected=True)
     assert projected.projected
     assert check_build(out, corpus, documents, checked=checked, parts=projected).results == whole.results
+    # the same in a process of its own, as a build with workers checks
+    remote = RemoteParts()
+    remote.add(_projections(documents[1:]), projected=True)
+    assert check_build(out, corpus, documents, checked=checked, parts=remote).results == whole.results
+    assert remote.process.exitcode == 0
     assert checked.read_bytes() == before  # a check that found something records nothing
     return split
 
@@ -139,6 +144,33 @@ def test_a_changed_entity_class_rechecks_the_documents_that_mention_it(seeds, pa
     _write(out, broken, [r.parts for r in results])
     split = _same_as_whole(out, broken, _documents(results, refs), passed)
     assert any("taIdentRef" in x.path for x in split.violations)
+
+
+def test_a_check_in_its_own_process_reports_a_part_it_cannot_parse_as_the_store_here_does(seeds, passed, tmp_path):
+    results, corpus, refs = seeds
+    out = tmp_path / "out"
+    _write(out, corpus, [r.parts for r in results])
+    documents = _documents(results, refs)
+    remote = RemoteParts()
+    remote.add([(b"broken", b"<not N-Triples")], projected=True)
+    remote.add(_projections(documents), projected=True)
+    with pytest.raises(ValidationError, match="a document's projection is not valid N-Triples"):
+        check_build(out, corpus, documents, checked=passed, parts=remote)
+    assert remote.process.exitcode == 0  # it reported, and stopped
+
+
+def test_a_check_in_its_own_process_takes_no_part_once_it_started(seeds):
+    results, corpus, refs = seeds
+    remote = RemoteParts()
+    try:
+        remote.add(_pairs(r.parts for r in results[:2]))
+        remote.start(corpus)
+        remote.add(_pairs(r.parts for r in results[:2]))  # loaded already: nothing to add
+        with pytest.raises(RuntimeError, match="added once the check started"):
+            remote.add(_pairs(r.parts for r in results[2:]))
+    finally:
+        remote.close()
+    assert not remote.process.is_alive()
 
 
 def test_without_a_record_everything_is_checked_in_one_graph(seeds, tmp_path):

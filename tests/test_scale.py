@@ -216,48 +216,55 @@ def test_an_extraction_worker_collects_garbage_at_its_own_thresholds_once_its_pi
     assert extraction_worker_output(body) == "True True"
 
 
+def _spy_parts(monkeypatch) -> list[tuple[str, int, bool, bool]]:
+    """What goes into the self-check's stores, a call at a time: (the store's kind, documents new to
+    it, parsed, projected); a process's own store (RemoteParts) is seen from the build's side."""
+    import kg.validate
+
+    calls: list[tuple[str, int, bool, bool]] = []
+    for cls in (kg.validate.PartStore, kg.validate.RemoteParts):
+
+        def spy(self, parts, *, parsed=False, projected=False, real=cls.add, kind=cls.__name__):
+            if fresh := [p for p in parts if p[0] not in self._loaded]:  # the check's own call adds none
+                calls.append((kind, len(fresh), parsed, projected))
+            return real(self, parts, parsed=parsed, projected=projected)
+
+        monkeypatch.setattr(cls, "add", spy)
+    return calls
+
+
 def test_build_jobs_2_rebuild_checks_the_cached_parts_it_preloaded_and_equals_a_clean_build(corpus, tmp_path, monkeypatch):
-    """With workers, a rebuild loads the cached documents' parts for the self-check while the new
-    file is extracted, and the check runs beside the pages in a process of its own."""
+    """With workers, a rebuild sends the cached documents' projections, and the new one's, to the
+    self-check's process as they are read, and the check runs there beside the pages."""
     import kg.validate
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(corpus, out, cache=cache, jobs=2)
-    preloaded: list[tuple[int, bool]] = []
-    real = kg.validate.PartStore.add
-
-    def spy(self, parts, *, parsed=False, projected=False):
-        preloaded.append((len(parts), parsed, projected))
-        return real(self, parts, parsed=parsed, projected=projected)
-
-    monkeypatch.setattr(kg.validate.PartStore, "add", spy)
+    preloaded = _spy_parts(monkeypatch)
+    monkeypatch.setattr(kg.validate, "check_corpus", lambda *a, **k: pytest.fail("kg.ttl was checked whole"))
     shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
     report = build(corpus, out, cache=cache, jobs=2)
-    # here, their projections (each passed the per-document check); the check adds the new one in its process
-    assert report.cache_hits == 3 and preloaded == [(3, False, True)]
+    # their projections (each passed the per-document check), the new one's with them
+    assert report.cache_hits == 3 and preloaded == [("RemoteParts", 4, False, True)]
     clean = tmp_path / "clean"
     build(corpus, clean, cache=False)
     assert not differing(outputs(out), outputs(clean))
 
 
-def test_a_rebuild_with_workers_forks_its_check_before_it_writes_the_files(corpus, tmp_path, monkeypatch):
+def test_a_rebuild_with_workers_starts_its_check_before_it_writes_the_files(corpus, tmp_path, monkeypatch):
     """The check reads no file of the output: it runs on the other core while they are written."""
+    import kg.validate
     from kg import rdf
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(corpus, out, cache=cache, jobs=2)
     events: list[str] = []
-    real_background, real_write = kg.build._Background.__init__, rdf.write_turtle_parts
-
-    def background(self, run, *, start, also=None):
-        events.append(f"check ({start})")
-        real_background(self, run, start=start, also=also)
-
-    monkeypatch.setattr(kg.build._Background, "__init__", background)
+    real_start, real_write = kg.validate.RemoteParts.start, rdf.write_turtle_parts
+    monkeypatch.setattr(kg.validate.RemoteParts, "start", lambda self, corpus: events.append("check") or real_start(self, corpus))
     monkeypatch.setattr(rdf, "write_turtle_parts", lambda *a, **k: events.append("kg.ttl") or real_write(*a, **k))
     shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
     build(corpus, out, cache=cache, jobs=2)
-    assert events == ["check (fork)", "kg.ttl"]
+    assert events == ["check", "kg.ttl"]
 
 
 def test_a_rebuild_that_fails_to_write_stops_its_check(corpus, tmp_path, monkeypatch):
@@ -291,79 +298,57 @@ def test_a_rebuild_with_nothing_to_extract_checks_the_cached_parts_it_preloaded(
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(corpus, out, cache=cache, jobs=jobs)
     before = outputs(out)
-    preloaded: list[tuple[int, bool]] = []
-    real = kg.validate.PartStore.add
-
-    def spy(self, parts, *, parsed=False, projected=False):
-        if fresh := [p for p in parts if p[0] not in self._loaded]:  # the check's own call adds none
-            preloaded.append((len(fresh), parsed, projected))
-        return real(self, parts, parsed=parsed, projected=projected)
-
-    monkeypatch.setattr(kg.validate.PartStore, "add", spy)
+    preloaded = _spy_parts(monkeypatch)
     monkeypatch.setattr(kg.validate, "check_corpus", lambda *a, **k: pytest.fail("kg.ttl was checked whole"))
     report = build(corpus, out, cache=cache, jobs=jobs)
-    assert report.cache_hits == 3 and preloaded == [(3, False, True)]
+    assert report.cache_hits == 3 and preloaded == [("RemoteParts" if jobs > 1 else "PartStore", 3, False, True)]
     assert not differing(outputs(out), before)
 
 
-@pytest.mark.slow
-def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpus, tmp_path, monkeypatch):
-    from kg import rdf
-    from kg.errors import ValidationError
+def _spy_checks(monkeypatch) -> list:
+    """The self-check's processes (RemoteParts) a build starts."""
+    import kg.validate
 
-    out, cache = tmp_path / "out", tmp_path / "cache"
-    build(corpus, out, cache=cache, jobs=2)
-    before = outputs(out)
-    real = rdf.graph_triples
+    started = []
+    real = kg.validate.RemoteParts.__init__
 
-    def without_labels(g, **kwargs):
-        return [t for t in real(g, **kwargs) if not t.predicate.value.endswith("#prefLabel")]
+    def spy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        started.append(self)
 
-    children = []
-    real_background = kg.build._Background.__init__
-
-    def spy(self, run, **kwargs):
-        real_background(self, run, **kwargs)
-        children.append(self.child)
-
-    monkeypatch.setattr(rdf, "graph_triples", without_labels)
-    monkeypatch.setattr(kg.build._Background, "__init__", spy)
-    shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
-    with pytest.raises(ValidationError, match="prefLabel"):
-        build(corpus, out, cache=cache, jobs=2)
-    assert len(children) == 1 and children[0] is not None and children[0].exitcode == 0  # it ran, and reported
-    assert outputs(out) == before  # the previous output stays
+    monkeypatch.setattr(kg.validate.RemoteParts, "__init__", spy)
+    return started
 
 
 @pytest.mark.slow
-def test_clean_build_jobs_2_checks_kg_ttl_beside_the_pages_and_fails_on_what_it_finds(corpus, tmp_path, monkeypatch):
-    """The documents passed their own shapes in extraction; the corpus-wide shapes run over kg.ttl
-    in a fresh process while the pages are written, and what they find fails the build."""
+@pytest.mark.parametrize("cache", [True, False], ids=["rebuild", "clean"])
+def test_build_jobs_2_self_check_that_fails_in_its_process_fails_the_build(corpus, tmp_path, monkeypatch, cache):
+    """The documents passed their own shapes in extraction; the corpus-wide shapes run over their
+    projections in the check's process while the pages are written, and what they find (checked
+    against the documents' whole parts) fails the build, a rebuild or a clean one."""
+    import kg.validate
     from kg import rdf
     from kg.errors import ValidationError
 
-    out = tmp_path / "out"
-    build(corpus, out, cache=False, jobs=2)
+    out, store = tmp_path / "out", (tmp_path / "cache" if cache else False)
+    build(corpus, out, cache=store, jobs=2)
     before = outputs(out)
     real = rdf.graph_triples
-    children = []
-    real_background = kg.build._Background.__init__
-
-    def spy(self, run, **kwargs):
-        real_background(self, run, **kwargs)
-        children.append((kwargs["start"], self.child))
-
-    monkeypatch.setattr(kg.build._Background, "__init__", spy)
     monkeypatch.setattr(rdf, "graph_triples", lambda g, **kwargs: [t for t in real(g, **kwargs) if not t.predicate.value.endswith("#prefLabel")])
+    monkeypatch.setattr(kg.validate, "check_corpus", lambda *a, **k: pytest.fail("kg.ttl was checked whole"))
+    started = _spy_checks(monkeypatch)
+    if cache:
+        shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
     with pytest.raises(ValidationError, match="prefLabel"):
-        build(corpus, out, cache=False, jobs=2)
-    assert [(start, child is not None and child.exitcode) for start, child in children] == [("forkserver", 0), (None, False)]
+        build(corpus, out, cache=store, jobs=2)
+    assert len(started) == 1 and started[0].process.exitcode == 0  # it ran, and reported
     assert outputs(out) == before  # the previous output stays
 
 
 @pytest.mark.slow
 def test_build_jobs_2_self_check_process_that_dies_fails_the_build_with_one_line(corpus, tmp_path, monkeypatch):
     import os
+    import signal
 
     import kg.validate
     from kg.errors import KGError
@@ -371,9 +356,16 @@ def test_build_jobs_2_self_check_process_that_dies_fails_the_build_with_one_line
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(corpus, out, cache=cache, jobs=2)
     before = outputs(out)
-    monkeypatch.setattr(kg.validate, "check_build", lambda *args, **kwargs: os._exit(3))  # as if killed
+    real = kg.validate.RemoteParts.start
+
+    def killed(self, corpus):  # as if the kernel's out-of-memory killer took it
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join()
+        return real(self, corpus)
+
+    monkeypatch.setattr(kg.validate.RemoteParts, "start", killed)
     shutil.copyfile(SEEDS[3], corpus / SEEDS[3].name)
-    with pytest.raises(KGError, match="self-check's process stopped with exit code 3"):
+    with pytest.raises(KGError, match="self-check's process stopped with exit code -9"):
         build(corpus, out, cache=cache, jobs=2)
     assert outputs(out) == before
 

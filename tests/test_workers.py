@@ -41,16 +41,12 @@ def corpus(tmp_path) -> Path:
 
 
 def no_local_extraction(monkeypatch) -> None:
-    """Fail the test if the build extracts in this process or starts a pool of its own."""
+    """Fail the test if the build extracts in this process or starts a pool of its own (the
+    self-check's process and the pages' are no pool)."""
     monkeypatch.setattr(kg.build, "extract_file", lambda *a: pytest.fail("extracted in the build's process"))
-    real = kg.build.multiprocessing.get_context
-
-    def get_context(method=None):
-        if method in ("forkserver", "spawn"):  # the extraction pool's (the pages and the check fork)
-            pytest.fail("the build started a pool")
-        return real(method)
-
-    monkeypatch.setattr(kg.build.multiprocessing, "get_context", get_context)
+    for method in ("forkserver", "spawn"):
+        context = type(kg.build.multiprocessing.get_context(method))
+        monkeypatch.setattr(context, "Pool", lambda *a, **k: pytest.fail("the build started a pool"))
 
 
 def gone(pid: int) -> bool:
