@@ -249,21 +249,37 @@ class RemoteParts:
 
     `start(corpus)` sends the corpus-wide triples as soon as they are known (the check then runs while
     the build writes its files); `findings` waits for what it found. `add` and `has` as a PartStore's.
-    `close()` stops the process if it still runs."""
+    `close()` stops the process if it still runs.
+
+    The process starts with the first thing sent (in a build, from PartLoader's thread): a fork
+    server's first process waits for the server to import its modules, most of a second that the
+    build's own thread spends reading its cache instead. There it reads and loads the parts in a
+    thread at the lowest priority (as PartLoader does): on 2 cores it would otherwise take one from
+    the extraction a rebuild waits for."""
 
     def __init__(self, base: str | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
-        import multiprocessing
-
-        start = "spawn" if sys.platform == "darwin" else "forkserver"
-        ctx = multiprocessing.get_context(start if start in multiprocessing.get_all_start_methods() else "spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_remote_parts, args=(child, base, shapes, ontology), name="kg-self-check", daemon=True)
-        self.process.start()
-        child.close()
+        self.args = (base, shapes, ontology)
         self.shapes = shapes
+        self._process = None
+        self._lock = threading.Lock()
         self._loaded: set[bytes] = set()
         self.projected = False
         self._started = False
+
+    @property
+    def process(self):
+        """The check's process (multiprocessing.Process), started now if it is not yet."""
+        with self._lock:
+            if self._process is None:
+                import multiprocessing
+
+                method = "spawn" if sys.platform == "darwin" else "forkserver"
+                ctx = multiprocessing.get_context(method if method in multiprocessing.get_all_start_methods() else "spawn")
+                self.conn, child = ctx.Pipe()
+                self._process = ctx.Process(target=_remote_parts, args=(child, *self.args), name="kg-self-check", daemon=True)
+                self._process.start()
+                child.close()
+            return self._process
 
     def has(self, digest: bytes) -> bool:
         return digest in self._loaded
@@ -303,6 +319,8 @@ class RemoteParts:
         return value
 
     def _send(self, message: tuple) -> None:
+        if not self.process:  # started with the first message
+            raise RuntimeError("the self-check's process was closed")
         try:
             self.conn.send(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -316,33 +334,47 @@ class RemoteParts:
         )
 
     def close(self) -> None:
-        self.conn.close()
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join()
+        with self._lock:
+            process, self._process = self._process, False  # none is started after this
+        if process:
+            self.conn.close()
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            self._process = process
 
 
 def _remote_parts(conn, base: str | None, shapes: Path, ontology: Path) -> None:
-    """The process of a RemoteParts: parts into a PartStore until the corpus-wide triples come, then
-    the corpus-wide shapes over them; what they found (or the first error) is sent back."""
-    parts, error = PartStore(base), None
-    try:
-        while True:
-            message = conn.recv()
-            if message[0] == "add":
+    """The process of a RemoteParts: parts into a PartStore until the corpus-wide triples come (read
+    in a thread at the lowest priority), then the corpus-wide shapes over them (at the process's
+    own); what they found, or the first error, is sent back."""
+    parts = PartStore(base)
+    received: list = []  # what ended the parts: the check's message, or an error
+
+    def load() -> None:
+        _background_priority()
+        error = None
+        try:
+            while (message := conn.recv())[0] == "add":
                 if error is None:
                     try:
                         parts.add(message[1], parsed=message[2], projected=message[3])
                     except BaseException as err:  # reported when the check is asked for
                         error = err
-                continue
-            if error is not None:
-                raise error
-            corpus = list(ox.parse(message[1], format=ox.RdfFormat.N_TRIPLES))
-            outcome = ("value", parts.findings(corpus, _subclass_triples(ontology), shapes))
-            break
-    except EOFError:
+            received.append(error or message)
+        except BaseException as err:
+            received.append(err)
+
+    loader = threading.Thread(target=load, name="kg-check-loader")
+    loader.start()
+    loader.join()
+    if isinstance(received[0], EOFError):
         return  # the build stopped
+    try:
+        if isinstance(received[0], BaseException):
+            raise received[0]
+        corpus = list(ox.parse(received[0][1], format=ox.RdfFormat.N_TRIPLES))
+        outcome = ("value", parts.findings(corpus, _subclass_triples(ontology), shapes))
     except BaseException as err:  # handed to the build, which raises it
         outcome = ("error", err)
     try:
