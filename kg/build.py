@@ -37,6 +37,7 @@ from kg.relations import CUES, relations
 
 if TYPE_CHECKING:
     from kg.html import Prepared
+    from kg.shacl import Reads
     from kg.validate import DocumentCheck, PartLoader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +255,7 @@ class Extractor:
         self.linker = Linker(onto)
         self.check = check  # the per-document shapes, run on each document's parts
 
-    def __call__(self, doc: Document, reads: frozenset[str] | None = None) -> DocResult:
+    def __call__(self, doc: Document, reads: Reads | None = None) -> DocResult:
         """`reads`: the predicates of the projection the check makes of a document that passes
         (kg.validate.corpus_reads), if any."""
         from kg.ner import extract_spans
@@ -290,7 +291,7 @@ _WORKER: dict[tuple, Extractor] = {}
 
 
 def extract_file(
-    path: Path, doc_id: str, ontology: Path, config: Path | None, check: bool = False, reads: frozenset[str] | None = None,
+    path: Path, doc_id: str, ontology: Path, config: Path | None, check: bool = False, reads: Reads | None = None,
 ) -> DocResult | tuple[str, str]:
     """Extract one file in this process: a DocResult, or (path, reason) for a file skipped.
 
@@ -725,7 +726,7 @@ def _drained(items: list) -> Iterator:
 
 def _extract(
     paths: Sequence[Path], ids: dict[Path, str], ontology: Path, config: Path | None, *, jobs: int, dask: str | None,
-    check: bool = False, reads: frozenset[str] | None = None, server: Path | None = None,
+    check: bool = False, reads: Reads | None = None, server: Path | None = None,
 ) -> _Pending:
     """Extraction of `paths` in this process (as the results are read), a pool (started at
     once), a worker server listening at `server` (kg.workers; else a pool), or a Dask cluster;

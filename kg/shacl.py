@@ -407,6 +407,13 @@ class _Compiler:
                 on_values.append(f"{self.hop('?this', path, '?value')} FILTER({_any_fails(oks)})")
         if on_values:
             own.insert(0, f"{target} {' UNION '.join(f'{{ {b} }}' for b in on_values)}")
+        # a predicate whose only count is sh:minCount 1 is asked for one triple, as an anti-join: a
+        # check over part of a graph then needs one such triple a subject (`read_predicates`)
+        capped = {p for p, _, high in counts if high != "UNDEF"}
+        for p, low, _ in counts:
+            if low == "1" and p not in capped:
+                own.append(f"{target} MINUS {{ ?this <{p}> ?_any }}")
+        counts = [c for c in counts if not (c[1] == "1" and c[0] not in capped)]
         if counts:
             rows = " ".join(f"(<{p}> {low} {high})" for p, low, high in counts)
             predicates = " ".join(dict.fromkeys(f"<{p}>" for p, _, _ in counts))
@@ -694,32 +701,50 @@ _SAME_PATTERN = ("Filter", "Join", "Union", "Extend", "Distinct", "Reduced", "Or
 _NEW_SCOPE = ("SelectQuery", "AskQuery", "Project")
 
 
-def read_predicates(queries: Sequence[str]) -> frozenset[str] | None:
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What a check over part of a graph must keep of it (`read_predicates`): every triple whose
+    predicate is in `whole`; and of the triples on a predicate in `exists`, which the checks only
+    ask to exist (`?this p ?any` in a MINUS, nothing else on its object), at least one for each
+    subject that has some: which one, or how many, changes no answer."""
+
+    whole: frozenset[str]
+    exists: frozenset[str] = frozenset()
+
+
+def read_predicates(queries: Sequence[str]) -> Reads | None:
     """The IRIs of the predicates the queries read in patterns that must see all of their matches
-    (rdflib's algebra of each query, walked with the polarity of each pattern); None when one
-    reads triples of any predicate there (a variable predicate that no VALUES of its group bounds,
-    a negated property path, an operator this walk does not know)."""
+    (rdflib's algebra of each query, walked with the polarity of each pattern), those they only
+    test for a subject apart; None when one reads triples of any predicate there (a variable
+    predicate that no VALUES of its group bounds, a negated property path, an operator this walk
+    does not know)."""
     from rdflib.plugins.sparql.algebra import translateQuery
     from rdflib.plugins.sparql.parser import parseQuery
 
     found: set[str] = {RDFS + "subClassOf"}  # the class closure (`subclass_closure`) reads these
+    exists: set[str] = set()
     for q in queries:
         try:
             algebra = translateQuery(parseQuery(q)).algebra
         except Exception:  # noqa: BLE001 - a query rdflib cannot read is one this cannot bound
             return None
-        if not _reads(algebra, _POS, {}, found, top=True):
+        if not _reads(algebra, _POS, {}, found, top=True, exists=exists):
             return None
-    return frozenset(found)
+    return Reads(frozenset(found), frozenset(exists - found))
 
 
-def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = False) -> bool:
+def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = False, exists: set[str] | None = None) -> bool:
     """Add to `found` the predicates `node` reads where `polarity` needs all matches; False when unbounded.
-    `bound`: variable -> the IRIs a VALUES of the enclosing group allows it (it joins every row)."""
+    `bound`: variable -> the IRIs a VALUES of the enclosing group allows it (it joins every row).
+    `exists`: where to add the predicates of a MINUS that only tests a subject for one triple
+    (none of them in `found`: a predicate read otherwise too is in `found`, and kept whole)."""
     from rdflib.paths import Path as RdfPath
     from rdflib.term import URIRef, Variable
 
     name = getattr(node, "name", None)
+    if name == "Minus" and exists is not None and polarity == _POS and (p := _existence_test(node)) is not None:
+        exists.add(p)
+        return _reads(node.p1, polarity, bound, found, exists=exists)
     if name == "GroupGraphPatternSub":  # an EXISTS that rdflib left untranslated (one in a subquery)
         from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
 
@@ -743,14 +768,14 @@ def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = Fal
     if name == "Slice" and not (top and (node.start or 0) == 0):
         return _reads(node.p, _ANY, {}, found)  # a LIMIT inside: which rows survive depends on all
     if name in ("Slice", *_NEW_SCOPE):
-        return _reads(node.p, polarity, {}, found, top=top and name != "Project")
+        return _reads(node.p, polarity, {}, found, top=top and name != "Project", exists=exists)
     if name in _SAME_PATTERN:
         if name == "Join":
             bound = {**bound, **_values_bound(node.p1), **_values_bound(node.p2)}
-            return _reads(node.p1, polarity, bound, found) and _reads(node.p2, polarity, bound, found)
+            return _reads(node.p1, polarity, bound, found, exists=exists) and _reads(node.p2, polarity, bound, found, exists=exists)
         if name == "Union":
-            return _reads(node.p1, polarity, bound, found) and _reads(node.p2, polarity, bound, found)
-        ok = _reads(node.p, polarity, bound, found)
+            return _reads(node.p1, polarity, bound, found, exists=exists) and _reads(node.p2, polarity, bound, found, exists=exists)
+        ok = _reads(node.p, polarity, bound, found, exists=exists)
         if name == "Filter":
             ok = ok and _expr_reads(node.expr, polarity, found)
         elif name == "Extend":
@@ -767,6 +792,24 @@ def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = Fal
     if name in ("Group", "AggregateJoin"):
         return _reads(node.p, _ANY, {}, found)  # counts and the like: fewer matches may add or drop rows
     return False
+
+
+def _existence_test(minus) -> str | None:
+    """The predicate of a MINUS whose right side is one triple pattern `s <p> ?o` with ?o nowhere on
+    its left: it removes the rows whose subject has a triple on p, whichever and however many."""
+    from rdflib.term import URIRef, Variable
+
+    right = minus.p2
+    if getattr(right, "name", None) != "BGP" or len(right.triples) != 1:
+        return None
+    _, p, o = right.triples[0]
+    left = minus.p1
+    while getattr(left, "name", None) == "Minus":
+        left = left.p1  # its rows bind the variables of its left side only
+    names = getattr(left, "_vars", None)  # those of a pattern (rdflib's algebra: all it mentions)
+    if not isinstance(p, URIRef) or not isinstance(o, Variable) or names is None or o in names:
+        return None
+    return str(p)
 
 
 def _values_bound(node) -> dict:

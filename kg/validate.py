@@ -32,6 +32,7 @@ from kg.query import compact, data_files, default_output, rdflib_quads, to_rdfli
 
 if TYPE_CHECKING:
     from kg.rdf import DocumentParts
+    from kg.shacl import Reads
 
 ROOT = Path(__file__).resolve().parent.parent
 ONTOLOGY = ROOT / "ontology"
@@ -205,11 +206,26 @@ class PartStore:
         self.store = ox.Store()
         self.head = prefix_lines(base)
         self._loaded: set[bytes] = set()  # the documents in, by the digest of their parts
+        self._exists: set[tuple[bytes, ...]] = set()  # (subject, predicate) of the triples in that are asked only to exist
         self.projected = False
 
     def has(self, digest: bytes) -> bool:
         """Whether the document of these parts (`kg.rdf.parts_digest`) is in the store."""
         return digest in self._loaded
+
+    def _kept(self, projections: Iterable[bytes]) -> bytes:
+        """The projections' triples, but of those after their line `_EXISTS` (one a subject on a
+        predicate asked only to exist) the ones of a subject and predicate the store has none of."""
+        out = []
+        for nt in projections:
+            whole, _, exist = nt.partition(_EXISTS)
+            out.append(whole)
+            for line in exist.splitlines(keepends=True):
+                key = tuple(line.split(b" ", 2)[:2])
+                if key not in self._exists:
+                    self._exists.add(key)
+                    out.append(line)
+        return b"".join(out)
 
     def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
         """What the shapes not marked kgsh:perDocument find in the store completed with the corpus-wide
@@ -229,7 +245,7 @@ class PartStore:
         if new:
             try:
                 if projected:
-                    self.store.load(b"".join(new.values()), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.DefaultGraph(), lenient=True)
+                    self.store.load(self._kept(new.values()), format=ox.RdfFormat.N_TRIPLES, to_graph=ox.DefaultGraph(), lenient=True)
                 else:
                     # one document after another, as kg.ttl holds them; `load`, not `bulk_load`: into a
                     # store in memory it takes a seventh less time
@@ -600,7 +616,7 @@ class DocumentCheck:
         add_triples(store, [*self.extra, *triples])
         return store
 
-    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: frozenset[str] | None = None) -> Passed | None:
+    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: Reads | None = None) -> Passed | None:
         """What the document passed with, if the per-document shapes find nothing in it, else None.
 
         `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers
@@ -633,38 +649,56 @@ class Passed:
     """A document that passed the per-document shapes (`DocumentCheck`)."""
 
     key: str  # its key, as `check_build` gives it (`document_key`)
-    # (`reads_tag` of the predicates, its triples of kg.ttl on them as N-Triples): its projection, or None
+    # (`reads_tag` of what it keeps, its triples of kg.ttl kept, as N-Triples: `_projection`): its projection, or None
     reads: tuple[str, bytes] | None = None
 
 
-def _projection(store: ox.Store, reads: frozenset[str]) -> bytes:
-    """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads`, or is
-    the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
+def _projection(store: ox.Store, reads: Reads) -> bytes:
+    """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads.whole`, or
+    is the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
     their statements, and a store without them would break kgsh:AssertedStatementShape for
-    nothing, and be checked whole (`check_build`)."""
-    keep = set(_named(reads)) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
+    nothing, and be checked whole (`check_build`). Then, after the line `_EXISTS`, one triple a
+    subject on each predicate of `reads.exists` (the least by its object), which a PartStore keeps
+    only for a subject it has none of yet: on the seeds, a statement's evidence (82 triples a page,
+    a statement in all documents in one)."""
+    whole, exists = _named(reads)
+    keep = set(whole) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
     # a predicate at a time: only the triples kept become Python objects (a third of a document's)
-    return ox.serialize([q.triple for p in sorted(keep, key=str) for q in store.quads_for_pattern(None, p, None, _PART)], format=ox.RdfFormat.N_TRIPLES)
+    out = ox.serialize([q.triple for p in sorted(keep, key=str) for q in store.quads_for_pattern(None, p, None, _PART)], format=ox.RdfFormat.N_TRIPLES)
+    first: dict[tuple, ox.Triple] = {}
+    for p in exists:
+        if p not in keep:
+            for q in store.quads_for_pattern(None, p, None, _PART):
+                t = first.get((q.subject, p))
+                if t is None or str(q.object) < str(t.object):
+                    first[q.subject, p] = q.triple
+    if first:
+        out += _EXISTS + ox.serialize(sorted(first.values(), key=str), format=ox.RdfFormat.N_TRIPLES)
+    return out
+
+
+# In a projection, the line before its triples on the predicates asked only to exist (an N-Triples comment)
+_EXISTS = b"# one triple a subject\n"
 
 
 @lru_cache(maxsize=4)
-def _named(reads: frozenset[str]) -> tuple[ox.NamedNode, ...]:
-    return tuple(ox.NamedNode(p) for p in sorted(reads))
+def _named(reads: Reads) -> tuple[tuple[ox.NamedNode, ...], tuple[ox.NamedNode, ...]]:
+    return tuple(ox.NamedNode(p) for p in sorted(reads.whole)), tuple(ox.NamedNode(p) for p in sorted(reads.exists))
 
 
 @lru_cache(maxsize=4)
-def reads_tag(reads: frozenset[str]) -> str:
-    """A short name of a set of predicates: a projection made on other predicates is not used."""
-    return hashlib.blake2b("\n".join(sorted(reads)).encode(), digest_size=8).hexdigest()
+def reads_tag(reads: Reads) -> str:
+    """A short name of what projections keep: a projection made for other reads is not used."""
+    text = "\n".join(sorted(reads.whole)) + "\n\n" + "\n".join(sorted(reads.exists))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path | None = None) -> frozenset[str] | None:
+def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path | None = None) -> Reads | None:
     """The predicates whose triples the corpus-wide shapes (those not marked kgsh:perDocument) must
     see to find what breaks them (`kg.shacl.read_predicates`), or None where that is unbounded.
 
-    A rebuild's self-check loads each cached document's triples on these predicates only (its
-    projection, made where it was extracted): on the seeds x200, 183k of kg.ttl's 472k triples of
-    documents. Working them out parses the compiled queries with rdflib (half a second), so they
+    A build's self-check loads each document's triples on these predicates only (its projection,
+    made where it was extracted). Working them out parses the compiled queries with rdflib (half a second), so they
     are kept in `memo`, a folder (default: the ontology's `.cache`, beside its own pickle), for
     these shapes, these subclass triples and this code."""
     from kg.output import pickled
@@ -674,7 +708,7 @@ def corpus_reads(*, shapes: Path = SHAPES, ontology: Path = ONTOLOGY, memo: Path
     return pickled(memo or ontology / ".cache", "corpus-reads", version, lambda: _corpus_reads(shapes, extra))
 
 
-def _corpus_reads(shapes: Path, extra: Sequence[ox.Triple]) -> frozenset[str] | None:
+def _corpus_reads(shapes: Path, extra: Sequence[ox.Triple]) -> Reads | None:
     from kg.shacl import add_triples, compile_breaches, read_predicates, subclass_closure
 
     store = ox.Store()

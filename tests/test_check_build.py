@@ -129,6 +129,34 @@ def test_a_broken_entity_is_found_when_every_document_is_skipped(seeds, passed, 
     assert any(x.focus == entity.value and x.path == "skos:prefLabel" for x in split.violations)
 
 
+def test_a_statement_whose_evidence_is_gone_from_every_document_is_found(seeds, passed, tmp_path):
+    """A statement's evidence is asked only to exist across documents: the projections keep one
+    triple of it a statement, and a statement with none in any document still breaks its shape."""
+    results, corpus, refs = seeds
+    gone = next((x.subject, x.predicate, x.object) for r in results for x in r.relations if x.predicate == "runsProgramme")
+    parts = [rdf.document_parts(r.doc, list(r.mentions), [x for x in r.relations if (x.subject, x.predicate, x.object) != gone]) for r in results]
+    out = tmp_path / "broken"
+    _write(out, corpus, parts)
+    split = _same_as_whole(out, corpus, _documents(results, refs, parts), passed)
+    assert [x.path for x in split.violations] == ["kgo:evidence"], split.results
+
+
+def test_a_store_of_projections_keeps_one_evidence_a_statement(seeds):
+    results, corpus, refs = seeds
+    documents = _documents(results, refs)
+    projected = PartStore()
+    projected.add(_projections(documents[:2]), projected=True)
+    projected.add(_projections(documents[2:]), projected=True)
+    evidence = ox.NamedNode("https://w3id.org/kg/ontology#evidence")
+    statements = [q.subject for q in projected.store.quads_for_pattern(None, evidence, None)]
+    whole = ox.Store()
+    for d in documents:
+        whole.load(rdf.prefix_lines(None) + d.parts.ttl, format=ox.RdfFormat.TURTLE)
+    every = list(whole.quads_for_pattern(None, evidence, None))
+    assert sorted(statements, key=str) == sorted({q.subject for q in every}, key=str)  # one each
+    assert len(statements) < len(every)  # some statements are read in more than one place
+
+
 def _retyped(corpus, iri):
     """The corpus-wide triples with the entity `iri` typed as an article, a class no mention may denote."""
     article = ox.NamedNode("https://w3id.org/kg/ontology#Article")
@@ -246,7 +274,7 @@ def test_what_a_store_of_projections_breaks_is_checked_against_the_whole_parts(s
     real = kg.shacl.validate_store
     monkeypatch.setattr(kg.shacl, "validate_store", lambda *a, **k: found.append(len(r := real(*a, **k))) or r)
     report = check_build(out, corpus, documents, checked=passed, parts=projected)
-    assert "https://schema.org/author" not in reads
+    assert "https://schema.org/author" not in reads.whole
     assert found[0] > 0 and found[1:] == [0]  # a false alarm, then the whole parts
     assert report.conforms and not report.results
 
