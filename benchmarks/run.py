@@ -252,14 +252,16 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     notes["quads_mentions_trig"] = _count_triples(out / "mentions.trig")
     notes["triples_kg_ttl"] = _count_triples(out / "kg.ttl")
     from kg.build import entity_classes
-    from kg.validate import DocumentCheck, DocumentPart, check_build
+    from kg.validate import DocumentCheck, DocumentPart, PartStore, check_build, corpus_reads
 
+    reads = corpus_reads()
     with stage("self-check: load the per-document shapes (DocumentCheck, once per process)"):
         check = DocumentCheck()
-    with stage("self-check: per-document shapes (DocumentCheck, done in extraction)", chars):
-        passed = [check(p.ttl, p.trig, entity_classes(onto, ms)) for p, ms in zip(parts, mentions, strict=True)]
+    with stage("self-check: per-document shapes and projections (DocumentCheck, done in extraction)", chars):
+        passed = [check(p.ttl, p.trig, entity_classes(onto, ms), p.digest, reads) for p, ms in zip(parts, mentions, strict=True)]
     keys = [ok.key if ok else None for ok in passed]
     documents = [DocumentPart(p, frozenset(m.iri for m in ms), k) for p, ms, k in zip(parts, mentions, keys, strict=True)]
+    projections = [(p.digest, ok.reads[1]) for p, ok in zip(parts, passed, strict=True) if ok and ok.reads]
     del parts
     with stage("RDF: documents.json", chars):
         from kg.build import DocResult
@@ -273,8 +275,10 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
         with stage("HTML pages (write_pages)", chars):
             pages = write_pages(g, infos, all_mentions, out)
         notes["html_pages"] = len(pages)
-    with stage("self-check: corpus-wide shapes over kg.ttl (check_build, as in kg build)", chars):
-        result = check_build(out, triples, documents)
+    with stage("self-check: corpus-wide shapes over the projections (check_build; kg build runs it in a process of its own)", chars):
+        store = PartStore()
+        store.add(projections, projected=True)
+        result = check_build(out, triples, documents, parts=store)
     notes["validate"] = "conforms" if result.conforms else f"{len(result.violations)} violations"
     notes["validate_rechecked"] = result.checked
     notes["stage_process_peak_mb"] = _peak_mb()
