@@ -911,9 +911,8 @@ class _Background:
     another _Background it waits for) if it still runs.
 
     The self-check writes only its record of checked documents, so it can run beside the rest of the
-    export: pyoxigraph does its work on the other core. Forked, it reads none of the output's files
-    (a rebuild's, which starts before they are written); it is forked before the pages' own
-    processes are, while this process has no other thread.
+    export: pyoxigraph does its work on the other core. A build's own corpus-wide check runs in the
+    process of its store (kg.validate.RemoteParts); this one is `export`'s without it.
     """
 
     def __init__(self, run: Callable[[], Any], *, start: str | None, also: _Background | None = None) -> None:
