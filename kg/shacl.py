@@ -706,92 +706,171 @@ class Reads:
     """What a check over part of a graph must keep of it (`read_predicates`): every triple whose
     predicate is in `whole`; and of the triples on a predicate in `exists`, which the checks only
     ask to exist (`?this p ?any` in a MINUS, nothing else on its object), at least one for each
-    subject that has some: which one, or how many, changes no answer."""
+    subject that has some: which one, or how many, changes no answer.
+
+    Of the rdf:type triples (when rdf:type is in `whole`), those whose class is in `classes` or
+    starts with one of `class_prefixes`; all of them where `classes` is None."""
 
     whole: frozenset[str]
     exists: frozenset[str] = frozenset()
+    classes: frozenset[str] | None = None
+    class_prefixes: frozenset[str] = frozenset()
+
+    def keeps_type(self, cls: str) -> bool:
+        """Whether an rdf:type triple of this class is kept."""
+        return self.classes is None or cls in self.classes or cls.startswith(tuple(self.class_prefixes))
 
 
 def read_predicates(queries: Sequence[str]) -> Reads | None:
     """The IRIs of the predicates the queries read in patterns that must see all of their matches
     (rdflib's algebra of each query, walked with the polarity of each pattern), those they only
-    test for a subject apart; None when one reads triples of any predicate there (a variable
-    predicate that no VALUES of its group bounds, a negated property path, an operator this walk
-    does not know)."""
+    test for a subject apart, and the classes whose rdf:type triples they read; None when one
+    reads triples of any predicate there (a variable predicate that no VALUES of its group bounds,
+    a negated property path, an operator this walk does not know)."""
     from rdflib.plugins.sparql.algebra import translateQuery
     from rdflib.plugins.sparql.parser import parseQuery
 
-    found: set[str] = {RDFS + "subClassOf"}  # the class closure (`subclass_closure`) reads these
-    exists: set[str] = set()
+    walk = _Walk()
     for q in queries:
         try:
             algebra = translateQuery(parseQuery(q)).algebra
         except Exception:  # noqa: BLE001 - a query rdflib cannot read is one this cannot bound
             return None
-        if not _reads(algebra, _POS, {}, found, top=True, exists=exists):
+        if not walk.reads(algebra, _POS, {}, top=True):
             return None
-    return Reads(frozenset(found), frozenset(exists - found))
+    classes = None if walk.any_class else frozenset(walk.classes)
+    return Reads(frozenset(walk.found), frozenset(walk.exists - walk.found), classes, frozenset(walk.prefixes) if classes is not None else frozenset())
 
 
-def _reads(node, polarity: int, bound: dict, found: set[str], *, top: bool = False, exists: set[str] | None = None) -> bool:
-    """Add to `found` the predicates `node` reads where `polarity` needs all matches; False when unbounded.
-    `bound`: variable -> the IRIs a VALUES of the enclosing group allows it (it joins every row).
-    `exists`: where to add the predicates of a MINUS that only tests a subject for one triple
-    (none of them in `found`: a predicate read otherwise too is in `found`, and kept whole)."""
-    from rdflib.paths import Path as RdfPath
-    from rdflib.term import URIRef, Variable
+class _Walk:
+    """What `read_predicates` gathers over the queries' algebra."""
 
-    name = getattr(node, "name", None)
-    if name == "Minus" and exists is not None and polarity == _POS and (p := _existence_test(node)) is not None:
-        exists.add(p)
-        return _reads(node.p1, polarity, bound, found, exists=exists)
-    if name == "GroupGraphPatternSub":  # an EXISTS that rdflib left untranslated (one in a subquery)
-        from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+    def __init__(self) -> None:
+        self.found: set[str] = {RDFS + "subClassOf"}  # the class closure (`subclass_closure`) reads these
+        self.exists: set[str] = set()  # predicates only tested for a subject (a MINUS of one pattern)
+        self.classes: set[str] = set()  # the objects of the rdf:type patterns, where bounded
+        self.prefixes: set[str] = set()  # the prefixes a FILTER bounds the objects of others to
+        self.any_class = False  # some rdf:type pattern that must see all its matches has an unbounded object
 
-        return _reads(translateGroupGraphPattern(node), polarity, bound, found)
-    if name == "BGP":
-        for _, p, _ in node.triples:
-            if isinstance(p, URIRef):
-                found.add(str(p))
-            elif polarity == _NEG:
-                continue  # fewer matches under a negation: more rows, never fewer
-            elif isinstance(p, Variable) and p in bound:
-                found.update(bound[p])
-            elif isinstance(p, RdfPath):
-                if not _path_reads(p, found):
+    def reads(self, node, polarity: int, bound: dict, *, top: bool = False, prefixed: dict | None = None) -> bool:
+        """Add the predicates `node` reads where `polarity` needs all matches; False when unbounded.
+        `bound`: variable -> the IRIs a VALUES of the enclosing group allows it (it joins every row);
+        `prefixed`: variable -> the prefix a FILTER around the pattern holds its IRI to."""
+        from rdflib.paths import Path as RdfPath
+        from rdflib.term import URIRef, Variable
+
+        name = getattr(node, "name", None)
+        if name == "Minus" and polarity == _POS and (p := _existence_test(node)) is not None:
+            self.exists.add(p)
+            return self.reads(node.p1, polarity, bound)
+        if name == "GroupGraphPatternSub":  # an EXISTS that rdflib left untranslated (one in a subquery)
+            from rdflib.plugins.sparql.algebra import translateGroupGraphPattern
+
+            return self.reads(translateGroupGraphPattern(node), polarity, bound)
+        if name == "BGP":
+            for _, p, o in node.triples:
+                if isinstance(p, URIRef):
+                    self.found.add(str(p))
+                    if str(p) == RDF + "type":
+                        self._class(o, polarity, bound, prefixed or {})
+                elif polarity == _NEG:
+                    continue  # fewer matches under a negation: more rows, never fewer
+                elif isinstance(p, Variable) and p in bound:
+                    self.found.update(bound[p])
+                    self.any_class = self.any_class or RDF + "type" in bound[p]
+                elif isinstance(p, RdfPath):
+                    path: set[str] = set()
+                    if not _path_reads(p, path):
+                        return False
+                    self.found.update(path)
+                    self.any_class = self.any_class or RDF + "type" in path
+                else:
                     return False
-            else:
-                return False
-        return True
-    if name in ("values", "TrueFilter"):
-        return True
-    if name == "Slice" and not (top and (node.start or 0) == 0):
-        return _reads(node.p, _ANY, {}, found)  # a LIMIT inside: which rows survive depends on all
-    if name in ("Slice", *_NEW_SCOPE):
-        return _reads(node.p, polarity, {}, found, top=top and name != "Project", exists=exists)
-    if name in _SAME_PATTERN:
-        if name == "Join":
-            bound = {**bound, **_values_bound(node.p1), **_values_bound(node.p2)}
-            return _reads(node.p1, polarity, bound, found, exists=exists) and _reads(node.p2, polarity, bound, found, exists=exists)
-        if name == "Union":
-            return _reads(node.p1, polarity, bound, found, exists=exists) and _reads(node.p2, polarity, bound, found, exists=exists)
-        ok = _reads(node.p, polarity, bound, found, exists=exists)
-        if name == "Filter":
-            ok = ok and _expr_reads(node.expr, polarity, found)
-        elif name == "Extend":
-            ok = ok and _expr_reads(node.expr, _ANY, found)
-        return ok
-    if name == "LeftJoin":
-        return (
-            _reads(node.p1, polarity, bound, found)
-            and _reads(node.p2, _ANY, {}, found)
-            and _expr_reads(node.expr, _ANY, found)
-        )
-    if name == "Minus":
-        return _reads(node.p1, polarity, bound, found) and _reads(node.p2, -polarity, {}, found)
-    if name in ("Group", "AggregateJoin"):
-        return _reads(node.p, _ANY, {}, found)  # counts and the like: fewer matches may add or drop rows
-    return False
+            return True
+        if name in ("values", "TrueFilter"):
+            return True
+        if name == "Slice" and not (top and (node.start or 0) == 0):
+            return self.reads(node.p, _ANY, {})  # a LIMIT inside: which rows survive depends on all
+        if name in ("Slice", *_NEW_SCOPE):
+            return self.reads(node.p, polarity, {}, top=top and name != "Project")
+        if name in _SAME_PATTERN:
+            if name == "Join":
+                bound = {**bound, **_values_bound(node.p1), **_values_bound(node.p2)}
+                return self.reads(node.p1, polarity, bound, prefixed=prefixed) and self.reads(node.p2, polarity, bound, prefixed=prefixed)
+            if name == "Union":
+                return self.reads(node.p1, polarity, bound, prefixed=prefixed) and self.reads(node.p2, polarity, bound, prefixed=prefixed)
+            if name == "Filter":
+                # the rows it lets through hold each variable it bounds to a prefix, whatever the
+                # patterns under it match (these keep each row's variables: no aggregate, no subquery)
+                prefixed = {**(prefixed or {}), **_prefixes(node.expr)}
+            ok = self.reads(node.p, polarity, bound, prefixed=prefixed)
+            if name == "Filter":
+                ok = ok and self.expr_reads(node.expr, polarity)
+            elif name == "Extend":
+                ok = ok and self.expr_reads(node.expr, _ANY)
+            return ok
+        if name == "LeftJoin":
+            return self.reads(node.p1, polarity, bound) and self.reads(node.p2, _ANY, {}) and self.expr_reads(node.expr, _ANY)
+        if name == "Minus":
+            return self.reads(node.p1, polarity, bound) and self.reads(node.p2, -polarity, {})
+        if name in ("Group", "AggregateJoin"):
+            return self.reads(node.p, _ANY, {})  # counts and the like: fewer matches may add or drop rows
+        return False
+
+    def _class(self, o, polarity: int, bound: dict, prefixed: dict) -> None:
+        """The classes an rdf:type pattern with object `o` reads."""
+        from rdflib.term import Variable
+
+        if not isinstance(o, Variable):
+            self.classes.add(str(o))
+        elif o in bound:
+            self.classes.update(bound[o])
+        elif o in prefixed:
+            self.prefixes.add(prefixed[o])
+        elif polarity != _NEG:  # under a negation, fewer matches add rows only
+            self.any_class = True
+
+    def expr_reads(self, expr, polarity: int) -> bool:
+        """The patterns of the EXISTS in a filter expression: under ! the polarity turns, under && and ||
+        it holds, inside any other function it is either."""
+        name = getattr(expr, "name", None)
+        if name is None:
+            if isinstance(expr, (list, tuple)):
+                return all(self.expr_reads(e, polarity) for e in expr)
+            return True  # a variable or a term
+        if name == "Builtin_EXISTS":
+            return self.reads(expr.graph, polarity, {})
+        if name == "Builtin_NOTEXISTS":
+            return self.reads(expr.graph, -polarity, {})
+        if name == "UnaryNot":
+            return self.expr_reads(expr.expr, -polarity)
+        if name in ("ConditionalOrExpression", "ConditionalAndExpression"):
+            return self.expr_reads(expr.expr, polarity) and self.expr_reads(expr.other or [], polarity)
+        return all(self.expr_reads(v, _ANY) for k, v in expr.items() if k != "_vars")
+
+
+def _prefixes(expr) -> dict:
+    """Variable -> the prefix a FILTER expression holds its IRI to: a conjunct `REGEX(STR(?v), "^…")`
+    whose pattern is a plain prefix (escaped dots at most), with no flags."""
+    import re
+
+    from rdflib.term import Literal, Variable
+
+    name = getattr(expr, "name", None)
+    if name == "ConditionalAndExpression":
+        out = {}
+        for e in [expr.expr, *(expr.other or [])]:
+            out.update(_prefixes(e))
+        return out
+    if name != "Builtin_REGEX" or expr.flags is not None:  # (a CompValue's `get` answers a missing key with the key)
+        return {}
+    text, pattern = expr.text, expr.pattern
+    if getattr(text, "name", None) == "Builtin_STR":
+        text = text.arg
+    if not isinstance(text, Variable) or not isinstance(pattern, Literal):
+        return {}
+    m = re.fullmatch(r"\^((?:[^\\.^$*+?()\[\]{}|]|\\\.)+)", str(pattern))
+    return {text: m.group(1).replace("\\.", ".")} if m else {}
 
 
 def _existence_test(minus) -> str | None:
@@ -823,25 +902,6 @@ def _values_bound(node) -> dict:
     rows = node.res
     names = set().union(*(row.keys() for row in rows)) if rows else set()
     return {v: {str(row[v]) for row in rows} for v in names if all(isinstance(row.get(v), URIRef) for row in rows)}
-
-
-def _expr_reads(expr, polarity: int, found: set[str]) -> bool:
-    """The patterns of the EXISTS in a filter expression: under ! the polarity turns, under && and ||
-    it holds, inside any other function it is either."""
-    name = getattr(expr, "name", None)
-    if name is None:
-        if isinstance(expr, (list, tuple)):
-            return all(_expr_reads(e, polarity, found) for e in expr)
-        return True  # a variable or a term
-    if name == "Builtin_EXISTS":
-        return _reads(expr.graph, polarity, {}, found)
-    if name == "Builtin_NOTEXISTS":
-        return _reads(expr.graph, -polarity, {}, found)
-    if name == "UnaryNot":
-        return _expr_reads(expr.expr, -polarity, found)
-    if name in ("ConditionalOrExpression", "ConditionalAndExpression"):
-        return _expr_reads(expr.expr, polarity, found) and _expr_reads(expr.other or [], polarity, found)
-    return all(_expr_reads(v, _ANY, found) for k, v in expr.items() if k != "_vars")
 
 
 def _path_reads(path, found: set[str]) -> bool:

@@ -657,14 +657,24 @@ def _projection(store: ox.Store, reads: Reads) -> bytes:
     """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads.whole`, or
     is the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
     their statements, and a store without them would break kgsh:AssertedStatementShape for
-    nothing, and be checked whole (`check_build`). Then, after the line `_EXISTS`, one triple a
+    nothing, and be checked whole (`check_build`); of the rdf:type triples, those `reads` keeps
+    (`Reads.keeps_type`). Then, after the line `_EXISTS`, one triple a
     subject on each predicate of `reads.exists` (the least by its object), which a PartStore keeps
     only for a subject it has none of yet: on the seeds, a statement's evidence (82 triples a page,
     a statement in all documents in one)."""
     whole, exists = _named(reads)
     keep = set(whole) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
-    # a predicate at a time: only the triples kept become Python objects (a third of a document's)
-    out = ox.serialize([q.triple for p in sorted(keep, key=str) for q in store.quads_for_pattern(None, p, None, _PART)], format=ox.RdfFormat.N_TRIPLES)
+    # a predicate at a time: only the triples kept become Python objects (a third of a document's);
+    # of the rdf:type triples, those of the classes read (not a NIF string's: 32 triples a page)
+    out = ox.serialize(
+        [
+            q.triple
+            for p in sorted(keep, key=str)
+            for q in store.quads_for_pattern(None, p, None, _PART)
+            if p != _TYPE or reads.keeps_type(q.object.value)
+        ],
+        format=ox.RdfFormat.N_TRIPLES,
+    )
     first: dict[tuple, ox.Triple] = {}
     for p in exists:
         if p not in keep:

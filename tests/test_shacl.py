@@ -387,12 +387,39 @@ SUBCLASS = "http://www.w3.org/2000/01/rdf-schema#subClassOf"
     ],
 )
 def test_read_predicates_bounds_what_a_check_must_see(query, reads):
-    from kg.shacl import Reads, read_predicates
+    from kg.shacl import read_predicates
 
     iri = lambda names: frozenset(p if "#" in p else EX + p for p in names)  # noqa: E731
     whole, exists = reads if isinstance(reads, tuple) else (reads, ())
-    expected = None if reads is None else Reads(iri(whole) | {SUBCLASS}, iri(exists))
-    assert read_predicates([RP + query]) == expected
+    found = read_predicates([RP + query])
+    assert (None if found is None else (found.whole, found.exists)) == (None if reads is None else (iri(whole) | {SUBCLASS}, iri(exists)))
+
+
+@pytest.mark.parametrize(
+    ("query", "classes", "prefixes"),
+    [
+        ("SELECT ?this WHERE { ?this ex:p ?o }", set(), set()),
+        ("SELECT ?this WHERE { ?this a ex:C }", {"C"}, set()),
+        ("SELECT ?this WHERE { ?this a ?c VALUES ?c { ex:C ex:D } }", {"C", "D"}, set()),
+        ('SELECT ?this WHERE { ?this a ex:C ; a ?c FILTER(REGEX(STR(?c), "^http://example\\\\.org/k#")) }', {"C"}, {"http://example.org/k#"}),
+        ('SELECT ?this WHERE { ?this a ?c FILTER(!isBlank(?c) && REGEX(STR(?c), "^http://example\\\\.org/")) }', set(), {"http://example.org/"}),
+        ("SELECT ?this WHERE { ?this ex:p ?o FILTER NOT EXISTS { ?o a ?c } }", set(), set()),  # fewer matches, more rows
+        # every class: an rdf:type pattern whose object nothing bounds
+        ("SELECT ?this WHERE { ?this a ?c }", None, set()),
+        ('SELECT ?this WHERE { ?this a ?c FILTER(REGEX(STR(?c), "^http://example\\\\.org/", "i")) }', None, set()),
+        ('SELECT ?this WHERE { ?this a ?c FILTER(REGEX(STR(?c), "^http://example.org/")) }', None, set()),  # "." is any character
+        ('SELECT ?this WHERE { ?this a ?c FILTER(REGEX(STR(?c), "^http://ex") || ?c = ex:D) }', None, set()),
+        ('SELECT ?this WHERE { { SELECT ?this (COUNT(?c) AS ?n) WHERE { ?this a ?c } GROUP BY ?this } FILTER(REGEX(STR(?this), "^http://ex")) }', None, set()),
+        ("SELECT ?this WHERE { ?this ?p ?o VALUES ?p { ex:p <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> } }", None, set()),
+        ("SELECT ?this WHERE { ?this ex:p/a ?o }", None, set()),
+    ],
+)
+def test_read_predicates_bounds_the_classes_whose_types_a_check_must_see(query, classes, prefixes):
+    from kg.shacl import read_predicates
+
+    found = read_predicates([RP + query])
+    assert found.classes == (None if classes is None else {EX + c for c in classes})
+    assert found.class_prefixes == prefixes
 
 
 def test_read_predicates_is_unbounded_when_one_query_is():
@@ -411,9 +438,12 @@ def test_a_predicate_asked_to_exist_in_one_query_and_read_whole_in_another_is_re
 
 
 def _keep(quads, reads, also=()):
-    """The quads a projection keeps: all on `reads.whole` (and `also`), one a subject on `reads.exists`."""
+    """The quads a projection keeps: all on `reads.whole` (and `also`) but the rdf:type triples of
+    classes not read, one a subject on `reads.exists`."""
     kept, seen = [], set()
     for q in quads:
+        if q.predicate.value == RDF_TYPE and not reads.keeps_type(q.object.value):
+            continue
         if q.predicate.value in reads.whole or q.predicate.value in also:
             kept.append(q)
         elif q.predicate.value in reads.exists and (q.subject, q.predicate) not in seen:
@@ -435,6 +465,9 @@ def test_a_graph_cut_to_the_read_predicates_breaks_a_corpus_wide_shape_whenever_
     reads = read_predicates(breaches)
     assert reads is not None and RDF_TYPE in reads.whole
     assert reads.exists == {"https://w3id.org/kg/ontology#evidence"}  # a statement has some: one will do
+    # of the types, the classes the shapes name and, for "exactly one kgo: class", those of kgo:
+    assert reads.class_prefixes == {"https://w3id.org/kg/ontology#"} and "https://w3id.org/kg/ontology#Statement" in reads.classes
+    assert not reads.keeps_type("http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#String")
     assert "http://persistence.uni-leipzig.org/nlp2rdf/ontologies/nif-core#anchorOf" not in reads.whole  # nor most of a document's
     reified = {q.object.value for q in quads if q.predicate.value.endswith("#predicate")}
     assert not any(_fires(_store(_keep(quads, reads, reified)), q) for q in breaches)
