@@ -277,6 +277,7 @@ class RemoteParts:
         self.args = (base, shapes, ontology)
         self.shapes = shapes
         self._process = None
+        self._closed = False
         self._lock = threading.Lock()
         self._loaded: set[bytes] = set()
         self.projected = False
@@ -287,6 +288,8 @@ class RemoteParts:
         """The check's process (multiprocessing.Process), started now if it is not yet."""
         with self._lock:
             if self._process is None:
+                if self._closed:
+                    raise RuntimeError("the self-check's process was closed")
                 import multiprocessing
 
                 method = "spawn" if sys.platform == "darwin" else "forkserver"
@@ -335,8 +338,7 @@ class RemoteParts:
         return value
 
     def _send(self, message: tuple) -> None:
-        if not self.process:  # started with the first message
-            raise RuntimeError("the self-check's process was closed")
+        self.process  # noqa: B018 - started with the first message
         try:
             self.conn.send(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -351,13 +353,13 @@ class RemoteParts:
 
     def close(self) -> None:
         with self._lock:
-            process, self._process = self._process, False  # none is started after this
-        if process:
+            self._closed = True  # none is started after this
+            process = self._process
+        if process is not None:
             self.conn.close()
             if process.is_alive():
                 process.terminate()
             process.join()
-            self._process = process
 
 
 def _remote_parts(conn, base: str | None, shapes: Path, ontology: Path) -> None:
@@ -660,8 +662,8 @@ def _projection(store: ox.Store, reads: Reads) -> bytes:
     nothing, and be checked whole (`check_build`); of the rdf:type triples, those `reads` keeps
     (`Reads.keeps_type`). Then, after the line `_EXISTS`, one triple a
     subject on each predicate of `reads.exists` (the least by its object), which a PartStore keeps
-    only for a subject it has none of yet: on the seeds, a statement's evidence (82 triples a page,
-    a statement in all documents in one)."""
+    only for a subject it has none of yet: a statement's evidence (82 triples a page of the seeds,
+    where a statement read on every page keeps one in all)."""
     whole, exists = _named(reads)
     keep = set(whole) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
     # a predicate at a time: only the triples kept become Python objects (a third of a document's);
@@ -699,7 +701,8 @@ def _named(reads: Reads) -> tuple[tuple[ox.NamedNode, ...], tuple[ox.NamedNode, 
 @lru_cache(maxsize=4)
 def reads_tag(reads: Reads) -> str:
     """A short name of what projections keep: a projection made for other reads is not used."""
-    text = "\n".join(sorted(reads.whole)) + "\n\n" + "\n".join(sorted(reads.exists))
+    classes = ["*"] if reads.classes is None else sorted(reads.classes)
+    text = "\n\n".join("\n".join(part) for part in (sorted(reads.whole), sorted(reads.exists), classes, sorted(reads.class_prefixes)))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -279,6 +279,20 @@ def test_what_a_store_of_projections_breaks_is_checked_against_the_whole_parts(s
     assert report.conforms and not report.results
 
 
+def test_a_projection_made_for_other_reads_has_another_tag():
+    from kg.shacl import Reads
+    from kg.validate import reads_tag
+
+    reads = kg.validate.corpus_reads()
+    others = [
+        Reads(reads.whole - {RDF_TYPE}, reads.exists, reads.classes, reads.class_prefixes),
+        Reads(reads.whole, frozenset(), reads.classes, reads.class_prefixes),
+        Reads(reads.whole, reads.exists, None, frozenset()),
+        Reads(reads.whole, reads.exists, reads.classes, frozenset()),
+    ]
+    assert len({reads_tag(r) for r in [reads, *others]}) == 5
+
+
 def test_the_predicates_of_the_projections_are_remembered_for_these_shapes(tmp_path, monkeypatch):
     import kg.shacl
 
