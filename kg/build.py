@@ -836,13 +836,12 @@ def export(
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
         parts = [r.parts if own else document_parts(r.doc, list(r.mentions), list(r.relations), base=base) for r in results]
-        checking = None
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
             # fraction of its time (tests/test_shacl.py holds the two engines to each other), and
             # the per-document shapes only over documents not checked before (kg.validate.check_build)
-            from kg.validate import DocumentPart, RemoteParts, check_build, check_corpus
+            from kg.validate import DocumentPart, RemoteParts, check_build
 
             rb = rdf.Rebase(base)
             documents = [
@@ -863,21 +862,6 @@ def export(
         rdf.write_jsonld(triples, (p.jsonld for p in parts), tmp / "kg.jsonld", base=base)
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
-        if validate:
-            if jobs > 1 and loaded is None and documents and all(d.key for d in documents):
-                # every document passed its own shapes where it was extracted: the corpus-wide
-                # shapes over kg.ttl run in a fresh process beside the pages (it holds kg.ttl's
-                # store and nothing of this one), and only a document whose key does not match is
-                # checked here afterwards
-                corpus = _Background(partial(check_corpus, tmp, ontology=ontology), start="forkserver")
-                checking = _Background(lambda: check(corpus_report=corpus.result()), start=None, also=corpus)
-            else:
-                # the check waits for the pages: what runs here (the corpus-wide shapes over a store
-                # filled here, the documents not checked before, or everything) is not in memory
-                # beside the pages' processes (2.4 GB instead of 1.3 on the seeds x200, everything
-                # checked), and what runs in the store's process (RemoteParts) is waited for only then
-                checking = _Background(check, start=None)
-            stack.enter_context(contextlib.closing(checking))
         # what this build writes, relative to the output folder, sorted as paths are (by their parts)
         written = [(name,) for name in ("documents.json", "kg.jsonld", "kg.ttl", "mentions.jsonl", "mentions.trig")]
         if html:
@@ -890,10 +874,14 @@ def export(
                 authors=None if graph.articles else graph.authors, progress=progress.pages,
             )
             report.seconds["html"] = time.perf_counter() - t
-        if checking:
+        if validate:
+            # the check runs here once the pages are written: what it does here (the corpus-wide
+            # shapes over a store filled here, the documents not checked before, or everything) is
+            # not in memory beside the pages' processes (2.4 GB instead of 1.3 on the seeds x200,
+            # everything checked), and what runs in the store's process (RemoteParts) is waited for
             progress.stage("self-check (SHACL)")
             t = time.perf_counter()  # what the build waits for the self-check once the pages are written
-            checked_report = checking.result()
+            checked_report = check()
             report.seconds["validate"] = time.perf_counter() - t
             checked_report.check()
     if retain is not None:
@@ -901,68 +889,6 @@ def export(
     else:
         g.clear()  # a networkx graph refers to itself: emptied, it leaves the cyclic collector next to nothing
     return [out.joinpath(*parts) for parts in sorted(written)]
-
-
-class _Background:
-    """The self-check's `run()` in a process of its own, started at once: forked (`start="fork"`, where
-    the platform forks), or a fresh one from the extraction pool's server (`"forkserver"`, where
-    `run` must pickle); with `start=None`, in this process when the result is asked for.
-    `result()` returns what it returned, or raises what it raised; `close()` stops it (and `also`,
-    another _Background it waits for) if it still runs.
-
-    The self-check writes only its record of checked documents, so it can run beside the rest of the
-    export: pyoxigraph does its work on the other core. A build's own corpus-wide check runs in the
-    process of its store (kg.validate.RemoteParts); this one is `export`'s without it.
-    """
-
-    def __init__(self, run: Callable[[], Any], *, start: str | None, also: _Background | None = None) -> None:
-        self.run = run
-        self.also = also
-        self.child = None
-        if start == "forkserver" and sys.platform == "darwin":
-            start = "spawn"
-        if start is not None and start in multiprocessing.get_all_start_methods():
-            ctx = multiprocessing.get_context(start)
-            self.receive, send = ctx.Pipe(duplex=False)
-            self.child = ctx.Process(target=_background_child, args=(run, send), daemon=True)
-            self.child.start()
-            send.close()
-
-    def result(self) -> Any:
-        if self.child is None:
-            return self.run()
-        try:
-            kind, value = self.receive.recv()
-        except EOFError:
-            self.child.join()
-            raise KGError(
-                f"the self-check's process stopped with exit code {self.child.exitcode} before it reported"
-                " (out of memory?); the previous output is unchanged."
-            ) from None
-        finally:
-            self.receive.close()
-        self.child.join()
-        if kind == "error":
-            raise value
-        return value
-
-    def close(self) -> None:
-        if self.child is not None and self.child.is_alive():
-            self.child.terminate()
-            self.child.join()
-        if self.also is not None:
-            self.also.close()
-
-
-def _background_child(run: Callable[[], Any], send) -> None:
-    try:
-        outcome = ("value", run())
-    except BaseException as err:  # handed to the parent, which raises it
-        outcome = ("error", err)
-    try:
-        send.send(outcome)
-    except Exception as err:  # an unpicklable value or error
-        send.send(("error", RuntimeError(f"{outcome[1]!r} ({err})")))
 
 
 def mention_lines(mentions: Sequence[Mention]) -> bytes:

@@ -276,18 +276,17 @@ class RemoteParts:
     def __init__(self, base: str | None = None, *, shapes: Path = SHAPES, ontology: Path = ONTOLOGY) -> None:
         self.args = (base, shapes, ontology)
         self.shapes = shapes
-        self._process = None
+        self.process = None  # the check's process (multiprocessing.Process), once started
         self._closed = False
         self._lock = threading.Lock()
         self._loaded: set[bytes] = set()
         self.projected = False
         self._started = False
 
-    @property
-    def process(self):
-        """The check's process (multiprocessing.Process), started now if it is not yet."""
+    def _start_process(self) -> None:
+        """The check's process started, if it is not yet (with the first message sent)."""
         with self._lock:
-            if self._process is None:
+            if self.process is None:
                 if self._closed:
                     raise RuntimeError("the self-check's process was closed")
                 import multiprocessing
@@ -295,10 +294,9 @@ class RemoteParts:
                 method = "spawn" if sys.platform == "darwin" else "forkserver"
                 ctx = multiprocessing.get_context(method if method in multiprocessing.get_all_start_methods() else "spawn")
                 self.conn, child = ctx.Pipe()
-                self._process = ctx.Process(target=_remote_parts, args=(child, *self.args), name="kg-self-check", daemon=True)
-                self._process.start()
+                self.process = ctx.Process(target=_remote_parts, args=(child, *self.args), name="kg-self-check", daemon=True)
+                self.process.start()
                 child.close()
-            return self._process
 
     def has(self, digest: bytes) -> bool:
         return digest in self._loaded
@@ -338,7 +336,7 @@ class RemoteParts:
         return value
 
     def _send(self, message: tuple) -> None:
-        self.process  # noqa: B018 - started with the first message
+        self._start_process()
         try:
             self.conn.send(message)
         except (BrokenPipeError, ConnectionResetError):
@@ -354,7 +352,7 @@ class RemoteParts:
     def close(self) -> None:
         with self._lock:
             self._closed = True  # none is started after this
-            process = self._process
+            process = self.process
         if process is not None:
             self.conn.close()
             if process.is_alive():
