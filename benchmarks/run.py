@@ -258,9 +258,14 @@ def time_stages(corpus: Path, work: Path) -> tuple[list[tuple[str, float, float,
     with stage("self-check: load the per-document shapes (DocumentCheck, once per process)"):
         check = DocumentCheck()
     with stage("self-check: per-document shapes and projections (DocumentCheck, done in extraction)", chars):
-        passed = [check(p.ttl, p.trig, entity_classes(onto, ms), p.digest, reads) for p, ms in zip(parts, mentions, strict=True)]
+        passed = [
+            check(p.ttl, p.trig, entity_classes(onto, ms), p.digest, reads, doc=rdf.doc_iri(info.doc_id))
+            for p, ms, info in zip(parts, mentions, infos, strict=True)
+        ]
     keys = [ok.key if ok else None for ok in passed]
-    documents = [DocumentPart(p, frozenset(m.iri for m in ms), k) for p, ms, k in zip(parts, mentions, keys, strict=True)]
+    documents = [
+        DocumentPart(p, frozenset(m.iri for m in ms), k, rdf.doc_iri(info.doc_id)) for p, ms, k, info in zip(parts, mentions, keys, infos, strict=True)
+    ]
     projections = [(p.digest, ok.reads[1]) for p, ok in zip(parts, passed, strict=True) if ok and ok.reads]
     del parts
     with stage("RDF: documents.json", chars):

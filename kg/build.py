@@ -32,7 +32,7 @@ from kg.mention import Mention, Relation, relation_rows, relations_of_rows
 from kg.ontology import KGR, Ontology, load_ontology, read_before
 from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
-from kg.rdf import CLASS_OF, DocumentParts, document_parts
+from kg.rdf import CLASS_OF, DocumentParts, doc_iri, document_parts
 from kg.relations import CUES, relations
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ class Extractor:
         info = DocInfo.of(doc)
         rels = relations(doc, mentions, self.onto)
         parts = document_parts(info, mentions, rels)
-        passed = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions), parts.digest, reads) if self.check else None
+        passed = self.check(parts.ttl, parts.trig, entity_classes(self.onto, mentions), parts.digest, reads, doc=doc_iri(info.doc_id)) if self.check else None
         key, projection = (passed.key, passed.reads) if passed else (None, None)
         return DocResult(info, mentions, rels, parts, mention_lines(mentions), key, projection)
 
@@ -846,7 +846,7 @@ def export(
             rb = rdf.Rebase(base)
             documents = [
                 # the IRIs as the spooled mentions keep them (2.3 kB a page of the seeds as a frozenset each)
-                DocumentPart(p, mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None)
+                DocumentPart(p, mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
                 for p, r in zip(parts, results, strict=True)
             ]
             loaded = preloaded.done() if preloaded is not None else None

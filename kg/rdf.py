@@ -35,7 +35,7 @@ from kg.corpus import iri_path
 from kg.graph import ARTICLE, DocInfo
 from kg.mention import Mention, Relation
 from kg.ontology import KGO, KGR, ORG, PROV, RDFS, SCHEMA, SKOS
-from kg.relations import ACTS_WITH, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, article_iri
+from kg.relations import ACTS_WITH, ARTICLE_IRIS, AUTHOR, COOCCURS, ISSUED, MENTIONS, PART_OF, RUNS, SERVES, WITHIN, article_iri
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -186,6 +186,12 @@ def _fact(add, s: str, key: str, o: str, data: dict | bool, rb: Rebase) -> None:
 
 
 def statement_iri(s: str, key: str, o: str) -> str:
+    """The IRI of the statement of a fact. A fact about an article (who wrote it) is read in its
+    document alone, and its statement is the article's: `<article>#author-<hash>`, in the article's
+    namespace, so that a document's own IRIs are told by their namespace (kg.validate.owner). Any
+    other fact's statement is the corpus's, `kgr:statement/<hash>`."""
+    if s.startswith(ARTICLE_IRIS):
+        return f"{s}#{key}-{_hash(s, key, o)}"
     return f"{KGR}statement/{_hash(s, key, o)}"
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache, partial
@@ -143,6 +143,8 @@ class _Compiler:
         self.fresh = (f"?_v{i}" for i in itertools.count())
         self.prefixes: dict[str, str] = {}
         self._open: set = set()  # the shapes being compiled: a shape that refers to itself is refused
+        self.owned = False  # the focus nodes only those marked in the graph `OWN` (`compile_breaches(owned=)`)
+        self.own_classes: frozenset[str] | None = None  # the classes those may have, if known
 
     # -- paths, targets ---------------------------------------------------------------------
 
@@ -195,6 +197,8 @@ class _Compiler:
             t.value == RDFS + "Class" for t in self.s.triples[shape][RDF + "type"]
         ):
             classes.append(shape.value)
+        if self.owned and self.own_classes is not None:  # no focus node marked own is of the others
+            classes = [cls for cls in classes if not self.own_classes.isdisjoint(self.subclasses(cls))]
         if classes:  # one pass over the types for all the classes (nif:String, nif:Phrase … share instances)
             parts.append(self.instance_of("?this", *classes))
         for node in self.s.objects(shape, "targetNode"):
@@ -214,6 +218,8 @@ class _Compiler:
         if not parts:
             return None
         union = " UNION ".join(f"{{ {p} }}" for p in parts)
+        if self.owned:
+            union = f"{{ {union} }} {_OWNED}"
         return f"{{ SELECT DISTINCT ?this WHERE {{ {union} }} }}"
 
     # -- constraints ------------------------------------------------------------------------
@@ -505,32 +511,55 @@ def _any_fails(oks: Sequence[str]) -> str:
 
 PER_DOCUMENT = "https://w3id.org/kg/shapes#perDocument"
 
+# The graph that marks a document's own IRIs (`(iri, OWN, OWN)`) for the shapes compiled with
+# `owned=True`: those not selected by `per_document` run on these focus nodes only.
+OWN = ox.NamedNode("urn:kg:shacl:own")
+_OWNED = f"GRAPH <{OWN.value}> {{ ?this <{OWN.value}> <{OWN.value}> }}"
 
-def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None) -> list[Check]:
+
+def _compiled(c: _Compiler, shapes: _Shapes, per_document: bool | None, owned: bool | Collection[str], compile_one) -> list:
+    """`compile_one(shape)` for the shapes `per_document` selects, then, when `owned` (and
+    `per_document` selects some only), for the others on the focus nodes marked in `OWN`: all
+    of them (True), or those of these classes (a collection of class IRIs: no node marked own has
+    another class, and a class target of none of them selects none)."""
+    out = [x for shape in _roots(shapes, per_document) for x in compile_one(shape)]
+    if owned and per_document is not None:
+        c.owned = True
+        c.own_classes = None if owned is True else frozenset(owned)
+        try:
+            out += [x for shape in _roots(shapes, not per_document) for x in compile_one(shape)]
+        finally:
+            c.owned, c.own_classes = False, None
+    return out
+
+
+def compile_shapes(path: Path, subclasses, *, per_document: bool | None = None, owned: bool | Collection[str] = False) -> list[Check]:
     """Every constraint of the shapes with targets in `path`, as SPARQL checks.
 
     `per_document`: True, only the shapes marked `kgsh:perDocument true`; False, only the others;
-    None, all.
+    None, all. `owned`: and the shapes it leaves out too, on the focus nodes marked in the graph
+    `OWN` only (a document's own IRIs, kg.validate.owner); a collection of class IRIs: the only
+    classes those nodes have (`_compiled`).
     """
     shapes = _Shapes(path)
     c = _Compiler(shapes, subclasses)
-    checks = [check for shape in _roots(shapes, per_document) for check in c.node_checks(shape)]
+    checks = _compiled(c, shapes, per_document, owned, c.node_checks)
     head = _prefix_lines(c)
     return [Check(x.shape, x.component, x.severity, x.path, x.message, head + x.query, x.target) for x in checks]
 
 
-def compile_breaches(path: Path, subclasses, *, per_document: bool | None = None, one: bool = False) -> list[str]:
+def compile_breaches(path: Path, subclasses, *, per_document: bool | None = None, one: bool = False, owned: bool | Collection[str] = False) -> list[str]:
     """The shapes with targets in `path` as a few SPARQL queries, one a shape, each with a row when
     something breaks it (`_Compiler.breach`): a graph conforms when none returns a row, as when
     none of `compile_shapes`'s checks does. For small graphs, where a query per constraint costs
-    more than its work (a document's, kg.validate.DocumentCheck); `per_document` as there.
+    more than its work (a document's, kg.validate.DocumentCheck); `per_document` and `owned` as there.
 
     `one`: all the shapes in a single query (a union of theirs), for a graph checked with no
     thread to spare: on a document of the seeds, 7.1 ms to parse, plan and run instead of 7.4 for
     the five of the per-document shapes."""
     shapes = _Shapes(path)
     c = _Compiler(shapes, subclasses)
-    breaches = [b for shape in _roots(shapes, per_document) if (b := c.breach(shape)) is not None]
+    breaches = [b for b in _compiled(c, shapes, per_document, owned, lambda shape: [c.breach(shape)]) if b is not None]
     queries = [_any_row([p for b in breaches for p in b])] if one and breaches else [_any_row(b) for b in breaches]
     head = _prefix_lines(c)
     return [head + q for q in queries]
@@ -606,8 +635,11 @@ def subclass_closure(store: ox.Store):
     return subclasses
 
 
-def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None, per_document: bool | None = None) -> list[Finding]:
-    """What breaks the shapes in the store (the union of its graphs is the data graph).
+def validate_store(
+    store: ox.Store, shapes: Path, *, threads: int | None = None, per_document: bool | None = None, owned: bool | Collection[str] = False
+) -> list[Finding]:
+    """What breaks the shapes in the store (the union of its graphs is the data graph);
+    `per_document` and `owned` as in `compile_shapes`.
 
     The checks run in `threads` threads (default: one per CPU): pyoxigraph evaluates a query
     without the GIL, so two cores check the seeds x200 in a third of the time of one.
@@ -633,9 +665,9 @@ def validate_store(store: ox.Store, shapes: Path, *, threads: int | None = None,
         # a graph that breaks nothing, as a build's output nearly always, is told so by one query a
         # shape (`compile_breaches`), which costs 0.6 of the checks that say what breaks (the
         # corpus-wide shapes over the seeds x200: 0.7 CPU s instead of 1.2); they run only then
-        if not any(pool.map(partial(breaks, store), compile_breaches(shapes, subclasses, per_document=per_document))):
+        if not any(pool.map(partial(breaks, store), compile_breaches(shapes, subclasses, per_document=per_document, owned=owned))):
             return []
-        checks = compile_shapes(shapes, subclasses, per_document=per_document)
+        checks = compile_shapes(shapes, subclasses, per_document=per_document, owned=owned)
         with _focus_nodes(store, checks, pool, ask) as focused:
             return [f for found in pool.map(run, focused) for f in found]
 

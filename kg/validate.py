@@ -28,7 +28,11 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 from kg.errors import ValidationError
+from kg.ontology import KGR
 from kg.query import compact, data_files, default_output, rdflib_quads, to_rdflib
+from kg.rdf import NIF
+from kg.relations import ARTICLE_IRIS
+from kg.shacl import OWN
 
 if TYPE_CHECKING:
     from kg.rdf import DocumentParts
@@ -188,6 +192,9 @@ class DocumentPart:
     parts: DocumentParts
     refs: Collection[str]  # the IRIs of the entities its mentions denote (authors included), as written
     key: str | None = None  # the key `DocumentCheck` gave it where it was extracted, if it passed there
+    # its IRI (kg.rdf.doc_iri, the default namespace): needed where a store of projections lacks
+    # its own IRIs' triples (`check_build`)
+    doc: str | None = None
 
 
 class PartStore:
@@ -208,6 +215,9 @@ class PartStore:
         self._loaded: set[bytes] = set()  # the documents in, by the digest of their parts
         self._exists: set[tuple[bytes, ...]] = set()  # (subject, predicate) of the triples in that are asked only to exist
         self.projected = False
+        # a part loaded whole, or a projection with triples of another document's own IRIs (`owner`):
+        # then the corpus-wide shapes over projections prove nothing (`findings`)
+        self.whole = self.foreign = False
 
     def has(self, digest: bytes) -> bool:
         """Whether the document of these parts (`kg.rdf.parts_digest`) is in the store."""
@@ -219,6 +229,8 @@ class PartStore:
         out = []
         for nt in projections:
             whole, _, exist = nt.partition(_EXISTS)
+            # a projection leaves out its document's own IRIs: a subject in their namespaces is another's
+            self.foreign = self.foreign or any(nt.startswith(b"<" + ns) or b"\n<" + ns in nt for ns in _OWN_NAMESPACES)
             out.append(whole)
             for line in exist.splitlines(keepends=True):
                 key = tuple(line.split(b" ", 2)[:2])
@@ -230,8 +242,14 @@ class PartStore:
     def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
         """What the shapes not marked kgsh:perDocument find in the store completed with the corpus-wide
         triples and the ontology's subclass triples (`extra`)."""
-        from kg.shacl import add_triples, validate_store
+        from kg.shacl import OWN, Check, Finding, add_triples, validate_store
 
+        if self.projected and (self.whole or self.foreign):
+            # a document's own IRIs are described in its projection alone, which leaves them out (they
+            # were checked where it was extracted: DocumentCheck); a store where another part describes
+            # them proves nothing, and is said to break, for `check_build` to check the whole parts
+            what = "a part loaded whole" if self.whole else "a document's projection with another's own IRIs"
+            return [Finding(Check("", _OWNERSHIP, "Violation", "", f"{what} beside projections", ""), OWN, None)]
         add_triples(self.store, [*corpus, *extra])
         return validate_store(self.store, shapes, per_document=False)
 
@@ -255,6 +273,7 @@ class PartStore:
                 raise ValidationError(f"{what}: {err}") from err
             self._loaded.update(new)
             self.projected = self.projected or projected
+            self.whole = self.whole or not projected
 
 
 class RemoteParts:
@@ -529,7 +548,13 @@ def check_build(
                 return into.findings(corpus, extra, shapes)
 
             found = corpus_wide(parts)
-            if found and parts.projected:
+            if found and parts.projected and any(f.check.component == _OWNERSHIP for f in found):
+                # a part describes another document's own IRIs, which that one's projection leaves out
+                # and its own check ran on without it: only the whole output says what breaks
+                found = validate_store(load_store([out / "kg.ttl", out / "mentions.trig"], extra), shapes)
+                todo = []
+                report.checked = (len(documents), len(documents))
+            elif found and parts.projected:
                 # what a store of projections breaks, kg.ttl may not (`kg.shacl.read_predicates`): the
                 # whole parts say, and what they break is what is reported
                 found = corpus_wide(PartStore(base))
@@ -543,7 +568,10 @@ def check_build(
             store = ox.Store()
             add_triples(store, [*corpus, *extra])
             _load_parts(store, todo, out, base)
-            found += validate_store(store, shapes, per_document=True)
+            # and the corpus-wide shapes on their own IRIs, which a store of their projections lacks
+            # (a document whose entities the corpus types otherwise: DocumentCheck's key is not theirs)
+            store.extend(ox.Quad(s, OWN, OWN, OWN) for s in _own_iris(todo, base))
+            found += validate_store(store, shapes, per_document=True, owned=_OWN_CLASSES)
     report.seconds["shacl"] = time.perf_counter() - t0 - report.seconds["read"]
     _fill(report, found)
     if corpus_report is not None:
@@ -607,7 +635,9 @@ class DocumentCheck:
         self.extra = _subclass_triples(ontology)
         self.version = _engine_version(shapes, self.extra)
         self.head = prefix_lines(None)
-        self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True, one=True)
+        # the per-document shapes, and the others on the document's own IRIs (`owner`), which its
+        # projection leaves out: in one query
+        self.queries = compile_breaches(shapes, subclass_closure(self._store(())), per_document=True, one=True, owned=_OWN_CLASSES)
 
     def _store(self, triples: Iterable[ox.Triple]) -> ox.Store:
         from kg.shacl import add_triples
@@ -616,12 +646,13 @@ class DocumentCheck:
         add_triples(store, [*self.extra, *triples])
         return store
 
-    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: Reads | None = None) -> Passed | None:
-        """What the document passed with, if the per-document shapes find nothing in it, else None.
+    def __call__(self, ttl: bytes, trig: bytes, types: Mapping[str, str], digest: bytes = b"", reads: Reads | None = None, *, doc: str) -> Passed | None:
+        """What the document passed with, if the per-document shapes find nothing in it, nor the
+        others on its own IRIs, else None.
 
         `ttl`, `trig`: its parts (default namespace); `types`: the class IRI of each entity it refers
         to; `digest`: `kg.rdf.parts_digest(ttl, trig)`, when made already; `reads`: the predicates
-        of its projection (`corpus_reads`), or None for none."""
+        of its projection (`corpus_reads`), or None for none; `doc`: its IRI (`kg.rdf.doc_iri`)."""
         from kg.rdf import parts_digest
         from kg.shacl import breaks
 
@@ -632,10 +663,87 @@ class DocumentCheck:
             _load_part(store, self.head, ttl, trig, graph=_PART)
         except (SyntaxError, ValueError):
             return None  # the check of the whole build says what is wrong with it
+        owned = _owned(store, doc)
+        if owned is None:
+            return None
+        own, foreign = owned
+        store.extend(ox.Quad(s, OWN, OWN, OWN) for s in own)
         if any(breaks(store, q) for q in self.queries):
             return None
         key = document_key(self.version, digest or parts_digest(ttl, trig), types, context)
-        return Passed(key, None if reads is None else (reads_tag(reads), _projection(store, reads)))
+        return Passed(key, None if reads is None else (reads_tag(reads), _projection(store, reads, own, foreign)))
+
+
+# what PartStore.findings says of a store of projections that proves nothing (`owner`)
+_OWNERSHIP = "ownership"
+
+# A document's own IRIs, as kg.rdf writes them (the default namespace): the document (doc/<id>), its
+# character ranges (doc/<id>#char=…: its NIF strings, phrases and sentences), its articles
+# (article/<id>/<n>) and their statements (article/<id>/<n>#author-…). An id is percent-encoded
+# but for '/' (kg.corpus.iri_path), so a '#' ends it, and an article's index, after its last '/', is
+# all digits: an IRI has one owner at most.
+_DOC_IRIS = f"{KGR}doc/"
+_OWN_NAMESPACES = (_DOC_IRIS.encode(), ARTICLE_IRIS.encode())
+# the classes a document's own IRIs may have: a document's shapes (kgsh:perDocument) and those of
+# statements target them, and no shape of entities does (what the document's own check runs on
+# them reads their own triples and their entities' classes, which its store holds)
+_OWN_CLASSES = frozenset(
+    {
+        "https://w3id.org/kg/ontology#Document", "https://w3id.org/kg/ontology#Article", "https://w3id.org/kg/ontology#Statement",
+        "https://w3id.org/kg/ontology#Mention", f"{NIF}String", f"{NIF}Phrase", f"{NIF}Sentence", f"{NIF}Context",
+    }
+)  # fmt: skip
+
+
+def owner(iri: str) -> str | None:
+    """The IRI of the document whose own IRI `iri` is, "" for an IRI in their namespaces that is no
+    document's (an article without its index), None for any other IRI (an entity's, a statement
+    of the corpus's, the ontology's).
+
+    A document's own IRIs are described in its parts alone (`DocumentCheck` sees to it): the
+    self-check of a build checks them where the document is extracted, and the store of the
+    documents' projections leaves them out (`check_build`).
+
+    >>> owner("https://w3id.org/kg/id/article/a/b/3#author-1f2e")
+    'https://w3id.org/kg/id/doc/a/b'
+    >>> owner("https://w3id.org/kg/id/doc/a%23b#char=0,4")
+    'https://w3id.org/kg/id/doc/a%23b'
+    """
+    head = iri.partition("#")[0]
+    if head.startswith(_DOC_IRIS):
+        return head
+    if head.startswith(ARTICLE_IRIS):
+        path, _, index = head[len(ARTICLE_IRIS) :].rpartition("/")
+        return _DOC_IRIS + path if path and index.isascii() and index.isdigit() else ""
+    return None
+
+
+def _owned(store: ox.Store, doc: str) -> tuple[set[ox.NamedNode], set[ox.NamedNode]] | None:
+    """(the document's own IRIs, those of another document's) among the subjects of its parts
+    (every graph but the default, which holds the context), or None when one of its own is
+    typed with a class not of a document's (`_OWN_CLASSES`)."""
+    own: set[ox.NamedNode] = set()
+    foreign: set[ox.NamedNode] = set()
+    # a query, not a pass over the quads in Python: the distinct subjects are a seventh of them
+    for row in store.query(_SUBJECTS):
+        s = row[0]
+        if isinstance(s, ox.NamedNode):
+            who = owner(s.value)
+            if who == doc:
+                own.add(s)
+            elif who is not None:
+                foreign.add(s)
+    if any(row[0] in own for row in store.query(_OTHER_TYPES)):
+        return None
+    return own, foreign
+
+
+_SUBJECTS = "SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } }"
+_OTHER_TYPES = (
+    "SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s a ?c } FILTER(?c NOT IN ("
+    + ", ".join(f"<{c}>" for c in sorted(_OWN_CLASSES))
+    + ")) }"
+)
 
 
 # the graph of a document's part of kg.ttl in DocumentCheck's store: a blank node of this process,
@@ -653,15 +761,19 @@ class Passed:
     reads: tuple[str, bytes] | None = None
 
 
-def _projection(store: ox.Store, reads: Reads) -> bytes:
+def _projection(store: ox.Store, reads: Reads, own: Collection[ox.NamedNode] = (), foreign: Collection[ox.NamedNode] = ()) -> bytes:
     """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads.whole`, or
-    is the rdf:predicate of a statement there: an article's facts (its author) are asserted beside
-    their statements, and a store without them would break kgsh:AssertedStatementShape for
-    nothing, and be checked whole (`check_build`); of the rdf:type triples, those `reads` keeps
-    (`Reads.keeps_type`). Then, after the line `_EXISTS`, one triple a
-    subject on each predicate of `reads.exists` (the least by its object), which a PartStore keeps
-    only for a subject it has none of yet: a statement's evidence (82 triples a page of the seeds,
-    where a statement read on every page keeps one in all)."""
+    is the rdf:predicate of a statement there (a fact is asserted beside its statement, and a store
+    without it would break kgsh:AssertedStatementShape for nothing, and be checked whole:
+    `check_build`); of the rdf:type triples, those `reads` keeps (`Reads.keeps_type`). None of
+    the document's `own` IRIs: its own check ran the corpus-wide shapes on them (`DocumentCheck`),
+    and no other part describes them (its document, articles and their authors: 69 triples a page
+    of the seeds). Every triple of its parts, in any graph, of another document's own IRIs
+    (`foreign`): a store of projections with such a triple proves nothing (`PartStore.findings`).
+    Then, after the line `_EXISTS`, one triple a subject on each predicate of `reads.exists` (the
+    least by its object), which a PartStore keeps only for a subject it has none of yet: a
+    statement's evidence (82 triples a page of the seeds, where a statement read on every page
+    keeps one in all)."""
     whole, exists = _named(reads)
     keep = set(whole) | {q.object for q in store.quads_for_pattern(None, _PREDICATE, None, _PART) if isinstance(q.object, ox.NamedNode)}
     # a predicate at a time: only the triples kept become Python objects (a third of a document's);
@@ -671,14 +783,17 @@ def _projection(store: ox.Store, reads: Reads) -> bytes:
             q.triple
             for p in sorted(keep, key=str)
             for q in store.quads_for_pattern(None, p, None, _PART)
-            if p != _TYPE or reads.keeps_type(q.object.value)
-        ],
+            if q.subject not in own and (p != _TYPE or reads.keeps_type(q.object.value))
+        ]
+        + [q.triple for s in sorted(foreign, key=str) for q in store.quads_for_pattern(s, None, None) if not isinstance(q.graph_name, ox.DefaultGraph)],
         format=ox.RdfFormat.N_TRIPLES,
     )
     first: dict[tuple, ox.Triple] = {}
     for p in exists:
         if p not in keep:
             for q in store.quads_for_pattern(None, p, None, _PART):
+                if q.subject in own:
+                    continue
                 t = first.get((q.subject, p))
                 if t is None or str(q.object) < str(t.object):
                     first[q.subject, p] = q.triple
@@ -737,6 +852,24 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
             _load_part(store, head, d.parts.ttl, d.parts.trig)
         except (SyntaxError, ValueError) as err:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
+
+
+def _own_iris(documents: Sequence[DocumentPart], base: str | None) -> set[ox.NamedNode]:
+    """The subjects of the documents' parts that are their own IRIs (`owner`). A part's own
+    IRIs are its document's in the default namespace only; with another `base` none are told."""
+    from kg.rdf import prefix_lines
+
+    if base not in (None, KGR):
+        return set()
+    head = prefix_lines(None)
+    own = set()
+    for d in documents:
+        if d.doc is None:
+            raise ValueError("a document's own IRIs are asked for, and its IRI is not known (DocumentPart.doc)")
+        for fmt, text in ((ox.RdfFormat.TURTLE, d.parts.ttl), (ox.RdfFormat.TRIG, d.parts.trig)):
+            if text:
+                own.update(t.subject for t in ox.parse(head + bytes(text), format=fmt) if isinstance(t.subject, ox.NamedNode) and owner(t.subject.value) == d.doc)
+    return own
 
 
 def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes, *, graph: ox.NamedNode | ox.BlankNode | None = None) -> None:

@@ -52,7 +52,7 @@ def _pairs(parts):
 
 def _documents(results, refs, parts=None):
     parts = parts or [r.parts for r in results]
-    return [DocumentPart(p, ref) for p, ref in zip(parts, refs, strict=True)]
+    return [DocumentPart(p, ref, doc=rdf.doc_iri(r.doc.doc_id)) for p, ref, r in zip(parts, refs, results, strict=True)]
 
 
 @pytest.fixture
@@ -69,15 +69,17 @@ def passed(seeds, tmp_path):
 
 
 def _projections(documents):
-    """(digest, projection) of each document, as DocumentCheck makes them where it is extracted."""
-    from kg.validate import _PART, _load_part, _projection, corpus_reads
+    """(digest, projection) of each document, as DocumentCheck makes them where it is extracted
+    (whether its shapes pass or not)."""
+    from kg.validate import _PART, _load_part, _owned, _projection, corpus_reads
 
     reads = corpus_reads()
     pairs = []
     for d in documents:
         store = ox.Store()
-        _load_part(store, rdf.prefix_lines(None), d.parts.ttl, b"", graph=_PART)
-        pairs.append((rdf.parts_digest(d.parts.ttl, d.parts.trig), _projection(store, reads)))
+        _load_part(store, rdf.prefix_lines(None), d.parts.ttl, d.parts.trig, graph=_PART)
+        own, foreign = _owned(store, d.doc)
+        pairs.append((rdf.parts_digest(d.parts.ttl, d.parts.trig), _projection(store, reads, own, foreign)))
     return pairs
 
 
@@ -93,10 +95,11 @@ def _same_as_whole(out, corpus, documents, checked):
     preloaded.add(_pairs(d.parts for d in documents[::2]))
     assert check_build(out, corpus, documents, checked=checked, parts=preloaded).results == whole.results
     projected = PartStore()
-    projected.add(_projections(documents[1:]), projected=True)
-    assert projected.projected
+    projected.add(_projections(documents), projected=True)
+    assert projected.projected and not projected.whole
     assert check_build(out, corpus, documents, checked=checked, parts=projected).results == whole.results
-    # the same in a process of its own, as a build with workers checks
+    # the same in a process of its own, as a build with workers checks; one document's part goes
+    # to it whole (a store of projections then proves nothing, and the whole parts are checked)
     remote = RemoteParts()
     remote.add(_projections(documents[1:]), projected=True)
     assert check_build(out, corpus, documents, checked=checked, parts=remote).results == whole.results
@@ -153,8 +156,117 @@ def test_a_store_of_projections_keeps_one_evidence_a_statement(seeds):
     for d in documents:
         whole.load(rdf.prefix_lines(None) + d.parts.ttl, format=ox.RdfFormat.TURTLE)
     every = list(whole.quads_for_pattern(None, evidence, None))
-    assert sorted(statements, key=str) == sorted({q.subject for q in every}, key=str)  # one each
+    # one each, but of the statements of articles (their authors), which are their documents' own
+    corpus_wide = {q.subject for q in every if kg.validate.owner(q.subject.value) is None}
+    assert sorted(statements, key=str) == sorted(corpus_wide, key=str)
+    assert len(corpus_wide) < len({q.subject for q in every})
     assert len(statements) < len(every)  # some statements are read in more than one place
+
+
+def _with(parts, ttl: bytes):
+    """The parts with `ttl` (Turtle, full IRIs) added to their part of kg.ttl."""
+    return rdf.DocumentParts(parts.ttl + ttl, parts.jsonld, parts.trig)
+
+
+def _author_statement(result) -> str:
+    return next(rdf.statement_iri(x.subject, x.predicate, x.object) for x in result.relations if x.predicate == "author")
+
+
+@pytest.mark.parametrize(
+    ("iri", "doc"),
+    [
+        ("https://w3id.org/kg/id/doc/x", "https://w3id.org/kg/id/doc/x"),
+        ("https://w3id.org/kg/id/doc/x#char=0,4", "https://w3id.org/kg/id/doc/x"),
+        ("https://w3id.org/kg/id/article/x/3", "https://w3id.org/kg/id/doc/x"),
+        ("https://w3id.org/kg/id/article/x/3#author-0123456789abcdef", "https://w3id.org/kg/id/doc/x"),
+        # an id may hold '/': "x/3" is another document than "x", and an article's index is its last segment
+        ("https://w3id.org/kg/id/article/x/3/0", "https://w3id.org/kg/id/doc/x/3"),
+        ("https://w3id.org/kg/id/doc/x/3#char=1,2", "https://w3id.org/kg/id/doc/x/3"),
+        ("https://w3id.org/kg/id/article/x%23y/0", "https://w3id.org/kg/id/doc/x%23y"),  # '#' in an id is encoded
+        # in the namespaces and no document's: every document's other
+        ("https://w3id.org/kg/id/article/x", ""),
+        ("https://w3id.org/kg/id/article/x/y", ""),
+        ("https://w3id.org/kg/id/article/x/３", ""),  # a digit, but not an index kg writes
+        # not a document's own
+        ("https://w3id.org/kg/id/statement/0123456789abcdef", None),
+        ("https://w3id.org/kg/id/new/person/0123", None),
+        ("https://w3id.org/kg/ontology#Article", None),
+    ],
+)
+def test_a_documents_own_iris_have_one_owner(iri, doc):
+    assert kg.validate.owner(iri) == doc
+
+
+def test_own_iris_are_what_kg_writes_for_a_document(seeds):
+    """Every subject of a document's parts in the documents' namespaces is its own (no part
+    describes another's), and its author statements are among them."""
+    from kg.validate import _PART, _load_part, _owned
+
+    results, _, _ = seeds
+    for r in results:
+        store = ox.Store()
+        _load_part(store, rdf.prefix_lines(None), r.parts.ttl, r.parts.trig, graph=_PART)
+        own, foreign = _owned(store, rdf.doc_iri(r.doc.doc_id))
+        assert not foreign and ox.NamedNode(_author_statement(r)) in own
+        assert ox.NamedNode(rdf.doc_iri(r.doc.doc_id)) in own
+
+
+def test_a_part_that_describes_another_documents_article_is_checked_whole(seeds, extractor, passed, tmp_path):
+    """A document's own IRIs are checked where it is extracted and left out of its projection; a
+    part that describes one of another document's (here: a second headline for its article) passes
+    its own check, but its projection holds that triple, and the build checks the whole output."""
+    from kg.build import entity_classes
+
+    results, corpus, refs = seeds
+    article = rdf.article_iri(results[0].doc.doc_id, 0)
+    parts = [r.parts for r in results]
+    parts[1] = _with(parts[1], f'<{article}> <https://schema.org/headline> "另一个标题"@zh .\n'.encode())
+    r = results[1]
+    ok = extractor.check(parts[1].ttl, parts[1].trig, entity_classes(extractor.onto, r.mentions), reads=kg.validate.corpus_reads(), doc=rdf.doc_iri(r.doc.doc_id))
+    assert ok is not None and article.encode() in ok.reads[1]  # it passes, and says so in its projection
+    out = tmp_path / "foreign"
+    _write(out, corpus, parts)
+    documents = _documents(results, refs, parts)
+    projected = PartStore()
+    projected.add(_projections(documents), projected=True)
+    assert projected.foreign and not projected.whole
+    report = check_build(out, corpus, documents, checked=passed, parts=projected)
+    assert report.results == validate(out, engine="sparql").results
+    assert any(x.focus == article and x.path == "schema:headline" for x in report.violations), report.results
+    assert report.checked == (len(results), len(results))
+
+
+def test_a_broken_author_statement_is_found_where_its_document_is_checked(seeds, extractor, passed, tmp_path):
+    """An article's statement (its author) is its document's own, left out of its projection: the
+    corpus-wide statement shape runs on it where the document is extracted, and in the build's
+    check of a document whose key is not known."""
+    from kg.build import entity_classes
+
+    results, corpus, refs = seeds
+    statement = _author_statement(results[2])
+    decimal = "http://www.w3.org/2001/XMLSchema#decimal"
+    parts = [r.parts for r in results]
+    parts[2] = _with(parts[2], f'<{statement}> <https://w3id.org/kg/ontology#confidence> "2.0"^^<{decimal}> .\n'.encode())
+    r = results[2]
+    assert extractor.check(parts[2].ttl, parts[2].trig, entity_classes(extractor.onto, r.mentions), doc=rdf.doc_iri(r.doc.doc_id)) is None
+    assert extractor.check(r.parts.ttl, r.parts.trig, entity_classes(extractor.onto, r.mentions), doc=rdf.doc_iri(r.doc.doc_id)) is not None
+    out = tmp_path / "broken"
+    _write(out, corpus, parts)
+    split = _same_as_whole(out, corpus, _documents(results, refs, parts), passed)
+    assert {(x.focus, x.path) for x in split.violations} == {(statement, "kgo:confidence")}, split.results
+
+
+def test_an_own_iri_of_an_entitys_class_is_refused_where_it_is_extracted(seeds, extractor):
+    """The corpus-wide shapes run where a document is extracted on its own IRIs, over its part and
+    its entities' classes: enough for the shapes of statements, not for those of entities, which
+    read what the corpus says of them. An own IRI with an entity's class gets no key."""
+    from kg.build import entity_classes
+
+    results, _, _ = seeds
+    r = results[0]
+    article = rdf.article_iri(r.doc.doc_id, 0)
+    parts = _with(r.parts, f"<{article}> a <https://w3id.org/kg/ontology#AdminDivision> .\n".encode())
+    assert extractor.check(parts.ttl, parts.trig, entity_classes(extractor.onto, r.mentions), doc=rdf.doc_iri(r.doc.doc_id)) is None
 
 
 def _retyped(corpus, iri):
@@ -249,6 +361,8 @@ def test_a_store_of_projections_that_passes_checks_no_more(seeds, passed, tmp_pa
     monkeypatch.setattr(PartStore, "add", add)
     report = check_build(out, corpus, documents, checked=passed, parts=projected)
     assert report.conforms and not report.results and len(runs) == 1
+    # none of the documents' own IRIs: their documents checked them where they were extracted
+    assert not [q for q in projected.store if kg.validate.owner(q.subject.value) is not None]
     whole = ox.Store()
     whole.load(path=str(out / "kg.ttl"), format=ox.RdfFormat.TURTLE)
     corpus_wide = len(set(corpus) | set(_subclass_triples(ONTOLOGY)))
@@ -257,8 +371,8 @@ def test_a_store_of_projections_that_passes_checks_no_more(seeds, passed, tmp_pa
 
 
 def test_what_a_store_of_projections_breaks_is_checked_against_the_whole_parts(seeds, passed, tmp_path, monkeypatch):
-    """A projection that breaks a shape the whole part does not (here: without the facts its
-    statements reify) fails nothing: the check runs again over the whole parts, which pass."""
+    """A projection that breaks a shape the whole part does not (here: without the evidence of its
+    statements) fails nothing: the check runs again over the whole parts, which pass."""
     import kg.shacl
 
     results, corpus, refs = seeds
@@ -266,15 +380,15 @@ def test_what_a_store_of_projections_breaks_is_checked_against_the_whole_parts(s
     _write(out, corpus, [r.parts for r in results])
     documents = _documents(results, refs)
     reads = kg.validate.corpus_reads()
-    # the bare projections: the author of each article is gone, and its statement is not asserted
-    bare = [(digest, b"".join(line + b"\n" for line in nt.splitlines() if b"schema.org/author" not in line)) for digest, nt in _projections(documents)]
+    # the bare projections: no statement has its evidence
+    bare = [(digest, nt.partition(kg.validate._EXISTS)[0]) for digest, nt in _projections(documents)]
     projected = PartStore()
     projected.add(bare, projected=True)
     found = []
     real = kg.shacl.validate_store
     monkeypatch.setattr(kg.shacl, "validate_store", lambda *a, **k: found.append(len(r := real(*a, **k))) or r)
     report = check_build(out, corpus, documents, checked=passed, parts=projected)
-    assert "https://schema.org/author" not in reads.whole
+    assert "https://w3id.org/kg/ontology#evidence" in reads.exists
     assert found[0] > 0 and found[1:] == [0]  # a false alarm, then the whole parts
     assert report.conforms and not report.results
 
@@ -397,8 +511,8 @@ def _keyed(results, refs, extractor, parts=None):
     from kg.build import entity_classes
 
     parts = parts or [r.parts for r in results]
-    passed = [extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions)) for p, r in zip(parts, results, strict=True)]
-    return [DocumentPart(p, ref, ok.key if ok else None) for p, ref, ok in zip(parts, refs, passed, strict=True)]
+    passed = [extractor.check(p.ttl, p.trig, entity_classes(extractor.onto, r.mentions), doc=rdf.doc_iri(r.doc.doc_id)) for p, r in zip(parts, results, strict=True)]
+    return [DocumentPart(p, ref, ok.key if ok else None, rdf.doc_iri(r.doc.doc_id)) for p, ref, ok, r in zip(parts, refs, passed, results, strict=True)]
 
 
 def test_documents_checked_in_extraction_are_not_checked_again(seeds, extractor, tmp_path):

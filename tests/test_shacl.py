@@ -478,3 +478,50 @@ def test_a_graph_cut_to_the_read_predicates_breaks_a_corpus_wide_shape_whenever_
             if not any(_fires(_store(_keep(variant, reads)), q) for q in breaches):
                 missed.append(variant)
     assert broken > 100 and missed == []
+
+
+def test_a_documents_own_iris_checked_where_it_is_extracted_and_cut_from_its_projection_miss_nothing():
+    """A projection leaves out its document's own IRIs (kg.validate.owner: the document, its
+    strings, articles and their statements), on which the corpus-wide shapes run where the document
+    is extracted instead, over its part and its entities' classes (`owned=True`). On the broken
+    variants of the good fixture, what breaks a corpus-wide shape of the whole graph is found by one
+    or the other, or sends the document to the whole check (an own IRI of a class not a document's)."""
+    import pyoxigraph as ox
+
+    from kg.shacl import OWN, compile_breaches, load_store, read_predicates, subclass_closure
+    from kg.validate import _OWN_CLASSES, ONTOLOGY, SHAPES, _subclass_triples, owner
+
+    extra = _subclass_triples(ONTOLOGY)
+    good = load_store([GOOD / "kg.ttl"], extra)
+    quads = sorted(good, key=str)
+    subclasses = subclass_closure(good)
+    breaches = compile_breaches(SHAPES, subclasses, per_document=False)
+    (owned,) = compile_breaches(SHAPES, subclasses, per_document=True, owned=_OWN_CLASSES, one=True)  # what DocumentCheck runs
+    reads = read_predicates(breaches)
+    (doc,) = {q.subject.value for q in quads if q.predicate.value == RDF_TYPE and q.object.value.endswith("#Document")}
+    extra_quads = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph()) for t in extra]
+
+    def own(q) -> bool:
+        return isinstance(q.subject, ox.NamedNode) and owner(q.subject.value) == doc
+
+    def found(variant) -> bool:
+        if any(own(q) and q.predicate.value == RDF_TYPE and q.object.value not in _OWN_CLASSES for q in variant):
+            return True  # DocumentCheck refuses it: its part goes whole, and the whole parts are checked
+        cut = _keep([q for q in variant if not own(q)], reads, reified)
+        if any(_fires(_store(cut), q) for q in breaches):
+            return True
+        # where it is extracted: its part (here its own triples), its entities' classes, its own IRIs marked
+        mine = [q for q in variant if own(q) or q.predicate.value == RDF_TYPE]
+        marks = {ox.Quad(q.subject, OWN, OWN, OWN) for q in variant if own(q)}
+        return _fires(_store([*mine, *extra_quads, *marks]), owned)
+
+    reified = {q.object.value for q in quads if q.predicate.value.endswith("#predicate") and not own(q)}
+    assert any(own(q) and q.predicate.value.endswith("#predicate") for q in quads)  # the fixture's authors
+    assert not found(quads)
+    missed, broken = [], 0
+    for variant in _mutants(quads):
+        if any(_fires(_store(variant), q) for q in breaches):
+            broken += 1
+            if not found(variant):
+                missed.append(variant)
+    assert broken > 100 and missed == []
