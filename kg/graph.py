@@ -206,9 +206,12 @@ class GraphBuilder:
         for iri in sorted(self.surface):
             _add_ancestry(g, iri, onto)
 
-        # each fact's evidence (sorted, each range once), confidence (the highest) and cues (sorted)
+        # each fact's evidence (sorted, each range once), confidence (the highest) and cues (sorted).
+        # An end no mention denotes is a known concept (kg.relations: a new body named with a known
+        # place, 铁西区环卫处, serves that place), in the graph with the ontology's structure above it,
+        # as the document that read the fact writes its evidence (kg.rdf.document_triples)
         for (s, p, o), f in sorted(self.facts.items()):  # the keys differ: values are never compared
-            if s not in g or o not in g:
+            if not (_add_concept(g, s, onto) and _add_concept(g, o, onto)):
                 continue
             if type(f) is _Shown:
                 g.add_edge(
@@ -325,6 +328,19 @@ def _known(c) -> dict:
     return extra
 
 
+def _add_concept(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> bool:
+    """Whether `iri` is a node of `g`, added with the ontology's structure above it if it is a
+    known concept no mention denotes."""
+    if iri in g:
+        return True
+    if iri not in onto.concepts:
+        return False
+    t = onto.concepts[iri]
+    g.add_node(iri, type=t.label, label=t.pref, aliases=sorted(t.alts), mentions=0, new=False, sentence="", **_known(t))
+    _add_ancestry(g, iri, onto)
+    return True
+
+
 def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
     c = onto.concepts.get(iri)
     while c is not None:
@@ -333,8 +349,8 @@ def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
         for predicate, target in steps:
             if target is None or target not in onto.concepts:
                 continue
-            t = onto.concepts[target]
             if target not in g:
+                t = onto.concepts[target]
                 g.add_node(target, type=t.label, label=t.pref, aliases=sorted(t.alts), mentions=0, new=False, sentence="", **_known(t))
             if not g.has_edge(c.iri, target, key=predicate):
                 g.add_edge(c.iri, target, key=predicate, confidence=1.0, count=0, evidence=[], cues=[], source="ontology")

@@ -195,7 +195,7 @@ def statement_iri(s: str, key: str, o: str) -> str:
     return f"{KGR}statement/{_hash(s, key, o)}"
 
 
-def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, base: str | None = None) -> list[ox.Triple]:
+def document_triples(doc: DocInfo, relations: Iterable[Relation], *, base: str | None = None) -> list[ox.Triple]:
     """One document's triples of kg.ttl, sorted: the document and its articles, the entities each
     article mentions and its authors (with their statements), and for every relation read in it
     the statement's evidence there (a NIF string with the sentence). They depend on nothing
@@ -209,7 +209,6 @@ def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Itera
     add(d, SCHEMA + "encodingFormat", ox.Literal(doc.encoding))
     add(d, KGO + "characters", _int(len(doc.text)))
     articles = {article_iri(doc.doc_id, a[0]) for a in doc.articles}
-    nodes = {m.iri for m in mentions} | articles
     for index, start, end, title, _byline in doc.articles:
         a = article_iri(doc.doc_id, index)
         add(a, RDF + "type", _n(CLASS_OF[ARTICLE]))
@@ -218,7 +217,9 @@ def document_triples(doc: DocInfo, mentions: Sequence[Mention], relations: Itera
         add(a, NIF + "beginIndex", _int(start))
         add(a, NIF + "endIndex", _int(end))
     texts = {doc.doc_id: doc.text}
-    relations = [r for r in relations if r.subject in nodes and r.object in nodes]  # as kg.graph.build_graph keeps them
+    # every relation: its ends are the document's mentions and articles, or a known concept, which the
+    # graph holds as it holds the fact (kg.graph.GraphBuilder), read where it is written here
+    relations = list(relations)
     # an article's relations (mentions, author) were read in this document only: the whole fact is here,
     # its edge data as kg.graph.build_graph computes it
     grouped: dict[tuple[str, str, str], list[Relation]] = {}
@@ -363,7 +364,7 @@ def document_parts(doc: DocInfo, mentions: Sequence[Mention], relations: Iterabl
         return terms_parts(doc, mentions, relations, base=base)
     forms: dict[str, str] = {}
     text = _clean(doc.text)
-    subjects = _document_subjects(doc, mentions, relations, w=w, forms=forms, text=text)
+    subjects = _document_subjects(doc, relations, w=w, forms=forms, text=text)
     graphs = _mention_graphs(mentions, doc, w=w, forms=forms, text=text)
     triples = _sorted(subjects)  # once for kg.ttl and kg.jsonld
     return DocumentParts(w.turtle(triples, forms), w.jsonld(triples), w.trig(graphs, forms))
@@ -385,7 +386,7 @@ def terms_parts(doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[R
     """A document's parts made from pyoxigraph terms (`document_triples`, `mention_quads`) and
     serialised by its writer: the bytes `document_parts` must give (the tests hold it to them),
     and its way where a base IRI is the namespace of another prefix."""
-    triples = document_triples(doc, mentions, relations, base=base)
+    triples = document_triples(doc, relations, base=base)
     ttl = ox.serialize(triples, format=ox.RdfFormat.TURTLE, prefixes=prefixes(base))
     return DocumentParts(_without_prefixes(ttl), ",\n".join(jsonld_nodes(triples, base=base)).encode(), _terms_trig(mentions, doc, base=base))
 
@@ -641,7 +642,7 @@ def _writer(base: str | None) -> _Writer | None:
 
 
 def _document_subjects(
-    doc: DocInfo, mentions: Sequence[Mention], relations: Iterable[Relation], *, w: _Writer, forms: dict[str, str], text: str
+    doc: DocInfo, relations: Iterable[Relation], *, w: _Writer, forms: dict[str, str], text: str
 ) -> _Subjects:
     """The triples of `document_triples`, by subject (`text`: the document's, cleaned); the
     Turtle forms of the character ranges made go into `forms`."""
@@ -659,11 +660,10 @@ def _document_subjects(
     add(d, [node(_TYPE, KGO + "Document"), w.string(SCHEMA + "identifier", doc.doc_id), w.string(SCHEMA + "encodingFormat", doc.encoding),
             integer(KGO + "characters", len(doc.text))])
     articles = {article_iri(doc.doc_id, a[0]) for a in doc.articles}
-    nodes = {m.iri for m in mentions} | articles
     for index, start, end, title, _byline in doc.articles:
         add(rb(article_iri(doc.doc_id, index)), [node(_TYPE, CLASS_OF[ARTICLE]), w.zh(SCHEMA + "headline", _clean(title)), node(SCHEMA + "isPartOf", d),
             integer(NIF + "beginIndex", start), integer(NIF + "endIndex", end)])
-    relations = [r for r in relations if r.subject in nodes and r.object in nodes]  # as document_triples keeps them
+    relations = list(relations)  # every one, as document_triples keeps them
     grouped: dict[tuple[str, str, str], list[Relation]] = {}
     for r in relations:
         if r.subject in articles:

@@ -376,3 +376,27 @@ def test_a_build_tells_its_progress_through_the_global_stages(tmp_path):
     for done in (0, 1, 2):
         progress.pages(done, 2)  # at once: the middle one is not shown
     assert live.getvalue() == "\r\x1b[2Kpages 0/2\r\x1b[2Kpages 2/2\n"
+
+
+@pytest.mark.parametrize("others", [{}, {"a": "铁西区"}])
+def test_a_fact_on_a_place_no_mention_denotes_has_its_node_and_its_evidence(tmp_path, others):
+    """A new body named with a known place (铁西区区委) serves that place, which no mention denotes
+    where the fact is read. The graph holds the place with the fact, and the document that read it
+    writes its evidence, whether another document mentions the place or not (a build where one
+    did had the statement with no evidence, and failed its self-check: found by
+    tests/test_hypothesis.py)."""
+    from kg.build import build
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for stem, text in {"b": "铁西区铁西区区委", **others}.items():
+        (inputs / f"{stem}.txt").write_text(text, encoding="utf-8")
+    build(inputs, tmp_path / "out", html=False, cache=False, jobs=1)
+    g = ox.Store()
+    g.load(path=str(tmp_path / "out" / "kg.ttl"), format=ox.RdfFormat.TURTLE)
+    rows = list(g.query(
+        "PREFIX kgo: <https://w3id.org/kg/ontology#> PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> "
+        "SELECT ?org ?place ?ev WHERE { ?org kgo:servesPlace ?place . ?place a kgo:AdminDivision . "
+        "?st rdf:subject ?org ; rdf:predicate kgo:servesPlace ; rdf:object ?place ; kgo:evidence ?ev }"
+    ))
+    assert [(r["place"].value, r["ev"].value) for r in rows] == [("https://w3id.org/kg/id/place/220302", "https://w3id.org/kg/id/doc/b#char=0,8")]
