@@ -242,7 +242,7 @@ class PartStore:
     def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
         """What the shapes not marked kgsh:perDocument find in the store completed with the corpus-wide
         triples and the ontology's subclass triples (`extra`)."""
-        from kg.shacl import OWN, Check, Finding, add_triples, validate_store
+        from kg.shacl import Check, Finding, add_triples, validate_store
 
         if self.projected and (self.whole or self.foreign):
             # a document's own IRIs are described in its projection alone, which leaves them out (they
@@ -570,7 +570,7 @@ def check_build(
             _load_parts(store, todo, out, base)
             # and the corpus-wide shapes on their own IRIs, which a store of their projections lacks
             # (a document whose entities the corpus types otherwise: DocumentCheck's key is not theirs)
-            store.extend(ox.Quad(s, OWN, OWN, OWN) for s in _own_iris(todo, base))
+            store.extend(ox.Quad(s, OWN, OWN, OWN) for s in _own_iris(store, todo))
             found += validate_store(store, shapes, per_document=True, owned=_OWN_CLASSES)
     report.seconds["shacl"] = time.perf_counter() - t0 - report.seconds["read"]
     _fill(report, found)
@@ -854,22 +854,14 @@ def _load_parts(store: ox.Store, parts: Sequence[DocumentPart], out: Path, base:
             raise ValidationError(f"{out}: a document's part is not valid RDF: {err}") from err
 
 
-def _own_iris(documents: Sequence[DocumentPart], base: str | None) -> set[ox.NamedNode]:
-    """The subjects of the documents' parts that are their own IRIs (`owner`). A part's own
-    IRIs are its document's in the default namespace only; with another `base` none are told."""
-    from kg.rdf import prefix_lines
-
-    if base not in (None, KGR):
-        return set()
-    head = prefix_lines(None)
-    own = set()
-    for d in documents:
-        if d.doc is None:
-            raise ValueError("a document's own IRIs are asked for, and its IRI is not known (DocumentPart.doc)")
-        for fmt, text in ((ox.RdfFormat.TURTLE, d.parts.ttl), (ox.RdfFormat.TRIG, d.parts.trig)):
-            if text:
-                own.update(t.subject for t in ox.parse(head + bytes(text), format=fmt) if isinstance(t.subject, ox.NamedNode) and owner(t.subject.value) == d.doc)
-    return own
+def _own_iris(store: ox.Store, documents: Sequence[DocumentPart]) -> list[ox.NamedNode]:
+    """The subjects in `store` that are the documents' own IRIs (`owner`; parts written with
+    another base have none)."""
+    if any(d.doc is None for d in documents):
+        raise ValueError("a document's own IRIs are asked for, and its IRI is not known (DocumentPart.doc)")
+    docs = {d.doc for d in documents}
+    rows = store.query("SELECT DISTINCT ?s WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+    return [s for (s,) in rows if isinstance(s, ox.NamedNode) and owner(s.value) in docs]
 
 
 def _load_part(store: ox.Store, head: bytes, ttl: bytes, trig: bytes, *, graph: ox.NamedNode | ox.BlankNode | None = None) -> None:
