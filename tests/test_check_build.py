@@ -6,6 +6,7 @@ written files, whichever documents it skips as checked before.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -579,3 +580,27 @@ def test_a_build_checks_its_documents_where_it_extracts_them(tmp_path, monkeypat
         build(SEEDS, tmp_path / f"out{jobs}", html=False, cache=False, jobs=jobs)
     assert [r.checked for r in reports] == [(0, 5), (0, 5)]
     assert (tmp_path / "out1" / "kg.ttl").read_bytes() == (tmp_path / "out2" / "kg.ttl").read_bytes()
+
+
+def test_documents_with_odd_ids_are_checked_by_their_projections(tmp_path, monkeypatch):
+    """Ids with '/' (a stem repeated in folders; one id the start of another), '#', '%' and spaces:
+    every document's own IRIs are its own, so the build checks no part whole, nor its output."""
+    import shutil
+
+    import kg.shacl
+    from kg.build import build
+
+    seed = sorted(SEEDS.glob("*.txt"))[1]
+    inputs = tmp_path / "in"
+    for name in ("a.txt", "a/x.txt", "b/x.txt", "c#1 50%.txt"):
+        (inputs / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(seed, inputs / name)
+    reports, findings = [], []
+    real_check, real_findings = kg.validate.check_build, PartStore.findings
+    monkeypatch.setattr(kg.validate, "check_build", lambda *a, **k: reports.append(real_check(*a, **k)) or reports[-1])
+    monkeypatch.setattr(PartStore, "findings", lambda self, *a: findings.append(real_findings(self, *a)) or findings[-1])
+    monkeypatch.setattr(kg.shacl, "load_store", lambda *a, **k: pytest.fail("the whole output was checked"))
+    build(inputs, tmp_path / "out", html=False, cache=False, jobs=1)
+    assert [r.checked for r in reports] == [(0, 4)] and findings == [[]]
+    ids = {json.loads(line)["doc"] for line in (tmp_path / "out" / "mentions.jsonl").read_text(encoding="utf-8").splitlines()}
+    assert ids == {"a", "a/x", "b/x", "c#1 50%"}
