@@ -7,9 +7,10 @@ What it measures, on one machine, in one run:
 - each stage in this process on the largest corpus (read, NER, link, relations, graph, RDF, HTML),
   in characters per second;
 - `kg build --jobs 2 --no-cache` of every corpus as a subprocess: wall time, CPU time and peak
-  memory (each process's own peak, VmHWM, read every 50 ms: the build's own process and the
-  largest of all; and the sum over the process tree), so that a machine shared with other work
-  shows as wall time well above CPU time / 2;
+  memory (each process's own peak, VmHWM, read every 50 ms: the build's own process, the
+  self-check's, the largest of all and each kind that kg names (kg-extract, kg-pages,
+  kg-self-check: /proc/<pid>/comm); and the sum over the process tree), so that a machine shared
+  with other work shows as wall time well above CPU time / 2;
 - jieba.posseg on the same text (1.2 M characters, some 9 s: on a machine shared with other work a
   3-second sample varied by a fifth between runs), and the whole build's throughput as a multiple of it;
 - an incremental rebuild after adding one file to the largest corpus (the median of five, each
@@ -71,12 +72,21 @@ proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 peak = 0
 cpu = {}  # pid -> CPU seconds seen last, for the processes of the tree
 hwm = {}  # pid -> its own peak resident memory (VmHWM, kB) seen last
+kind = {}  # pid -> the name kg gives it (kg.workers.name_process: kg-extract, kg-pages, kg-self-check)
 def own_peak(pid):
     try:
         with open(f"/proc/{pid}/status") as fh:
             return next((int(line.split()[1]) for line in fh if line.startswith("VmHWM:")), 0)
     except OSError:
         return 0
+def named(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            name = fh.read().strip()
+    except OSError:
+        return
+    if name.startswith("kg-"):
+        kind[pid] = name
 if psutil is not None:
     root = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -89,6 +99,7 @@ if psutil is not None:
                         t_ = p.cpu_times()
                         cpu[p.pid] = t_.user + t_.system
                     hwm[p.pid] = max(hwm.get(p.pid, 0), own_peak(p.pid))
+                    named(p.pid)
                 except psutil.Error:
                     pass
         except psutil.Error:
@@ -102,6 +113,8 @@ print(json.dumps({
     "seconds": seconds,
     "max_process_mb": max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, *hwm.values()) / 1024,
     "main_mb": hwm[proc.pid] / 1024 if proc.pid in hwm else None,
+    # the largest peak of each kind of kg's processes
+    "kinds_mb": {k: max(hwm.get(pid, 0) for pid, n in kind.items() if n == k) / 1024 for k in set(kind.values())},
     "tree_mb": peak / 2**20 if psutil is not None else None,
     "cpu_seconds": sum(cpu.values()) if psutil is not None else None,
     "stdout": out.decode("utf-8", "replace")[-4000:],
@@ -406,6 +419,12 @@ def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
+def _kind(b: dict, name: str) -> str:
+    """The peak MB of the processes kg names `name` in a measured build, or "n/a"."""
+    mb = (b.get("kinds_mb") or {}).get(name)
+    return "n/a" if mb is None else _fmt(mb, 0)
+
+
 def _ok(flag: bool) -> str:
     return "met" if flag else "**missed**"
 
@@ -474,19 +493,25 @@ def report(r: dict) -> str:
     command = " ".join(["kg build --jobs 2 --no-cache", *r["flags"].split()])
     lines += ["", f"## Whole build: `{command}`, as a subprocess", ""]
     lines.append(
-        "| corpus | files | characters | wall s | CPU s (all processes) | chars/s | peak MB, build's process | peak MB, largest process "
-        "| peak MB, process tree (RSS sum) | vs jieba.posseg |"
+        "| corpus | files | characters | wall s | CPU s (all processes) | chars/s | peak MB, build's process | peak MB, self-check's process "
+        "| peak MB, largest process | peak MB, process tree (RSS sum) | vs jieba.posseg |"
     )
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size, b in r["builds"].items():
         cps = b["chars"] / b["seconds"]
         tree = _fmt(b["tree_mb"], 0) if b.get("tree_mb") is not None else "n/a"
         cpu = _fmt(b["cpu_seconds"]) if b.get("cpu_seconds") is not None else "n/a"
         lines.append(
             f"| x{size} | {b['files']} | {b['chars']:,} | {_fmt(b['seconds'])} | {cpu} | {cps:,.0f} | "
-            f"{_fmt(b['main_mb'], 0) if b.get('main_mb') is not None else 'n/a'} | {_fmt(b['max_process_mb'], 0)} | {tree} | "
+            f"{_fmt(b['main_mb'], 0) if b.get('main_mb') is not None else 'n/a'} | {_kind(b, 'kg-self-check')} | {_fmt(b['max_process_mb'], 0)} | {tree} | "
             f"{cps / r['jieba']['cps']:.2f}x |"
         )
+    lines.append("")
+    for size, b in r["builds"].items():
+        kinds = b.get("kinds_mb") or {}
+        if kinds:
+            each = ", ".join(f"{name} {_fmt(mb, 0)} MB" for name, mb in sorted(kinds.items()))
+            lines.append(f"The peak of each kind of kg's processes (kg.workers.name_process), x{size}: {each}.")
     stage_names = sorted({k for b in r["builds"].values() for k in b.get("stages", {}) if k != "total"},
                          key=lambda k: ["load", "extract", "graph", "rdf", "html", "validate"].index(k)
                          if k in ("load", "extract", "graph", "rdf", "html", "validate") else 99)

@@ -760,7 +760,9 @@ def _extract(
             ctx.set_forkserver_preload(WORKER_MODULES)
 
         def start() -> tuple[Any, Any]:
-            pool = ctx.Pool(min(jobs, len(paths)))
+            from kg.workers import name_process
+
+            pool = ctx.Pool(min(jobs, len(paths)), initializer=name_process, initargs=("kg-extract",))
             try:
                 # in order, as they come: the build caches, spools and graphs each while the workers
                 # go on, and holds no more than the few that came before their turn

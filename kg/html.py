@@ -1670,8 +1670,11 @@ _JOB: _Job | None = None
 
 
 def _adopt(job: _Job) -> None:
+    from kg.workers import name_process
+
     global _JOB
     _JOB = job
+    name_process("kg-pages")
 
 
 def _worker_share(start: int, stop: int) -> list[tuple[str, str, bool, str | None]]:

@@ -383,6 +383,9 @@ def _remote_parts(conn, base: str | None, shapes: Path, ontology: Path) -> None:
     """The process of a RemoteParts: parts into a PartStore until the corpus-wide triples come (read
     in a thread at the lowest priority), then the corpus-wide shapes over them (at the process's
     own); what they found, or the first error, is sent back."""
+    from kg.workers import name_process
+
+    name_process("kg-self-check")
     parts = PartStore(base)
     received: list = []  # what ended the parts: the check's message, or an error
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -414,6 +415,20 @@ def test_benchmark_runs_and_writes_table(tmp_path):
     # the stage table's check keys each document as a build does: none of the seeds checked twice
     assert "ran again (their entities typed otherwise by the corpus): 0 of " in text, text
     assert "| one file added, `--keep-workers`: extracted by the server an earlier build left (median of " in text, text
+    if sys.platform.startswith("linux"):  # each kind of kg's processes, by the name it gives itself
+        kinds = re.search(r"kg's processes \(kg.workers.name_process\), x2: (.*)\.", text)
+        assert kinds and {k.split()[0] for k in kinds.group(1).split(", ")} == {"kg-extract", "kg-pages", "kg-self-check"}, text
+        row = next(line for line in text.splitlines() if line.startswith("| x2 |"))
+        assert row.split(" | ")[7].isdigit(), row  # the self-check's process has its column
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/comm is Linux's")
+def test_a_process_kg_names_shows_its_name():
+    done = subprocess.run(
+        [sys.executable, "-c", "from kg.workers import name_process; name_process('kg-self-check-and-more'); print(open('/proc/self/comm').read())"],
+        capture_output=True, text=True, check=True,
+    )
+    assert done.stdout.strip() == "kg-self-check-a"  # 15 bytes, as the system keeps them
 
 
 def test_a_pool_that_cannot_start_fails_the_build_and_writes_nothing(corpus, tmp_path, monkeypatch):
