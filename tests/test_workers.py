@@ -133,8 +133,8 @@ def test_kg_build_keep_workers_then_kg_workers_status_and_stop(corpus, folder, t
 def test_a_server_that_cannot_load_its_pipeline_says_why_in_kg_workers_status(folder, tmp_path, capsys):
     sock = folder / "broken.sock"
     workers.start(sock, tmp_path / "no-such-ontology", None, False)
-    for _ in range(600):  # until the traceback's last line is written
-        if any("OntologyError" in last for _, last in workers.failed([])):
+    for _ in range(600):  # until the traceback's last line is written and the server has let go of its lock
+        if not workers.running(sock) and any("OntologyError" in last for _, last in workers.failed([])):
             break
         threading.Event().wait(0.05)
     assert not workers.wait(sock, 0)
