@@ -524,4 +524,4 @@ def test_a_documents_own_iris_checked_where_it_is_extracted_and_cut_from_its_pro
             broken += 1
             if not found(variant):
                 missed.append(variant)
-    assert broken > 100 and missed == []
+    assert broken > 300 and missed == []  # 321 of the 734 variants
