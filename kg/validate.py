@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 from kg.errors import ValidationError
-from kg.ontology import KGR
+from kg.ontology import KGO, KGR
 from kg.query import compact, data_files, default_output, rdflib_quads, to_rdflib
 from kg.rdf import NIF
 from kg.relations import ARTICLE_IRIS
@@ -618,7 +618,8 @@ def document_key(version: bytes, digest: bytes, refs: Iterable[str], context: Ma
 
 
 class DocumentCheck:
-    """The shapes marked kgsh:perDocument run over one document where it is extracted.
+    """The shapes marked kgsh:perDocument run over one document where it is extracted, and the
+    others on its own IRIs (`owner`), which no other document describes and its projection leaves out.
 
     The document's parts go into a store of their own with the class of each entity it refers to
     as the document alone tells it (`types`); the shapes are compiled once per process, one query
@@ -691,11 +692,8 @@ _OWN_NAMESPACES = (_DOC_IRIS.encode(), ARTICLE_IRIS.encode())
 # statements target them, and no shape of entities does (what the document's own check runs on
 # them reads their own triples and their entities' classes, which its store holds)
 _OWN_CLASSES = frozenset(
-    {
-        "https://w3id.org/kg/ontology#Document", "https://w3id.org/kg/ontology#Article", "https://w3id.org/kg/ontology#Statement",
-        "https://w3id.org/kg/ontology#Mention", f"{NIF}String", f"{NIF}Phrase", f"{NIF}Sentence", f"{NIF}Context",
-    }
-)  # fmt: skip
+    {f"{KGO}Document", f"{KGO}Article", f"{KGO}Statement", f"{KGO}Mention", f"{NIF}String", f"{NIF}Phrase", f"{NIF}Sentence", f"{NIF}Context"}
+)
 
 
 def owner(iri: str) -> str | None:
