@@ -335,10 +335,14 @@ def _add_concept(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> bool:
         return True
     if iri not in onto.concepts:
         return False
-    t = onto.concepts[iri]
-    g.add_node(iri, type=t.label, label=t.pref, aliases=sorted(t.alts), mentions=0, new=False, sentence="", **_known(t))
+    _concept_node(g, onto.concepts[iri])
     _add_ancestry(g, iri, onto)
     return True
+
+
+def _concept_node(g: nx.MultiDiGraph, c) -> None:
+    """A known concept as a node no mention denotes."""
+    g.add_node(c.iri, type=c.label, label=c.pref, aliases=sorted(c.alts), mentions=0, new=False, sentence="", **_known(c))
 
 
 def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
@@ -350,8 +354,7 @@ def _add_ancestry(g: nx.MultiDiGraph, iri: str, onto: Ontology) -> None:
             if target is None or target not in onto.concepts:
                 continue
             if target not in g:
-                t = onto.concepts[target]
-                g.add_node(target, type=t.label, label=t.pref, aliases=sorted(t.alts), mentions=0, new=False, sentence="", **_known(t))
+                _concept_node(g, onto.concepts[target])
             if not g.has_edge(c.iri, target, key=predicate):
                 g.add_edge(c.iri, target, key=predicate, confidence=1.0, count=0, evidence=[], cues=[], source="ontology")
             parent = parent or target

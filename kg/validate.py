@@ -239,17 +239,18 @@ class PartStore:
                     out.append(line)
         return b"".join(out)
 
-    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
+    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list | None:
         """What the shapes not marked kgsh:perDocument find in the store completed with the corpus-wide
-        triples and the ontology's subclass triples (`extra`)."""
-        from kg.shacl import Check, Finding, add_triples, validate_store
+        triples and the ontology's subclass triples (`extra`); None when the store proves nothing.
+
+        A document's own IRIs are described in its projection alone, which leaves them out (they
+        were checked where it was extracted: DocumentCheck). A store of projections where another
+        part describes them (a projection with another's own IRIs, or a part loaded whole) proves
+        nothing: `check_build` then checks the whole output."""
+        from kg.shacl import add_triples, validate_store
 
         if self.projected and (self.whole or self.foreign):
-            # a document's own IRIs are described in its projection alone, which leaves them out (they
-            # were checked where it was extracted: DocumentCheck); a store where another part describes
-            # them proves nothing, and is said to break, for `check_build` to check the whole parts
-            what = "a part loaded whole" if self.whole else "a document's projection with another's own IRIs"
-            return [Finding(Check("", _OWNERSHIP, "Violation", "", f"{what} beside projections", ""), OWN, None)]
+            return None
         add_triples(self.store, [*corpus, *extra])
         return validate_store(self.store, shapes, per_document=False)
 
@@ -336,7 +337,7 @@ class RemoteParts:
         self._send(("check", ox.serialize(corpus, format=ox.RdfFormat.N_TRIPLES)))
         self._started = True
 
-    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list:
+    def findings(self, corpus: Sequence[ox.Triple], extra: Sequence[ox.Triple], shapes: Path) -> list | None:
         """As `PartStore.findings`; the ontology's subclass triples and the shapes are those the
         process was started with."""
         if shapes != self.shapes:
@@ -544,14 +545,15 @@ def check_build(
         # over kg.ttl (as `check_corpus` runs them, here or in a process beside the pages)
         if corpus_report is None and parts is not None:
 
-            def corpus_wide(into: PartStore | RemoteParts) -> list:
-                """The corpus-wide shapes over `into` completed with every document's part not in it yet."""
+            def corpus_wide(into: PartStore | RemoteParts) -> list | None:
+                """The corpus-wide shapes over `into` completed with every document's part not in it
+                yet (None: it proves nothing, `PartStore.findings`)."""
                 into.add([(digest, d.parts.ttl) for digest, d in zip(digests, documents, strict=True) if not into.has(digest)])
                 report.seconds.setdefault("read", time.perf_counter() - t0)
                 return into.findings(corpus, extra, shapes)
 
             found = corpus_wide(parts)
-            if found and parts.projected and any(f.check.component == _OWNERSHIP for f in found):
+            if found is None:
                 # a part describes another document's own IRIs, which that one's projection leaves out
                 # and its own check ran on without it: only the whole output says what breaks
                 found = validate_store(load_store([out / "kg.ttl", out / "mentions.trig"], extra), shapes)
@@ -678,9 +680,6 @@ class DocumentCheck:
         return Passed(key, None if reads is None else (reads_tag(reads), _projection(store, reads, own, foreign)))
 
 
-# what PartStore.findings says of a store of projections that proves nothing (`owner`)
-_OWNERSHIP = "ownership"
-
 # A document's own IRIs, as kg.rdf writes them (the default namespace): the document (doc/<id>), its
 # character ranges (doc/<id>#char=…: its NIF strings, phrases and sentences), its articles
 # (article/<id>/<n>) and their statements (article/<id>/<n>#author-…). An id is percent-encoded
@@ -762,7 +761,7 @@ class Passed:
     reads: tuple[str, bytes] | None = None
 
 
-def _projection(store: ox.Store, reads: Reads, own: Collection[ox.NamedNode] = (), foreign: Collection[ox.NamedNode] = ()) -> bytes:
+def _projection(store: ox.Store, reads: Reads, own: Collection[ox.NamedNode], foreign: Collection[ox.NamedNode]) -> bytes:
     """The triples of the part in `store` (graph `_PART`) whose predicate is one of `reads.whole`, or
     is the rdf:predicate of a statement there (a fact is asserted beside its statement, and a store
     without it would break kgsh:AssertedStatementShape for nothing, and be checked whole:
