@@ -30,11 +30,12 @@ import re
 import shutil
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from importlib import metadata
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -1500,6 +1501,7 @@ def _group_heading(title: str, href: str | None, doc: str) -> str:
 # writing, and reusing the pages of an earlier build
 
 MANIFEST = ".pages.json"  # in the output folder: {"pages": {relative path: key}}
+KEY = 16  # the bytes of a page's key and pre-key, blake2b digests (the manifest and the record hold them in hex)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1534,12 +1536,12 @@ def _code_version() -> bytes:
     return h.digest()
 
 
-def _page_key(version: bytes, page: _Page, inputs: object) -> str:
+def _page_key(version: bytes, page: _Page, inputs: object) -> bytes:
     """A page's key: a hash of the code that renders it and of all it reads. Equal keys, equal bytes."""
-    h = hashlib.blake2b(version, digest_size=16)
+    h = hashlib.blake2b(version, digest_size=KEY)
     h.update(page.render.__name__.encode())
     h.update(repr(inputs).encode("utf-8", "surrogatepass"))
-    return h.hexdigest()
+    return h.digest()
 
 
 def _json_object(path: Path) -> dict:
@@ -1617,46 +1619,140 @@ def _write(path: Path | str, content: str | bytes, *, new: bool = False) -> None
         path.write_bytes(data)
 
 
+class _Pages(Sequence[_Page]):
+    """The pages of a site in the order they are written: the overview, the lists, the articles,
+    the entities. An article's page is made when it is asked for, from its document's record: a
+    list of them all held 600 bytes an article (4.4 MB of the build's process at the seeds x200)."""
+
+    def __init__(self, site: _Site, head: list[_Page], doc_keys: Mapping[str, str] | None) -> None:
+        self.site, self.head, self.doc_keys = site, head, doc_keys
+        self.docs = list(site.docs.values())
+        # the index of each document's first article page, and of the first entity page
+        self.firsts = list(accumulate((len(d.articles) for d in self.docs), initial=len(head)))
+        self.entities = [(f"entities/{name}", iri) for iri, name in sorted(site.entity.items())]
+
+    def __len__(self) -> int:
+        return self.firsts[-1] + len(self.entities)
+
+    def __getitem__(self, i: int) -> _Page:  # type: ignore[override]
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        site = self.site
+        if i < len(self.head):
+            return self.head[i]
+        if i >= self.firsts[-1]:
+            path, iri = self.entities[i - self.firsts[-1]]
+            return _Page(path, partial(_entity_inputs, site, iri), _entity_page)
+        d, index, start, end, title, byline = self._article(i)
+        key = self.doc_keys.get(d.doc_id) if self.doc_keys is not None else None
+        pre = partial(_article_pre, site, d, index, key) if key is not None else None
+        return _Page(self._article_path(d, index), partial(_article_inputs, site, d, index, start, end, title, byline), _article_page, pre)
+
+    def _article(self, i: int) -> tuple:
+        k = bisect_right(self.firsts, i) - 1
+        d = self.docs[k]
+        return (d, *d.articles[i - self.firsts[k]])
+
+    def _article_path(self, d: DocInfo, index: int) -> str:
+        return f"articles/{self.site.article[self.site.article_of[(d.doc_id, index)]]}"
+
+    def paths(self) -> Iterator[str]:
+        """The path of each page, in order, without making the pages."""
+        yield from (page.path for page in self.head)
+        for d in self.docs:
+            for index, *_ in d.articles:
+                yield self._article_path(d, index)
+        yield from (path for path, _ in self.entities)
+
+
+class _Records:
+    """What the previous build recorded of each of its pages, in 48 bytes a page (dicts of their
+    paths and keys as strings held 500, 3.8 MB of the build's process at the seeds x200): rows of
+    the digest of its path, its key and the pre-key recorded with that key (zeros when none),
+    sorted, looked up by bisection."""
+
+    __slots__ = ("_rows", "_count")
+    SIZE = 3 * KEY
+
+    def __init__(self, keys: Mapping[str, str], pre: Mapping[str, tuple[str, str]]) -> None:
+        """`keys`: the previous manifest's (`_manifest`); `pre`: the record of pre-keys (`_read_pre`),
+        of which a pair is kept only with the key the manifest holds for its page. A key that is not
+        KEY bytes in hex is no key (its page is rendered)."""
+        rows = []
+        for path, key in keys.items():
+            seen = pre.get(path)
+            row = _path_digest(path) + _digest(key) + (_digest(seen[0]) if seen is not None and seen[1] == key else bytes(KEY))
+            if len(row) == self.SIZE:
+                rows.append(row)
+        rows.sort()
+        self._rows, self._count = b"".join(rows), len(rows)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def get(self, path: str) -> tuple[bytes, bytes | None] | None:
+        """(key, pre-key or None) recorded for the page at `path`; None when it had none."""
+        rows, size = self._rows, self.SIZE
+        digest = _path_digest(path)
+        i = bisect_left(range(self._count), digest, key=lambda i: rows[i * size : i * size + KEY])
+        if i == self._count or rows[i * size : i * size + KEY] != digest:
+            return None
+        key, pre = rows[i * size + KEY : i * size + 2 * KEY], rows[i * size + 2 * KEY : (i + 1) * size]
+        return key, pre if pre != bytes(KEY) else None
+
+
+def _path_digest(path: str) -> bytes:
+    return hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=KEY).digest()
+
+
+def _digest(key: str) -> bytes:
+    """A key as it is written (hex) as bytes; b"" when it is none."""
+    try:
+        digest = bytes.fromhex(key)
+    except ValueError:
+        return b""
+    return digest if len(digest) == KEY else b""
+
+
 @dataclass(slots=True)
 class _Job:
     out: Path
     env: Environment
     version: bytes  # of the code that renders the pages
-    pages: list[_Page]
+    pages: _Pages
     previous: Path | None
-    known: dict[str, str]  # relative path -> key, from the previous build's manifest
+    known: _Records  # the previous build's
     present: frozenset[str]  # relative paths of the pages in `out` before any was written
-    known_pre: dict[str, tuple[str, str]] = field(default_factory=dict)  # relative path -> (pre-key, key) seen together
 
 
-def _write_share(job: _Job, start: int, stop: int) -> list[tuple[str, str, bool, str | None]]:
-    """Write pages `start` to `stop`, each reused when its key is the previous build's: (path, key,
-    reused, pre-key or None) of each. A page whose pre-key was seen with the key the previous build
-    recorded for it is reused without its inputs being gathered (equal pre-keys, equal inputs)."""
-    done = []
+def _write_share(job: _Job, start: int, stop: int) -> bytes:
+    """Write pages `start` to `stop`, each reused when its key is the previous build's: the key and
+    pre-key (zeros: none) of each, 2 × KEY bytes a page. A page whose pre-key was recorded with the
+    key the previous build holds for it is reused without its inputs being gathered (equal
+    pre-keys, equal inputs)."""
+    done = bytearray()
     out, previous = os.fspath(job.out), os.fspath(job.previous) if job.previous is not None else None
-    for page in job.pages[start:stop]:
+    for i in range(start, stop):
+        page = job.pages[i]
         pre = _pre_key(job.version, page) if page.pre is not None else None
-        if pre is not None and previous is not None:
-            seen = job.known_pre.get(page.path)
-            if seen is not None and seen[0] == pre and job.known.get(page.path) == seen[1]:
-                if _reuse(f"{previous}/{page.path}", f"{out}/{page.path}"):
-                    done.append((page.path, seen[1], True, pre))
-                    continue
+        record = job.known.get(page.path) if previous is not None else None
+        if pre is not None and record is not None and record[1] == pre and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}"):
+            done += record[0] + pre
+            continue
         inputs = page.inputs()
         key = _page_key(job.version, page, inputs)
-        reused = previous is not None and job.known.get(page.path) == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
+        reused = record is not None and record[0] == key and _reuse(f"{previous}/{page.path}", f"{out}/{page.path}")
         if not reused:
             _write(f"{out}/{page.path}", page.render(job.env, inputs), new=page.path not in job.present)
-        done.append((page.path, key, reused, pre))
-    return done
+        done += key + (pre or bytes(KEY))
+    return bytes(done)
 
 
-def _pre_key(version: bytes, page: _Page) -> str:
-    h = hashlib.blake2b(version, digest_size=16)
+def _pre_key(version: bytes, page: _Page) -> bytes:
+    h = hashlib.blake2b(version, digest_size=KEY)
     h.update(page.render.__name__.encode() + b"\0pre\0")
     h.update(page.pre().encode("utf-8", "surrogatepass"))  # type: ignore[misc]
-    return h.hexdigest()
+    return h.digest()
 
 
 def _read_pre(path: Path | None) -> dict[str, tuple[str, str]]:
@@ -1677,7 +1773,7 @@ def _adopt(job: _Job) -> None:
     name_process("kg-pages")
 
 
-def _worker_share(start: int, stop: int) -> list[tuple[str, str, bool, str | None]]:
+def _worker_share(start: int, stop: int) -> bytes:
     return _write_share(_JOB, start, stop)  # type: ignore[arg-type]
 
 
@@ -1691,8 +1787,7 @@ class Prepared:
     env: Environment
     version: bytes
     previous: Path | None
-    known: dict[str, str]
-    known_pre: dict[str, tuple[str, str]]
+    known: _Records
 
 
 def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed: bool = False) -> Prepared:
@@ -1702,9 +1797,8 @@ def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed:
     for name in ("index.html", "article.html", "entity.html", "list.html"):
         env.get_template(name)  # compiled once, here, not in each worker
     previous = Path(previous) if previous is not None else None
-    known = _manifest(previous) if previous is not None else {}
-    known_pre = _read_pre(pre_keys) if previous is not None and keyed else {}
-    return Prepared(env, _code_version(), previous, known, known_pre)
+    known = _Records(_manifest(previous) if previous is not None else {}, _read_pre(pre_keys) if previous is not None and keyed else {})
+    return Prepared(env, _code_version(), previous, known)
 
 
 def write_pages(g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex, out: Path, **options: Any) -> list[Path]:
@@ -1759,7 +1853,7 @@ def page_files(
     """
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
-    env, known, known_pre = prepared.env, prepared.known, prepared.known_pre
+    env, known = prepared.env, prepared.known
     # the corpus is left out of garbage collections while the pages are made: they would walk all
     # of it again and again, for nothing (and, in a forked worker, copy every page of memory it is in)
     gc.freeze()
@@ -1767,18 +1861,11 @@ def page_files(
         site = _site(g, docs, mentions, authors)
         assets = [(out / "assets" / name, VIS / name) for name in ("vis-network.min.js", "vis-network.css")]
         assets += [(out / "assets" / src.name, src) for src in sorted(ASSETS.iterdir()) if src.suffix in (".js", ".css")]
-        pages = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]
+        head = [_Page("index.html", partial(_index_inputs, site, max_overview_nodes), _index_page)]
         lists = list_pages(sum(len(d.articles) for d in site.docs.values()))
-        pages += [_Page(path, partial(_list_inputs, site, n), _list_page) for n, path in enumerate(lists, 1)]
-        for d in site.docs.values():
-            for index, start, end, title, byline in d.articles:
-                name = site.article[site.article_of[(d.doc_id, index)]]
-                key = doc_keys.get(d.doc_id) if doc_keys is not None else None
-                pre = partial(_article_pre, site, d, index, key) if key is not None else None
-                pages.append(_Page(f"articles/{name}", partial(_article_inputs, site, d, index, start, end, title, byline), _article_page, pre))
-        entities = len(pages)
-        for iri, name in sorted(site.entity.items()):
-            pages.append(_Page(f"entities/{name}", partial(_entity_inputs, site, iri), _entity_page))
+        head += [_Page(path, partial(_list_inputs, site, n), _list_page) for n, path in enumerate(lists, 1)]
+        pages = _Pages(site, head, doc_keys)
+        entities = pages.firsts[-1]
         subs = ("articles", "entities", *(("lists",) if lists else ()))
         for folder in sorted({out, *(path.parent for path, _ in assets), *(out / sub for sub in subs)}):
             folder.mkdir(parents=True, exist_ok=True)
@@ -1787,10 +1874,11 @@ def page_files(
         for path, src in assets:
             _write(path, src.read_bytes())
         # the pages already there, listed once: the others are written without a look at each
+        keys = bytearray(2 * KEY * len(pages))  # each page's key and pre-key (zeros: none), as _write_share gives them
         present = frozenset(f"{sub}/{name}" for sub in subs for name in os.listdir(out / sub)) | (
             {"index.html"} if (out / "index.html").exists() else set()
         )
-        job = _Job(out, env, prepared.version, pages, prepared.previous, known, present, known_pre)
+        job = _Job(out, env, prepared.version, pages, prepared.previous, known, present)
         jobs = min(jobs, len(pages)) if "fork" in multiprocessing.get_all_start_methods() else 1
         report = progress or (lambda done, total: None)
         report(0, len(pages))
@@ -1804,41 +1892,58 @@ def page_files(
                 # the articles in runs of neighbours, so that a worker reads, and so copies from its
                 # parent, a part of the site only
                 size = max(1, -(-(entities - 1) // (8 * jobs)))
-                shares = [(0, 1), *((i, i + 4) for i in range(entities, len(pages), 4)), *((i, min(i + size, entities)) for i in range(1, entities, size))]
+                shares = [(0, 1), *((i, min(i + 4, len(pages))) for i in range(entities, len(pages), 4)), *((i, min(i + size, entities)) for i in range(1, entities, size))]
                 futures = [pool.submit(_worker_share, start, stop) for start, stop in shares]
-                done = []
+                written = 0
                 try:
-                    for future in futures:
-                        done += future.result()
-                        report(len(done), len(pages))
+                    for (start, stop), future in zip(shares, futures, strict=True):
+                        keys[start * 2 * KEY : stop * 2 * KEY] = future.result()
+                        written += stop - start
+                        report(written, len(pages))
                 except BaseException:
                     pool.shutdown(cancel_futures=True)
                     raise
         else:
-            done = []
             for start in range(0, len(pages), PAGES_REPORTED):
-                done += _write_share(job, start, min(start + PAGES_REPORTED, len(pages)))
-                report(len(done), len(pages))
+                stop = min(start + PAGES_REPORTED, len(pages))
+                keys[start * 2 * KEY : stop * 2 * KEY] = _write_share(job, start, stop)
+                report(stop, len(pages))
     finally:
         gc.unfreeze()
-    _write(out / MANIFEST, json.dumps({"pages": dict(sorted((path, key) for path, key, _, _ in done))}, sort_keys=True) + "\n")
+    # (path, the index of its page), sorted; the records are written from it a page at a time
+    paths = sorted(zip(pages.paths(), range(len(pages))))
+    _write(out / MANIFEST, _json_pairs(((path, f'"{keys[i * 2 * KEY : (2 * i + 1) * KEY].hex()}"') for path, i in paths), ascii=True))
     if pre_keys is not None and doc_keys is not None:
         from kg.output import replace_file
 
-        seen = {path: [pre, key] for path, key, _, pre in done if pre is not None}
+        def pair(i: int) -> str | None:
+            key, pre = keys[i * 2 * KEY : (2 * i + 1) * KEY], keys[(2 * i + 1) * KEY : (i + 1) * 2 * KEY]
+            return f'["{pre.hex()}", "{key.hex()}"]' if pre != bytes(KEY) else None
+
+        seen = _json_pairs(((path, value) for path, i in paths if (value := pair(i)) is not None), ascii=False, top=False)
         try:
             pre_keys.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(pre_keys, (json.dumps(seen, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+            replace_file(pre_keys, seen.encode("utf-8"))
         except OSError:
             pass  # a record that cannot be kept only costs the next build the inputs of its articles
-    names = {page.path for page in pages}
     for sub in ("articles", "entities", "lists"):
         if not (out / sub).is_dir():
             continue  # lists/: only a corpus of more than MAX_LIST_ARTICLES articles has it
         for stale in sorted(os.listdir(out / sub)):
-            if stale.endswith(".html") and f"{sub}/{stale}" not in names:
+            name = f"{sub}/{stale}"
+            i = bisect_left(paths, (name,))
+            if stale.endswith(".html") and not (i < len(paths) and paths[i][0] == name):
                 os.unlink(out / sub / stale)
         if sub == "lists" and not lists and not os.listdir(out / sub):
             os.rmdir(out / sub)
     # sorted as paths are: by their parts
-    return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(name.split("/")) for name in names)])
+    return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(path.split("/")) for path, _ in paths)])
+
+
+def _json_pairs(pairs: Iterable[tuple[str, str]], *, ascii: bool, top: bool = True) -> str:
+    """The JSON object of (name, value written as JSON) pairs sorted by name, as `json.dumps` of
+    their dict with `sort_keys` writes it, then a new line; under "pages" when `top` (the manifest).
+    Written a pair at a time: the pages' paths and keys as a dict held 300 bytes a page beside the
+    site, at the build's peak."""
+    text = "{" + ", ".join(f"{json.dumps(name, ensure_ascii=ascii)}: {value}" for name, value in pairs) + "}"
+    return ('{"pages": ' + text + "}" if top else text) + "\n"

@@ -374,7 +374,9 @@ def test_reuse_by_document_keys_skips_the_inputs_of_unchanged_articles(tmp_path,
     prepared = None
     if beforehand:
         prepared = kg.html.prepare_pages(tmp_path / "old", pre_keys=record, keyed=True)
-        assert prepared.known and prepared.known_pre  # the previous manifest and record, read
+        # the previous manifest and record, read: an article's page has both keys, an entity's its key only
+        article, entity = (min((tmp_path / "old" / sub).glob("*.html")).relative_to(tmp_path / "old").as_posix() for sub in ("articles", "entities"))
+        assert prepared.known.get(article)[1] is not None and prepared.known.get(entity)[1] is None
     gathered: list[str] = []
     real = kg.html._article_inputs
 
@@ -413,3 +415,44 @@ def test_reuse_by_document_keys_reads_a_damaged_record_as_none(tmp_path, damage)
     write_pages(*corpus, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(corpus), pre_keys=record)
     assert _tree(tmp_path / "new") == _tree(tmp_path / "old")  # checked by their keys in full, and rewritten
     assert kg.html._read_pre(record)
+
+
+def test_records_of_the_previous_build_answer_by_path():
+    key, other, pre = "ab" * 16, "cd" * 16, "ef" * 16
+    manifest = {"articles/a.html": key, "articles/b.html": other, "entities/名.html": key, "index.html": "not hex", "lists/x.html": "ab" * 15}
+    record = {"articles/a.html": (pre, key), "articles/b.html": (pre, key)}  # b's pair was recorded with another key
+    known = kg.html._Records(manifest, record)
+    assert len(known) == 3  # a key that is not 16 bytes in hex is no key
+    assert known.get("articles/a.html") == (bytes.fromhex(key), bytes.fromhex(pre))
+    assert known.get("articles/b.html") == (bytes.fromhex(other), None)
+    assert known.get("entities/名.html") == (bytes.fromhex(key), None)
+    assert known.get("index.html") is None and known.get("lists/x.html") is None and known.get("articles/c.html") is None
+    assert len(kg.html._Records({}, {})) == 0 and kg.html._Records({}, {}).get("index.html") is None
+
+
+@pytest.mark.parametrize("ascii_", [True, False])
+def test_records_are_written_as_json_dumps_writes_them(ascii_):
+    pairs = {'a"b\\c.html': "1", "entities/名字\u2028.html": '"k"', "\x01": "[1, 2]", "": "{}"}
+    text = kg.html._json_pairs(sorted(pairs.items()), ascii=ascii_, top=False)
+    assert text == json.dumps({k: json.loads(v) for k, v in pairs.items()}, sort_keys=True, ensure_ascii=ascii_) + "\n"
+    assert kg.html._json_pairs([], ascii=ascii_) == json.dumps({"pages": {}}) + "\n"
+
+
+def test_pages_are_made_when_asked_for_in_the_order_they_are_written(tmp_path, monkeypatch):
+    made = []
+    real = kg.html._Pages
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(kg.html, "_Pages", spy)
+    write_pages(*fixture_corpus(MORE), tmp_path)
+    (pages,) = made
+    paths = list(pages.paths())
+    assert paths == [pages[i].path for i in range(len(pages))] and len(set(paths)) == len(paths)
+    assert set(paths) == {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.html")}
+    assert [p.split("/")[0] for p in paths] == sorted((p.split("/")[0] for p in paths), key=["index.html", "lists", "articles", "entities"].index)
+    assert pages[len(pages) - 1].path == paths[-1]
+    with pytest.raises(IndexError):
+        pages[len(pages)]
