@@ -511,6 +511,23 @@ def test_a_build_keeps_a_documents_relations_in_its_spool_once_graphed_and_lets_
     assert "https://example.org/id/" in (tmp_path / "based" / "kg.ttl").read_text(encoding="utf-8") and based.files == 3
 
 
+def test_packed_articles_read_as_the_tuples_they_were():
+    import pickle
+
+    from kg.build import PackedArticles
+
+    articles = [(0, 0, 12, "四平市\ud800铁西区", (3, 6)), (1, 12, 20, "", None), (5, 20, 2**40, "第三篇 title", None), (6, 2**40, 2**40 + 1, "末", (0, 0))]
+    packed = PackedArticles(articles)
+    assert list(packed) == articles and packed == articles and len(packed) == 4
+    assert [packed[i] for i in range(-4, 0)] == articles and packed[1:3] == articles[1:3] and packed[::-2] == articles[::-2]
+    assert pickle.loads(pickle.dumps(packed)) == articles and type(pickle.loads(pickle.dumps(packed))) is list
+    assert PackedArticles([]) == [] and not list(PackedArticles([]))
+    with pytest.raises(IndexError):
+        packed[4]
+    with pytest.raises(IndexError):
+        packed[-5]
+
+
 def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_path):
     import pickle
 
