@@ -28,6 +28,7 @@ import os
 import platform
 import re
 import shutil
+import sys
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -709,7 +710,8 @@ def _site(
     for d in docs_by_id.values():
         rows = []
         for index, start, end, _title, _byline in d.articles:
-            iri = article_iri(d.doc_id, index)
+            # the string of the build's relations (kg.mention interns them), which its authors are keyed by
+            iri = sys.intern(article_iri(d.doc_id, index))
             article_of[(d.doc_id, index)] = iri
             rows.append((start, end, iri))
             titles.append((iri, f"{d.doc_id}-{index}"))

@@ -783,3 +783,23 @@ def test_seeds_pages_cover_every_mention_and_entity(seeds_build):
     assert programme.count('<a class="hit"') >= 5
     for page in [out / "index.html", *articles, *entities]:
         assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page.read_text(encoding="utf-8")), page
+
+
+def test_the_site_shares_its_article_iris_with_the_authors_of_a_build():
+    # a build's relations come unpickled with their strings interned (kg.mention), and its graph
+    # keys who wrote each article by those strings: the site's maps take the same ones, not a copy
+    import sys
+
+    from kg.graph import MentionIndex
+
+    relations, lean = [], []
+    _, docs, mentions = fixture_corpus(relations_to=relations, lean_to=lean)
+    index = MentionIndex()
+    for d in docs:
+        index.add(d, [m for m in mentions if m.doc_id == d.doc_id], relations=[r for r in relations if r.evidence.doc_id == d.doc_id])
+    d = docs[0]
+    keyed = sys.intern("".join(article_iri(d.doc_id, d.articles[0][0])))  # a string of its own, interned
+    assert keyed in lean[0].authors
+    site = kg.html._site(lean[1], docs, index, {keyed: lean[0].authors[keyed]})
+    assert site.article_of[(d.doc_id, d.articles[0][0])] is keyed
+    assert next(iri for _, _, iri in site.starts[d.doc_id] if iri == keyed) is keyed
