@@ -1912,20 +1912,27 @@ def page_files(
                 report(stop, len(pages))
     finally:
         gc.unfreeze()
-    # (path, the index of its page), sorted; the records are written from it a page at a time
-    paths = sorted(zip(pages.paths(), range(len(pages))))
-    _write(out / MANIFEST, _json_pairs(((path, f'"{keys[i * 2 * KEY : (2 * i + 1) * KEY].hex()}"') for path, i in paths), ascii=True))
+    paths = list(pages.paths())
+    del job, pages, site  # not read any more: what they held is the records' while they are written
+    order = sorted(range(len(paths)), key=paths.__getitem__)  # the pages by path, as the records list them
+
+    def key(i: int) -> bytes:
+        return keys[i * 2 * KEY : (2 * i + 1) * KEY]
+
+    def pre(i: int) -> bytes | None:
+        found = keys[(2 * i + 1) * KEY : (i + 1) * 2 * KEY]
+        return found if found != bytes(KEY) else None
+
+    (out / MANIFEST).unlink(missing_ok=True)  # written anew, never through a link to another build's
+    with (out / MANIFEST).open("w", encoding="utf-8") as fh:
+        fh.writelines(_json_text(((paths[i], f'"{key(i).hex()}"') for i in order), ascii=True, under="pages"))
     if pre_keys is not None and doc_keys is not None:
         from kg.output import replace_file
 
-        def pair(i: int) -> str | None:
-            key, pre = keys[i * 2 * KEY : (2 * i + 1) * KEY], keys[(2 * i + 1) * KEY : (i + 1) * 2 * KEY]
-            return f'["{pre.hex()}", "{key.hex()}"]' if pre != bytes(KEY) else None
-
-        seen = _json_pairs(((path, value) for path, i in paths if (value := pair(i)) is not None), ascii=False, top=False)
+        seen = ((paths[i], f'["{p.hex()}", "{key(i).hex()}"]') for i in order if (p := pre(i)) is not None)
         try:
             pre_keys.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(pre_keys, seen.encode("utf-8"))
+            replace_file(pre_keys, (chunk.encode("utf-8") for chunk in _json_text(seen, ascii=False)))
         except OSError:
             pass  # a record that cannot be kept only costs the next build the inputs of its articles
     for sub in ("articles", "entities", "lists"):
@@ -1933,19 +1940,21 @@ def page_files(
             continue  # lists/: only a corpus of more than MAX_LIST_ARTICLES articles has it
         for stale in sorted(os.listdir(out / sub)):
             name = f"{sub}/{stale}"
-            i = bisect_left(paths, (name,))
-            if stale.endswith(".html") and not (i < len(paths) and paths[i][0] == name):
+            i = bisect_left(order, name, key=paths.__getitem__)
+            if stale.endswith(".html") and not (i < len(order) and paths[order[i]] == name):
                 os.unlink(out / sub / stale)
         if sub == "lists" and not lists and not os.listdir(out / sub):
             os.rmdir(out / sub)
     # sorted as paths are: by their parts
-    return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(path.split("/")) for path, _ in paths)])
+    return sorted([(MANIFEST,), *((path.parent.name, path.name) for path, _ in assets), *(tuple(path.split("/")) for path in paths)])
 
 
-def _json_pairs(pairs: Iterable[tuple[str, str]], *, ascii: bool, top: bool = True) -> str:
-    """The JSON object of (name, value written as JSON) pairs sorted by name, as `json.dumps` of
-    their dict with `sort_keys` writes it, then a new line; under "pages" when `top` (the manifest).
-    Written a pair at a time: the pages' paths and keys as a dict held 300 bytes a page beside the
-    site, at the build's peak."""
-    text = "{" + ", ".join(f"{json.dumps(name, ensure_ascii=ascii)}: {value}" for name, value in pairs) + "}"
-    return ('{"pages": ' + text + "}" if top else text) + "\n"
+def _json_text(pairs: Iterable[tuple[str, str]], *, ascii: bool, under: str | None = None) -> Iterator[str]:
+    """The text of the JSON object of (name, value written as JSON) pairs sorted by name, as
+    `json.dumps` of their dict with `sort_keys` writes it, then a new line; the object under the
+    one name `under`, if given. A pair at a time: the pages' paths and keys as a dict, then as one
+    text, held 300 bytes a page beside the site, at the build's peak."""
+    yield "{" if under is None else f"{{{json.dumps(under)}: {{"
+    for n, (name, value) in enumerate(pairs):
+        yield f"{', ' if n else ''}{json.dumps(name, ensure_ascii=ascii)}: {value}"
+    yield "}\n" if under is None else "}}\n"

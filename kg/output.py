@@ -14,7 +14,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TypeVar
@@ -44,15 +44,19 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OutputError(f"{b}: cannot swap in the new output ({os.strerror(ctypes.get_errno())}).")
 
 
-def replace_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` in one step: into a temporary file beside it (named by this process,
-    so concurrent writers do not share one), then renamed over it. Raises OSError, leaving no
-    temporary file behind, when the folder cannot be written."""
+def replace_file(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (or its chunks, one after the other) to `path` in one step: into a temporary file
+    beside it (named by this process, so concurrent writers do not share one), then renamed over
+    it. Raises OSError, leaving no temporary file behind, when the folder cannot be written."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(data)
+        if isinstance(data, bytes | bytearray | memoryview):
+            tmp.write_bytes(data)
+        else:
+            with tmp.open("wb") as fh:
+                fh.writelines(data)
         tmp.replace(path)
-    except OSError:
+    except BaseException:  # an error of the folder, or of the chunks as they are made
         tmp.unlink(missing_ok=True)
         raise
 

@@ -433,9 +433,12 @@ def test_records_of_the_previous_build_answer_by_path():
 @pytest.mark.parametrize("ascii_", [True, False])
 def test_records_are_written_as_json_dumps_writes_them(ascii_):
     pairs = {'a"b\\c.html': "1", "entities/名字\u2028.html": '"k"', "\x01": "[1, 2]", "": "{}"}
-    text = kg.html._json_pairs(sorted(pairs.items()), ascii=ascii_, top=False)
+    text = "".join(kg.html._json_text(sorted(pairs.items()), ascii=ascii_))
     assert text == json.dumps({k: json.loads(v) for k, v in pairs.items()}, sort_keys=True, ensure_ascii=ascii_) + "\n"
-    assert kg.html._json_pairs([], ascii=ascii_) == json.dumps({"pages": {}}) + "\n"
+    under = "".join(kg.html._json_text(sorted(pairs.items()), ascii=ascii_, under="pages"))
+    assert under == json.dumps({"pages": {k: json.loads(v) for k, v in pairs.items()}}, sort_keys=True, ensure_ascii=ascii_) + "\n"
+    assert "".join(kg.html._json_text([], ascii=ascii_, under="pages")) == json.dumps({"pages": {}}) + "\n"
+    assert "".join(kg.html._json_text([], ascii=ascii_)) == "{}\n"
 
 
 def test_pages_are_made_when_asked_for_in_the_order_they_are_written(tmp_path, monkeypatch):

@@ -71,3 +71,37 @@ def test_huge_document_text_stays_out_of_literals_pyoxigraph_refuses():
     assert not any(q.predicate.value.endswith("isString") for q in quads)
     data = ox.serialize(quads, format=ox.RdfFormat.TRIG)
     assert len(list(ox.parse(data, format=ox.RdfFormat.TRIG))) == len(quads)
+
+
+def test_replace_file_writes_chunks_in_one_step_and_leaves_nothing_when_they_fail(tmp_path):
+    from kg.output import replace_file
+
+    target = tmp_path / "record.json"
+    replace_file(target, b"old\n")
+    replace_file(target, (part.encode() for part in ("{", '"a": 1', "}\n")))
+    assert target.read_bytes() == b'{"a": 1}\n'
+
+    def failing():
+        yield b"half of it"
+        raise ValueError("made badly")
+
+    with pytest.raises(ValueError, match="made badly"):
+        replace_file(target, failing())
+    assert target.read_bytes() == b'{"a": 1}\n' and sorted(p.name for p in tmp_path.iterdir()) == ["record.json"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_documents_json_is_one_document_a_line(tmp_path, count):
+    import json
+    from types import SimpleNamespace
+
+    from kg.build import write_documents
+
+    articles = [(0, 0, 5, "标题\u2028", (1, 3)), (1, 5, 9, "", None)]
+    results = [SimpleNamespace(doc=SimpleNamespace(doc_id=f"d{i}", encoding="gb18030", characters=9, articles=articles)) for i in range(count)]
+    write_documents(results, tmp_path / "documents.json")
+    text = (tmp_path / "documents.json").read_text(encoding="utf-8")
+    rows = json.loads(text)
+    assert [r["doc"] for r in rows] == [f"d{i}" for i in range(count)]
+    assert all(r["articles"][0] == {"index": 0, "start": 0, "end": 5, "title": "标题\u2028", "byline": [1, 3]} for r in rows)
+    assert text == "[\n" + ",\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n]\n"
