@@ -494,6 +494,17 @@ class _Texts:
         return f"_Texts({self.digests!r})"
 
 
+def _read_text(docs: Mapping[str, DocInfo], read: dict[str, str], doc_id: str) -> str:
+    """A document's text from `docs`, kept in `read` with the last TEXTS_READ read (`_Site.text`)."""
+    text = read.pop(doc_id, None)
+    if text is None:
+        text = docs[doc_id].text
+        if len(read) >= TEXTS_READ:
+            del read[next(iter(read))]
+    read[doc_id] = text  # the last read, last
+    return text
+
+
 @dataclass(slots=True)
 class _Site:
     attrs: dict[str, dict]  # IRI -> the node's attributes in the graph
@@ -546,14 +557,7 @@ class _Site:
 
     def text(self, doc_id: str) -> str:
         """A document's text, read once for the pages made of it in a row."""
-        read = self.read
-        text = read.pop(doc_id, None)
-        if text is None:
-            text = self.docs[doc_id].text
-            if len(read) >= TEXTS_READ:
-                del read[next(iter(read))]
-        read[doc_id] = text  # the last read, last
-        return text
+        return _read_text(self.docs, self.read, doc_id)
 
     def evidence_link(self, ev: Sequence, root: str) -> tuple[str, str] | None:
         """(href, sentence) for an evidence range, anchored on the article page."""
@@ -611,7 +615,9 @@ class _Site:
         for d in ids:
             if d not in self.digests:
                 self.digests[d] = self.docs[d].digest  # a build's documents keep it (kg.build.SpooledDoc)
-        texts = _Texts(tuple((d, self.digests[d]) for d in ids), self.text)
+        # read by the site's maps, not by the site: one it held, holding the site, was a cycle, which a
+        # build, without the cyclic collector, kept to its end
+        texts = _Texts(tuple((d, self.digests[d]) for d in ids), partial(_read_text, self.docs, self.read))
         if len(ids) == 1:
             self.text_of = {ids[0]: texts}  # the articles of a document share it, one after the other
         return texts
@@ -1856,6 +1862,7 @@ def page_files(
     out = Path(out)
     prepared = prepared or prepare_pages(previous, pre_keys=pre_keys, keyed=doc_keys is not None)
     env, known = prepared.env, prepared.known
+    pool = None  # the pages' processes, if any
     # the corpus is left out of garbage collections while the pages are made: they would walk all
     # of it again and again, for nothing (and, in a forked worker, copy every page of memory it is in)
     gc.freeze()
@@ -1913,7 +1920,9 @@ def page_files(
     finally:
         gc.unfreeze()
     paths = list(pages.paths())
-    del job, pages, site  # not read any more: what they held is the records' while they are written
+    # not read any more (the head's pages and the pool's arguments hold the site too): what they held
+    # is the records' while they are written
+    del job, pages, head, site, pool
     order = sorted(range(len(paths)), key=paths.__getitem__)  # the pages by path, as the records list them
 
     def key(i: int) -> bytes:

@@ -459,3 +459,24 @@ def test_pages_are_made_when_asked_for_in_the_order_they_are_written(tmp_path, m
     assert pages[len(pages) - 1].path == paths[-1]
     with pytest.raises(IndexError):
         pages[len(pages)]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_site_is_let_go_of_before_the_records_are_written(tmp_path, monkeypatch, jobs):
+    import sys
+
+    sites, held = [], []  # the site, and how many references besides this list's it has then
+    real_site, real_text = kg.html._site, kg.html._json_text
+
+    def site(*args, **kwargs):
+        sites.append(real_site(*args, **kwargs))
+        return sites[-1]
+
+    def text(*args, **kwargs):
+        held.append(sys.getrefcount(sites[-1]) - 2)  # less the list's and the argument's
+        return real_text(*args, **kwargs)
+
+    monkeypatch.setattr(kg.html, "_site", site)
+    monkeypatch.setattr(kg.html, "_json_text", text)
+    write_pages(*fixture_corpus(MORE), tmp_path, jobs=jobs)
+    assert held == [0]
