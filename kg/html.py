@@ -1933,7 +1933,7 @@ def page_files(
         return found if found != bytes(KEY) else None
 
     (out / MANIFEST).unlink(missing_ok=True)  # written anew, never through a link to another build's
-    with (out / MANIFEST).open("w", encoding="utf-8") as fh:
+    with (out / MANIFEST).open("w", encoding="utf-8", newline="\n") as fh:  # the bytes _write wrote, on any platform
         fh.writelines(_json_text(((paths[i], f'"{key(i).hex()}"') for i in order), ascii=True, under="pages"))
     if pre_keys is not None and doc_keys is not None:
         from kg.output import replace_file
