@@ -29,6 +29,7 @@ import platform
 import re
 import shutil
 import sys
+from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -40,16 +41,18 @@ from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 import networkx as nx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pypinyin import Style, lazy_pinyin
 
-from kg.graph import ARTICLE, EVIDENCE_SHOWN, DocInfo, MentionIndex, article_index
+from kg.graph import ARTICLE, EVIDENCE_SHOWN, DocInfo, MentionIndex
 from kg.mention import Mention
 from kg.relations import (
     ACTS_WITH,
+    ARTICLE_IRIS,
     AUTHOR,
     COOCCURS,
     ISSUED,
@@ -199,13 +202,12 @@ def page_names(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     names: dict[str, str] = {}
     taken: set[str] = set()
     for iri, label in sorted(items):
-        digest = hashlib.sha1(iri.encode("utf-8")).hexdigest()
-        stem = slug(label)
-        name = f"{stem}-{digest[:10]}" if stem else digest[:10]
+        name = _page_name(iri, label)
         if name in taken:
-            name = f"{stem}-{digest}" if stem else digest
+            stem, digest = slug(label), hashlib.sha1(iri.encode("utf-8")).hexdigest()
+            name = f"{stem}-{digest}.html" if stem else f"{digest}.html"
         taken.add(name)
-        names[iri] = f"{name}.html"
+        names[iri] = name
     return names
 
 
@@ -510,13 +512,7 @@ class _Site:
     attrs: dict[str, dict]  # IRI -> the node's attributes in the graph
     docs: dict[str, DocInfo]
     entity: dict[str, str]  # IRI -> file name under entities/
-    article: dict[str, str]  # IRI -> file name under articles/
-    article_of: dict[tuple[str, int], str]  # (doc, index) -> article IRI
-    starts: dict[str, list[tuple[int, int, str]]]  # doc -> sorted (start, end, article IRI)
-    firsts: dict[str, list[int]]  # doc -> the start of each of those articles
-    # doc -> (start, end) of the range its articles cover when they follow each other without gap
-    # or overlap (an offset is in an article when it is in that range), else None
-    cover: dict[str, tuple[int, int] | None]
+    articles: _Articles  # each document's articles: their IRIs, ranges and file names under articles/
     # the edges between nodes that are not articles: u -> (v, key, data) of those from u, and v -> (u, key, data)
     out_edges: dict[str, list[tuple[str, str, dict]]]
     in_edges: dict[str, list[tuple[str, str, dict]]]
@@ -544,16 +540,11 @@ class _Site:
     def href(self, iri: str, root: str) -> str | None:
         if iri in self.entity:
             return f"{root}entities/{self.entity[iri]}"
-        if iri in self.article:
-            return f"{root}articles/{self.article[iri]}"
-        return None
+        name = self.articles.name(iri)
+        return f"{root}articles/{name}" if name is not None else None
 
     def article_at(self, doc_id: str, offset: int) -> str | None:
-        rows = self.starts.get(doc_id)
-        if not rows:
-            return None
-        i = article_index(rows, self.firsts[doc_id], offset)
-        return rows[i][2] if i is not None else None
+        return self.articles.at(doc_id, offset)
 
     def text(self, doc_id: str) -> str:
         """A document's text, read once for the pages made of it in a row."""
@@ -565,7 +556,7 @@ class _Site:
         a = self.article_at(doc_id, start)
         if a is None or doc_id not in self.docs:
             return None
-        return f"{root}articles/{self.article[a]}#s-{start}", _clip(self.text(doc_id)[start:end], 160)
+        return f"{root}articles/{self.articles.name(a)}#s-{start}", _clip(self.text(doc_id)[start:end], 160)
 
     def _of_current(self, doc_id: str, what: str, make: Callable[[], Any]) -> Any:
         """`make()` of a document, made once for the run of its article pages (a build reads its
@@ -589,14 +580,14 @@ class _Site:
         return self._of_current(doc_id, "evidence", partial(self._evidence_of, doc_id))
 
     def _evidence_of(self, doc_id: str) -> tuple[list[int], list[tuple[int, int, str, str, str, str]]]:
-        attrs, article = self.attrs, self.article
         # the graph has a text fact's edge where it has both its nodes (kg.graph.GraphBuilder); a
-        # build's graph has no articles, the site has them all
+        # build's graph has no articles, the site has them all: the document's own first
+        attrs, own, article = self.attrs, frozenset(self.articles.iris(doc_id)), self.articles
         rows = sorted(
             {
                 (start, end, s, o, p, "text")
                 for s, p, o, d, start, end, *_ in self.mentions.relation_rows(doc_id)
-                if d == doc_id and (s in attrs or s in article) and (o in attrs or o in article)
+                if d == doc_id and (s in attrs or s in own or s in article) and (o in attrs or o in own or o in article)
             }
         )
         return [r[0] for r in rows], rows
@@ -634,7 +625,7 @@ class _Site:
         heading = self.headings.get(art)
         if heading is None:
             title = next((a[3] for a in self.docs[doc_id].articles if a[0] == index), "")
-            heading = self.headings[art] = _Heading(title or art, self.href(art, "../"), doc_id, self.article[art])
+            heading = self.headings[art] = _Heading(title or art, self.href(art, "../"), doc_id, self.articles.name(art))
         return heading
 
     def name(self, iri: str) -> _Named:
@@ -661,7 +652,7 @@ class _Site:
             else:
                 linked = []
                 for e in data.get("evidence") or ():
-                    cover = self.cover.get(e[0], False)  # False: a document not in the corpus
+                    cover = self.articles.cover(e[0])  # False: a document not in the corpus
                     if cover is not False and (cover[0] <= e[1] < cover[1] if cover is not None else self.article_at(e[0], e[1]) is not None):
                         linked.append(e)
                 count = len(linked)
@@ -705,29 +696,135 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
     return rows[0][0], rows[-1][1]
 
 
+class _Articles:
+    """Each document's articles as the pages read them: by (document, index) their IRIs, by offset
+    the article that holds it, by IRI their file names under articles/. Packed a document at a time
+    (its articles' starts, ends and indices in one array, their IRIs and names in two tuples,
+    sorted by range): as maps of (document, index), of rows and of names they were 2.4 MB of the
+    build's process at the seeds x200, a third of what it kept per page once its pages were written.
+
+    The file names are those `page_names` gives the (IRI, "<doc>-<index>") of every article: a
+    slug and a short hash, which two articles share only by a 40-bit chance; should any two
+    names meet, every name is made as `page_names` makes them."""
+
+    __slots__ = ("_of",)
+
+    def __init__(self, docs: Mapping[str, DocInfo]) -> None:
+        self._of: dict[str, tuple[array, tuple[str, ...], tuple[str, ...]]] = {}
+        seen: set[int] = set()
+        clash = False
+        for d in docs.values():
+            # the string of the build's relations (kg.mention interns them), which its authors are keyed by
+            rows = sorted((start, end, sys.intern(article_iri(d.doc_id, index)), index) for index, start, end, _title, _byline in d.articles)
+            names = []
+            for _, _, iri, index in rows:
+                name = _page_name(iri, f"{d.doc_id}-{index}")
+                clash = clash or hash(name) in seen
+                seen.add(hash(name))
+                names.append(name)
+            numbers = array("q", [r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows])
+            self._of[d.doc_id] = (numbers, tuple(r[2] for r in rows), tuple(names))
+        if clash:
+            exact = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
+            for doc, (numbers, iris, _) in self._of.items():
+                self._of[doc] = (numbers, iris, tuple(exact[iri] for iri in iris))
+
+    def _all(self) -> Iterator[tuple[str, int, str]]:
+        for doc, (numbers, iris, _) in self._of.items():
+            n = len(iris)
+            yield from ((doc, numbers[2 * n + i], iri) for i, iri in enumerate(iris))
+
+    def _position(self, doc_id: str, index: int) -> tuple[tuple, int] | None:
+        found = self._of.get(doc_id)
+        if found is None:
+            return None
+        numbers, n = found[0], len(found[1])
+        try:
+            if 0 <= index < n and numbers[2 * n + index] == index:  # the articles' ranges in the order of their indices
+                return found, index
+            return found, numbers.index(index, 2 * n, 3 * n) - 2 * n
+        except (ValueError, TypeError):
+            return None
+
+    def iris(self, doc_id: str) -> tuple[str, ...]:
+        """The IRIs of a document's articles (none for a document not in the corpus)."""
+        found = self._of.get(doc_id)
+        return found[1] if found is not None else ()
+
+    def iri(self, doc_id: str, index: int) -> str | None:
+        """The IRI of a document's article, None when it has no article of that index."""
+        found = self._of.get(doc_id)
+        if found is not None:  # `_position`'s first way, here: an entity's page asks once a sentence that mentions it
+            numbers, iris, _ = found
+            n = len(iris)
+            if type(index) is int and 0 <= index < n and numbers[2 * n + index] == index:
+                return iris[index]
+        at = self._position(doc_id, index)
+        return at[0][1][at[1]] if at is not None else None
+
+    def name_of(self, doc_id: str, index: int) -> str | None:
+        """The file name of a document's article under articles/."""
+        at = self._position(doc_id, index)
+        return at[0][2][at[1]] if at is not None else None
+
+    def _find(self, iri: str) -> tuple[tuple, int] | None:
+        if not iri.startswith(ARTICLE_IRIS):
+            return None
+        path, _, index = iri[len(ARTICLE_IRIS) :].rpartition("/")
+        try:
+            at = self._position(unquote(path), int(index))
+        except ValueError:
+            return None
+        # the IRI the document's article has, not one that reads as its path and index (kg.corpus.iri_path)
+        return at if at is not None and at[0][1][at[1]] == iri else None
+
+    def name(self, iri: str) -> str | None:
+        """The file name of an article under articles/, None for an IRI that is no article's."""
+        at = self._find(iri)
+        return at[0][2][at[1]] if at is not None else None
+
+    def __contains__(self, iri: object) -> bool:
+        return isinstance(iri, str) and self._find(iri) is not None
+
+    def at(self, doc_id: str, offset: int) -> str | None:
+        """The IRI of the article of a document that holds `offset` (`kg.graph.article_index`)."""
+        found = self._of.get(doc_id)
+        if not found:
+            return None
+        numbers, iris, _ = found
+        n = len(iris)
+        i = bisect_right(numbers, offset, 0, n) - 1
+        if i >= 0 and numbers[i] <= offset < max(numbers[n + i], numbers[i] + 1):
+            return iris[i]
+        return None
+
+    def cover(self, doc_id: str) -> tuple[int, int] | None | bool:
+        """(start, end) of the range a document's articles cover when they follow each other
+        without gap or overlap (an offset is in an article when it is in that range), else None;
+        False for a document not in the corpus."""
+        found = self._of.get(doc_id)
+        if found is None:
+            return False
+        numbers, iris, _ = found
+        n = len(iris)
+        return _cover([(numbers[i], numbers[n + i], iris[i]) for i in range(n)])
+
+
+def _page_name(iri: str, label: str) -> str:
+    """The file name `page_names` gives an (IRI, label) whose short name no other takes."""
+    digest = hashlib.sha1(iri.encode("utf-8")).hexdigest()
+    stem = slug(label)
+    return f"{stem}-{digest[:10]}.html" if stem else f"{digest[:10]}.html"
+
+
 def _site(
     g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex, authors: Mapping[str, Sequence[str]] | None = None,
 ) -> _Site:
     """What the pages read of the corpus. `authors`: as in `page_files`, for a graph without articles."""
     docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
-    article_of: dict[tuple[str, int], str] = {}
-    starts: dict[str, list[tuple[int, int, str]]] = {}
-    titles: list[tuple[str, str]] = []
-    for d in docs_by_id.values():
-        rows = []
-        for index, start, end, _title, _byline in d.articles:
-            # the string of the build's relations (kg.mention interns them), which its authors are keyed by
-            iri = sys.intern(article_iri(d.doc_id, index))
-            article_of[(d.doc_id, index)] = iri
-            rows.append((start, end, iri))
-            titles.append((iri, f"{d.doc_id}-{index}"))
-        starts[d.doc_id] = sorted(rows)
-    # the articles' page names first: their (IRI, label) pairs go before the rest is made, and the
-    # names' keys are the articles' IRIs (a set of them took 0.5 MB more at x200, 2.1 MB at x2000)
-    article = page_names(titles)
-    del titles
+    articles = _Articles(docs_by_id)
     types = dict(g.nodes(data="type"))
-    entities = [n for n, t in types.items() if t != ARTICLE and n not in article]
+    entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
     if not isinstance(mentions, MentionIndex):
         mentions = MentionIndex.of(docs_by_id.values(), mentions)
     if authors is not None and mentions.doc_ids and not mentions.has_relations:
@@ -766,11 +863,7 @@ def _site(
         attrs=dict(g.nodes(data=True)),
         docs=docs_by_id,
         entity=page_names((n, str(g.nodes[n].get("label") or "")) for n in entities),
-        article=article,
-        article_of=article_of,
-        starts=starts,
-        firsts={doc: [r[0] for r in rows] for doc, rows in starts.items()},
-        cover={doc: _cover(rows) for doc, rows in starts.items()},
+        articles=articles,
         out_edges=dict(out_edges),
         in_edges=dict(in_edges),
         authors=dict(found_authors) if authors is None else dict(authors),
@@ -1139,7 +1232,7 @@ def _article_rows(site: _Site, root: str) -> list[tuple[str, str, str, int, int]
         for d in site.docs.values():
             counts = site.mentions.counts.get(d.doc_id, {})
             for index, _start, _end, title, _byline in d.articles:
-                iri = site.article_of[(d.doc_id, index)]
+                iri = site.articles.iri(d.doc_id, index)
                 rows.append((site.href(iri, root), title, d.doc_id, index, counts.get(index, 0)))
     return rows
 
@@ -1257,7 +1350,7 @@ def _article_inputs(site: _Site, doc: DocInfo, index: int, start: int, end: int,
     The IRIs named are listed once, in "names", with the sentence of their first mention here;
     mentions and edges refer to them by position there (the inputs are hashed for every page).
     """
-    iri = site.article_of[(doc.doc_id, index)]
+    iri = site.articles.iri(doc.doc_id, index)
     ms = [m for m in site.mentions_in(doc.doc_id, index) if start <= m.start and m.end <= end]
     names: dict[str, tuple[_Named, tuple[int, int]]] = {}
     at: dict[str, int] = {}
@@ -1312,7 +1405,7 @@ def _article_pre(site: _Site, doc: DocInfo, index: int, doc_key: str) -> str:
     facts = site.facts.get(doc.doc_id)
     if facts is None:
         iris = set(site.mentions.named.get(doc.doc_id, ()))
-        for a in (site.article_of[(doc.doc_id, i)] for i, *_ in doc.articles):
+        for a in (site.articles.iri(doc.doc_id, i) for i, *_ in doc.articles):
             iris.update(site.authors.get(a, ()))
         h = hashlib.blake2b(digest_size=16)
         for iri in sorted(iris):
@@ -1402,13 +1495,13 @@ def _entity_inputs(site: _Site, iri: str) -> dict:
     order = [n for n in neighbours if n in drawn]
     # the sentences that mention it, grouped by article, each mention linked to its anchor
     sentences: dict[tuple[str, tuple[int, int]], tuple[str | None, int, list[tuple[int, int]]]] = {}
-    article_of = site.article_of
+    article_of = site.articles.iri
     for doc_id, sentence, article, start, end in site.mentions.of_entity(iri):
         key = (doc_id, sentence)
         found = sentences.get(key)
         if found is None:
             # the page of the article the mention was read in, where its anchor is
-            found = sentences[key] = (article_of.get((doc_id, article)), article, [])
+            found = sentences[key] = (article_of(doc_id, article), article, [])
         found[2].append((start, end))
     by_article: dict[str, list[tuple[int, int, tuple[tuple[int, int], ...]]]] = defaultdict(list)
     doc_of: dict[str, tuple[str, int]] = {}  # article IRI -> its document and index
@@ -1666,7 +1759,7 @@ class _Pages(Sequence[_Page]):
         return (d, *d.articles[i - self.firsts[k]])
 
     def _article_path(self, d: DocInfo, index: int) -> str:
-        return f"articles/{self.site.article[self.site.article_of[(d.doc_id, index)]]}"
+        return f"articles/{self.site.articles.name_of(d.doc_id, index)}"
 
     def paths(self) -> Iterator[str]:
         """The path of each page, in order, without making the pages."""

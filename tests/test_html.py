@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kg.html
-from kg.graph import ARTICLE, DocInfo, GraphBuilder, build_graph
+from kg.graph import ARTICLE, DocInfo, GraphBuilder, article_index, build_graph
 from kg.html import page_names, pinyin, script_json, search_key, slug, write_pages
 from kg.mention import Evidence, Mention, Relation
 from kg.ontology import KGR, Concept, Ontology
@@ -654,6 +654,51 @@ def test_page_names_never_collide():
     assert names == page_names(reversed(items))
 
 
+def _articled(doc_id: str, ranges: list[tuple[int, int, int]]) -> DocInfo:
+    return DocInfo(doc_id, "x" * 100, "utf-8", [(i, s, e, f"t{i}", None) for i, s, e in ranges])
+
+
+def test_the_sites_articles_answer_as_the_maps_they_replace():
+    # kg.html._Articles packs each document's articles; what it answers is what the maps of
+    # (document, index), of sorted rows and of names gave (page_names over every article)
+    docs = {
+        "a/铁西 50%#1": _articled("a/铁西 50%#1", [(2, 40, 60), (0, 0, 20), (1, 20, 40)]),  # in order of their ranges, not of their indices
+        "b": _articled("b", [(0, 0, 10), (1, 12, 12), (2, 12, 30)]),  # a gap and an empty article
+        "c": _articled("c", []),
+    }
+    site = kg.html._Articles(docs)
+    names = page_names((article_iri(d.doc_id, a[0]), f"{d.doc_id}-{a[0]}") for d in docs.values() for a in d.articles)
+    for d in docs.values():
+        for index, start, _end, _title, _byline in d.articles:
+            iri = article_iri(d.doc_id, index)
+            assert site.iri(d.doc_id, index) == iri and iri in site
+            assert site.name(iri) == site.name_of(d.doc_id, index) == names[iri]
+        assert site.iri(d.doc_id, 7) is None and site.name_of(d.doc_id, 7) is None
+        rows = sorted((s, e, article_iri(d.doc_id, i)) for i, s, e, *_ in d.articles)
+        for offset in range(-1, 102):
+            i = article_index(rows, [r[0] for r in rows], offset)
+            assert site.at(d.doc_id, offset) == (rows[i][2] if i is not None else None)
+    assert [site.at("a/铁西 50%#1", o) for o in (0, 19, 20, 59, 60)] == [article_iri("a/铁西 50%#1", i) for i in (0, 0, 1, 2)] + [None]
+    assert [site.at("b", o) for o in (9, 10, 12, 13)] == [article_iri("b", 0), None, article_iri("b", 2), article_iri("b", 2)]  # the empty one is hidden
+    assert site.at("c", 0) is site.at("z", 0) is None
+    assert (site.cover("a/铁西 50%#1"), site.cover("b"), site.cover("c"), site.cover("z")) == ((0, 60), None, None, False)
+    # IRIs that read as an article's but are not its own, or are no article's
+    for iri in (article_iri("b", 0) + "0", article_iri("b", 0)[:-1] + "00", article_iri("z", 0), article_iri("b", -1), KGR + "doc/b", "urn:x", article_iri("b", 0) + "#x"):
+        assert iri not in site and site.name(iri) is None, iri
+    assert 3 not in site
+
+
+def test_the_sites_articles_name_every_article_as_page_names_does_when_short_names_meet(monkeypatch):
+    # a clash of short names (a 40-bit chance) makes every name as page_names makes them
+    docs = {d: _articled(d, [(0, 0, 10), (1, 10, 20)]) for d in ("a", "b")}
+    monkeypatch.setattr(kg.html, "_page_name", lambda iri, label: "same.html")
+    site = kg.html._Articles(docs)
+    names = page_names((article_iri(d, i), f"{d}-{i}") for d in docs for i in (0, 1))
+    assert len(set(names.values())) == 4
+    assert {site.name(iri) for iri in names} == set(names.values())
+    assert all(site.name(iri) == name for iri, name in names.items())
+
+
 def test_slug_and_search_key_use_pinyin():
     assert slug("四平市铁西区") == "si-ping-shi-tie-xi-qu"
     assert pinyin("站前街道") == ("zhanqianjiedao", "zqjd")
@@ -801,5 +846,5 @@ def test_the_site_shares_its_article_iris_with_the_authors_of_a_build():
     keyed = sys.intern("".join(article_iri(d.doc_id, d.articles[0][0])))  # a string of its own, interned
     assert keyed in lean[0].authors
     site = kg.html._site(lean[1], docs, index, {keyed: lean[0].authors[keyed]})
-    assert site.article_of[(d.doc_id, d.articles[0][0])] is keyed
-    assert next(iri for _, _, iri in site.starts[d.doc_id] if iri == keyed) is keyed
+    assert site.articles.iri(d.doc_id, d.articles[0][0]) is keyed
+    assert site.articles.at(d.doc_id, d.articles[0][1]) is keyed
