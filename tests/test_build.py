@@ -229,6 +229,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
 
     from kg import cli
     from kg.build import build
+    from kg.graph import MentionIndex
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -238,6 +239,10 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     report = build(corpus, tmp_path / "out", cache=False, retain=kept)
     assert any(isinstance(x, nx.MultiDiGraph) and x.number_of_nodes() for x in kept)
     assert any(isinstance(x, dict) and len(x) == 1 for x in kept)  # the results, by path
+    # the mentions' index keeps the IRIs a document names in the tuple its spooled mentions keep
+    (result,) = next(x for x in kept if isinstance(x, dict)).values()
+    (index,) = [x for x in kept if isinstance(x, MentionIndex)]
+    assert result.mentions.iris and index.named[result.doc.doc_id] is result.mentions.iris
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
     assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
