@@ -101,7 +101,8 @@ class Spool:
             return r
         d = r.doc
         text = d.text.encode("utf-8", "surrogatepass")
-        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text]
+        articles = d.articles if isinstance(d.articles, PackedArticles) else PackedArticles(d.articles)
+        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text, articles.to_bytes()]
         if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
             blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
         at, end = [], self.size
@@ -115,8 +116,8 @@ class Spool:
             raise self._unwritable(err) from err
         self.size = end
         mentions = SpooledMentions(at[4], len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
-        doc = SpooledDoc(d.doc_id, at[5], d.encoding, PackedArticles(d.articles), len(d.text), text_digest(text))
-        relations = SpooledRelations(at[6], len(r.relations)) if r.relations is not None else None
+        doc = SpooledDoc(d.doc_id, at[5], d.encoding, at[6], len(d.text), text_digest(text))
+        relations = SpooledRelations(at[7], len(r.relations)) if r.relations is not None else None
         return replace(r, doc=doc, parts=SpooledParts(*at[:3], p.digest), jsonl=at[3], mentions=mentions, relations=relations)
 
     def _unwritable(self, err: OSError) -> KGError:
@@ -164,19 +165,24 @@ class SpooledParts:
 
 
 class SpooledDoc:
-    """A `DocInfo` whose text is kept in a `Spool`: the same attributes, the text read (and
-    decoded) each time it is asked for, and its length and digest kept (`DocInfo.characters`,
-    `DocInfo.digest`); pickled, it is a DocInfo again."""
+    """A `DocInfo` whose text and articles are kept in a `Spool`: the same attributes, the text
+    read (and decoded) each time it is asked for, and the articles (`PackedArticles.to_bytes`: 1.1
+    kB a page of the seeds held in the build's process), and its length and digest kept
+    (`DocInfo.characters`, `DocInfo.digest`); pickled, it is a DocInfo again."""
 
-    __slots__ = ("doc_id", "_text", "encoding", "articles", "characters", "digest")
+    __slots__ = ("doc_id", "_text", "encoding", "_articles", "characters", "digest")
 
-    def __init__(self, doc_id: str, text: Spooled, encoding: str, articles: Sequence[tuple], characters: int, digest: str) -> None:
-        self.doc_id, self._text, self.encoding, self.articles, self.characters = doc_id, text, encoding, articles, characters
+    def __init__(self, doc_id: str, text: Spooled, encoding: str, articles: Spooled, characters: int, digest: str) -> None:
+        self.doc_id, self._text, self.encoding, self._articles, self.characters = doc_id, text, encoding, articles, characters
         self.digest = digest
 
     @property
     def text(self) -> str:
         return bytes(self._text).decode("utf-8", "surrogatepass")
+
+    @property
+    def articles(self) -> PackedArticles:
+        return PackedArticles.from_bytes(bytes(self._articles))
 
     def __reduce__(self) -> tuple:
         return (DocInfo, (self.doc_id, self.text, self.encoding, self.articles))
@@ -220,6 +226,20 @@ class PackedArticles(Sequence[tuple]):
 
     def __reduce__(self) -> tuple:
         return (list, (list(self),))
+
+    def to_bytes(self) -> bytes:
+        """The articles as `from_bytes` reads them: their count, their numbers, their titles (UTF-8)."""
+        return len(self).to_bytes(8, "little") + self._numbers.tobytes() + self._titles.encode("utf-8", "surrogatepass")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PackedArticles:
+        """The articles of `to_bytes`, on a machine of the same byte order (a spool is read where it is written)."""
+        end = 8 + int.from_bytes(data[:8], "little") * cls.WIDTH * 8
+        packed = cls.__new__(cls)
+        packed._numbers = array("q")
+        packed._numbers.frombytes(data[8:end])
+        packed._titles = data[end:].decode("utf-8", "surrogatepass")
+        return packed
 
 
 class SpooledList:

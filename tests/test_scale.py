@@ -522,6 +522,8 @@ def test_packed_articles_read_as_the_tuples_they_were():
     assert [packed[i] for i in range(-4, 0)] == articles and packed[1:3] == articles[1:3] and packed[::-2] == articles[::-2]
     assert pickle.loads(pickle.dumps(packed)) == articles and type(pickle.loads(pickle.dumps(packed))) is list
     assert PackedArticles([]) == [] and not list(PackedArticles([]))
+    # as a spool keeps them (kg.build.SpooledDoc)
+    assert PackedArticles.from_bytes(packed.to_bytes()) == articles and PackedArticles.from_bytes(PackedArticles([]).to_bytes()) == []
     with pytest.raises(IndexError):
         packed[4]
     with pytest.raises(IndexError):
