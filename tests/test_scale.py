@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -577,6 +578,10 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
             spool.keep(DocResult(docs[0], [], [], parts, b""))
     spool.file = real
     assert bytes(kept[2].jsonl) == b'{"n": 2}\n'  # what was kept before stays readable
+    os.ftruncate(spool.fd, spool.size - 1)  # a spool that lost its end says so, and what it read
+    with pytest.raises(KGError, match=r"the build's spool of outputs was cut short \(\d+ of \d+ bytes read back\)"):
+        kept[2].relations.rows()
+    assert kept[0].parts.ttl == parts.ttl
     real.close()
     with pytest.raises(KGError, match="cannot keep the documents' outputs there"):
         Spool(tmp_path / "missing")
