@@ -229,7 +229,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
 
     from kg import cli
     from kg.build import build
-    from kg.graph import MentionIndex
+    from kg.graph import GraphBuilder, MentionIndex
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -243,6 +243,9 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     (result,) = next(x for x in kept if isinstance(x, dict)).values()
     (index,) = [x for x in kept if isinstance(x, MentionIndex)]
     assert result.mentions.iris and index.named[result.doc.doc_id] is result.mentions.iris
+    # its graph was made once, released: who wrote each article is kept in tuples, not lists
+    (builder,) = [x for x in kept if isinstance(x, GraphBuilder)]
+    assert builder.authors and all(type(v) is tuple for v in builder.authors.values())
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
     assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
