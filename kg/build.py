@@ -101,8 +101,8 @@ class Spool:
             return r
         d = r.doc
         text = d.text.encode("utf-8", "surrogatepass")
-        articles = d.articles if isinstance(d.articles, PackedArticles) else PackedArticles(d.articles)
-        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text, articles.to_bytes()]
+        # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES and, if any, RELATIONS
+        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text, PackedArticles(d.articles).to_bytes()]
         if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
             blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
         offsets = array("q", [self.size])
@@ -114,7 +114,7 @@ class Spool:
         except OSError as err:
             raise self._unwritable(err) from err
         self.size = offsets[-1]
-        at = Pieces(self, offsets)  # of which TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, RELATIONS
+        at = Pieces(self, offsets)
         mentions = SpooledMentions(Spooled(at, MENTIONS), len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
         doc = SpooledDoc(d.doc_id, at, d.encoding, len(d.text), text_digest(text))
         relations = SpooledRelations(Spooled(at, RELATIONS), len(r.relations)) if r.relations is not None else None
@@ -186,8 +186,8 @@ class SpooledParts:
 
 class SpooledDoc:
     """A `DocInfo` whose text and articles are kept in a `Spool`: the same attributes, the text
-    read (and decoded) each time it is asked for, and the articles (`PackedArticles.to_bytes`: 1.1
-    kB a page of the seeds held in the build's process), and its length and digest kept
+    read (and decoded) each time it is asked for, and the articles (`PackedArticles.to_bytes`: 0.9
+    kB a page of the seeds x200 held in the build's process), and its length and digest kept
     (`DocInfo.characters`, `DocInfo.digest`); pickled, it is a DocInfo again."""
 
     __slots__ = ("doc_id", "_pieces", "encoding", "characters", "digest")

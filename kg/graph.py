@@ -416,11 +416,11 @@ class MentionIndex:
                 counts[m.article] += 1
                 named.add(m.iri)
         self.counts[doc.doc_id] = dict(counts)
-        named_ = tuple(sorted(named))
+        found = tuple(sorted(named))
         # a build's spooled mentions keep the IRIs of them all (kg.build.SpooledMentions), the same
         # but for a mention outside the articles: one tuple of them, not two (0.4 kB a page at x200)
         kept = getattr(stored, "iris", None)
-        self.named[doc.doc_id] = kept if kept == named_ else named_
+        self.named[doc.doc_id] = kept if kept == found else found
         self.stored[doc.doc_id] = mentions if stored is None else stored
         if relations is not None:
             self.relations[doc.doc_id] = relations
