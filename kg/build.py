@@ -108,17 +108,32 @@ class Spool:
         offsets = array("q", [self.size])
         for blob in blobs:
             offsets.append(offsets[-1] + len(blob))
-        try:
-            self.file.write(b"".join(blobs))
-            self.file.flush()  # a full disk says so here, as often as in the write
-        except OSError as err:
-            raise self._unwritable(err) from err
-        self.size = offsets[-1]
+        self.append(b"".join(blobs))
         at = Pieces(self, offsets)
         mentions = SpooledMentions(Spooled(at, MENTIONS), len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
         doc = SpooledDoc(d.doc_id, at, d.encoding, len(d.text), text_digest(text))
         relations = SpooledRelations(Spooled(at, RELATIONS), len(r.relations)) if r.relations is not None else None
         return replace(r, doc=doc, parts=SpooledParts(at, p.digest), jsonl=Spooled(at, JSONL), mentions=mentions, relations=relations)
+
+    def append(self, data: bytes) -> int:
+        """Where `data` is in the spool once written at its end (`read` gives it back)."""
+        at = self.size
+        try:
+            self.file.write(data)
+            self.file.flush()  # a full disk says so here, as often as in the write
+        except OSError as err:
+            raise self._unwritable(err) from err
+        self.size += len(data)
+        return at
+
+    def read(self, offset: int, size: int) -> bytes:
+        """The `size` bytes at `offset`, as `append` wrote them."""
+        if self.file.closed:
+            raise KGError(f"{self.directory}: a document's outputs were asked for after its build had ended.")
+        data = os.pread(self.fd, size, offset)
+        if len(data) != size:
+            raise KGError(f"{self.directory}: the build's spool of outputs was cut short ({len(data)} of {size} bytes read back).")
+        return data
 
     def _unwritable(self, err: OSError) -> KGError:
         return KGError(f"{self.directory}: cannot keep the documents' outputs there while building ({err.strerror}).")
@@ -142,14 +157,8 @@ class Pieces:
         self.spool, self.offsets = spool, offsets
 
     def read(self, k: int) -> bytes:
-        spool, start = self.spool, self.offsets[k]
-        size = self.offsets[k + 1] - start
-        if spool.file.closed:
-            raise KGError(f"{spool.directory}: a document's outputs were asked for after its build had ended.")
-        data = os.pread(spool.fd, size, start)
-        if len(data) != size:
-            raise KGError(f"{spool.directory}: the build's spool of outputs was cut short ({len(data)} of {size} bytes read back).")
-        return data
+        start = self.offsets[k]
+        return self.spool.read(start, self.offsets[k + 1] - start)
 
 
 class Spooled:
@@ -676,7 +685,7 @@ def build(
                 report.seconds["load"] += time.perf_counter() - t
             # fed the documents as they come; the pages read their articles from them, and a fact's evidence from its documents
             graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN)
-            index = MentionIndex()  # what the pages read of their mentions, as they go to the spool
+            index = MentionIndex(spill=spool)  # what the pages read of their mentions, as they go to the spool (their rows too)
             # what the build keeps of a result once it is cached, graphed and with the loader: not its projection
             done = partial(replace, reads=None)
 

@@ -18,7 +18,7 @@ from bisect import bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from kg.corpus import Document
 from kg.mention import Mention, Relation, relation_rows
@@ -371,11 +371,20 @@ class MentionIndex:
     again: the list itself, or, in a build, its spool (a build held 17 kB of mentions a page of the
     seeds; the rows take 1.8). And, from a build, where each document's relations are read again: its
     article pages find the evidence read in it there (else in the graph's edges: 15 kB a page). `add`
-    each document once."""
+    each document once.
 
-    def __init__(self) -> None:
+    `spill` (a build's spool, `kg.build.Spool`): where an entity's rows go, SPILL_ROWS at a time,
+    once it has that many in memory; what is held then grows with the entities, not the mentions
+    (the rows were 1.7 kB a page of the seeds x200, the largest thing a build kept of a page)."""
+
+    SPILL_ROWS = 256  # 6 kB of rows an entity keeps in memory, at most, with a spill
+
+    def __init__(self, spill: Spill | None = None) -> None:
         self.doc_ids: list[str] = []  # by the number rows give them
         self.rows: dict[str, array] = {}  # entity IRI -> (document number, sentence start, end, article, start, end), ...
+        # entity IRI -> (offset, count) of each run of its rows in `spill`, in the order they came, when it has any
+        self.spilled: dict[str, array] = {}
+        self.spill = spill
         self.counts: dict[str, dict[int, int]] = {}  # document -> article index -> its mentions
         self.named: dict[str, tuple[str, ...]] = {}  # document -> the IRIs its articles' mentions denote, sorted
         self.stored: dict[str, Iterable[Mention]] = {}  # document -> its mentions, read again when iterated
@@ -405,12 +414,15 @@ class MentionIndex:
         articles = {a[0] for a in doc.articles}
         counts: Counter = Counter()
         named: set[str] = set()
-        rows = self.rows
+        rows, full = self.rows, 6 * self.SPILL_ROWS if self.spill is not None else None
         for m in mentions:
             row = rows.get(m.iri)
             if row is None:
                 row = rows[m.iri] = array("i")  # a document of 2**31 characters is not read
             row.extend((number, m.sentence[0], m.sentence[1], m.article, m.start, m.end))
+            if len(row) == full:
+                self.spilled.setdefault(m.iri, array("q")).extend((self.spill.append(row.tobytes()), len(row)))
+                rows[m.iri] = array("i")
             self.labels[m.label] += 1
             if m.article in articles:
                 counts[m.article] += 1
@@ -443,9 +455,24 @@ class MentionIndex:
     def of_entity(self, iri: str) -> list[tuple[str, tuple[int, int], int, int, int]]:
         """An entity's mentions as (document, sentence, article, start, end), sorted by (document, start, end)."""
         row, ids = self.rows.get(iri, ()), self.doc_ids
+        runs = self.spilled.get(iri)
+        if runs:
+            held = array("i")
+            for k in range(0, len(runs), 2):
+                held.frombytes(self.spill.read(runs[k], runs[k + 1] * held.itemsize))
+            held.extend(row)
+            row = held
         found = [(ids[row[i]], row[i + 4], row[i + 5], (row[i + 1], row[i + 2]), row[i + 3]) for i in range(0, len(row), 6)]
         found.sort()
         return [(d, sentence, article, start, end) for d, start, end, sentence, article in found]
+
+
+class Spill(Protocol):
+    """Bytes kept out of memory (a build's `kg.build.Spool`): `append` gives their offset, `read` them back."""
+
+    def append(self, data: bytes) -> int: ...
+
+    def read(self, offset: int, size: int) -> bytes: ...
 
 
 def summary(g: nx.MultiDiGraph, labels: Counter, *, articles: tuple[int, Counter] | None = None) -> dict[str, Counter]:

@@ -284,13 +284,16 @@ def test_write_pages_in_workers_same_files_same_bytes(tmp_path, corpus):
         assert x.read_bytes() == y.read_bytes(), x.name
 
 
-def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
+@pytest.mark.parametrize("spilled", [False, True])
+def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, monkeypatch, spilled):
     """A build holds its documents' mentions and relations in its spool, and a MentionIndex of what
     the pages need of them: the pages it writes are the bytes of those written from the list of
     mentions and the graph's evidence, whatever the order the documents were added in, and a
-    document's mentions and relations are read again once, for its article pages."""
+    document's mentions and relations are read again once, for its article pages. With the build's
+    spool, the index keeps there an entity's rows of mentions SPILL_ROWS at a time (2 here)."""
     from collections import Counter
 
+    from kg.build import Spool
     from kg.graph import MentionIndex
 
     relations: list[Relation] = []
@@ -308,20 +311,26 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path):
             reads[self.what] += 1
             return iter(list(self.items))
 
-    index = MentionIndex()
+    monkeypatch.setattr(MentionIndex, "SPILL_ROWS", 2)
+    spool = Spool(tmp_path) if spilled else None
+    index = MentionIndex(spill=spool)
     for d in reversed(docs):
         ms = [m for m in mentions if m.doc_id == d.doc_id]
         rs = [r for r in relations if r.evidence.doc_id == d.doc_id]
         index.add(d, ms, stored=Stored(("mentions", d.doc_id), ms), relations=Stored(("relations", d.doc_id), rs))
     assert index.labels == Counter(m.label for m in mentions)
     assert index.has_relations and not MentionIndex.of(docs, mentions).has_relations  # a list's index: the graph's evidence
-    assert index.of_entity(IRI["双报到"]) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == IRI["双报到"])
+    assert bool(index.spilled) == spilled and max(map(len, index.rows.values())) <= (6 if spilled else len(mentions) * 6)
+    for iri in {m.iri for m in mentions}:
+        assert index.of_entity(iri) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == iri)
     a = write_pages(g, docs, mentions, tmp_path / "list")
     b = write_pages(g, docs, index, tmp_path / "index")
     assert [p.relative_to(tmp_path / "list") for p in a] == [p.relative_to(tmp_path / "index") for p in b]
     for x, y in zip(a, b):
         assert x.read_bytes() == y.read_bytes(), x.name
     assert reads == {(what, d.doc_id): 1 for d in docs for what in ("mentions", "relations")}
+    if spool is not None:
+        spool.close()
 
 
 @pytest.mark.parametrize("shown", [1, 3])
