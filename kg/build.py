@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +79,8 @@ class Spool:
     Their texts, mentions and relations too, which the pages read again: a `MentionIndex` holds
     what the rest of the build needs of the mentions (17 kB a page of the seeds, of which its rows
     keep 3.6), a `SpooledDoc` the length and digest of the text (7 kB a page), and the relations
-    are in the graph's facts (the pages took their evidence from an index of 15 kB a page).
+    are in the graph's facts (the pages took their evidence from an index of 15 kB a page). Their
+    articles as well (`PackedArticles.to_bytes`), and the rows a `MentionIndex` spills (`append`).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
@@ -327,7 +329,7 @@ class BuildReport:
     characters: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     counts: dict[str, Counter] = field(default_factory=dict)
-    outputs: list[Path] = field(default_factory=list)
+    outputs: Sequence[Path] = field(default_factory=list)  # the files written, sorted (`Outputs`, from a build)
     seconds: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     served: bool = False  # extracted by a worker server left by an earlier build (kg.workers)
@@ -979,7 +981,40 @@ def export(
         retain.append(g)
     else:
         g.clear()  # a networkx graph refers to itself: emptied, it leaves the cyclic collector next to nothing
-    return [out.joinpath(*parts) for parts in sorted(written)]
+    return Outputs(out, sorted(written))
+
+
+class Outputs(Sequence[Path]):
+    """The files a build wrote under `out`, sorted as paths are (by their parts): Paths made when
+    they are read, from one string of their relative paths. As a list of Paths they were 234 bytes
+    a file, 16.6 MB for the 74,274 of x2000, held from the build's last step to its end, where its
+    process peaks. Equal to a list of the same Paths."""
+
+    __slots__ = ("out", "_paths", "_ends")
+
+    def __init__(self, out: Path, written: Iterable[tuple[str, ...]]) -> None:
+        paths = ["/".join(parts) for parts in written]
+        self.out, self._paths, self._ends = out, "".join(paths), array("q", accumulate(map(len, paths)))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        count = len(self)
+        i = i + count if i < 0 else i
+        if not 0 <= i < count:
+            raise IndexError(i)
+        return self.out.joinpath(*self._paths[self._ends[i - 1] if i else 0 : self._ends[i]].split("/"))
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, (Outputs, list)) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Outputs({str(self.out)!r}, {len(self)} files)"
 
 
 def mention_lines(mentions: Sequence[Mention]) -> bytes:

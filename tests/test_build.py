@@ -222,13 +222,29 @@ def test_build_of_a_page_without_entities_gives_valid_turtle(tmp_path):
     rdflib.Graph().parse(report.out / "kg.ttl", format="turtle")
 
 
+def test_a_builds_outputs_read_as_the_list_of_paths_they_stand_for(tmp_path):
+    from kg.build import Outputs
+
+    written = sorted([("kg.ttl",), ("articles", "a-1.html"), ("entities", "四平-2.html"), ("lists", "articles-2.html"), ("documents.json",)])
+    paths = [tmp_path.joinpath(*parts) for parts in written]
+    outputs = Outputs(tmp_path, written)
+    assert outputs == paths and list(outputs) == paths and len(outputs) == 5 and outputs != paths[:-1]
+    assert [outputs[i] for i in range(-5, 0)] == paths and outputs[1:4] == paths[1:4] and outputs[::-2] == paths[::-2]
+    assert paths[2] in outputs and outputs.index(paths[3]) == 3 and outputs == Outputs(tmp_path, written)
+    assert Outputs(tmp_path, []) == [] and repr(outputs) == f"Outputs({str(tmp_path)!r}, 5 files)"
+    with pytest.raises(IndexError):
+        outputs[5]
+    with pytest.raises(IndexError):
+        outputs[-6]
+
+
 def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     # the command line hands a build a list to keep its results and graph in (kg.cli._AT_EXIT): the
     # process exits at once without freeing them; a build's outputs are the files it wrote
     import networkx as nx
 
     from kg import cli
-    from kg.build import build
+    from kg.build import Outputs, build
     from kg.graph import GraphBuilder, MentionIndex
 
     corpus = tmp_path / "corpus"
@@ -247,6 +263,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     (builder,) = [x for x in kept if isinstance(x, GraphBuilder)]
     assert builder.authors and all(type(v) is tuple for v in builder.authors.values())
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert isinstance(report.outputs, Outputs)  # made Paths when read
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0
     assert cli._AT_EXIT == []  # a command run in-process frees what it kept as it returns
     # pages linked from the previous output and a build without pages list theirs as well
