@@ -241,10 +241,7 @@ class PackedArticles(Sequence[tuple]):
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        count = len(self)
-        i = i + count if i < 0 else i
-        if not 0 <= i < count:
-            raise IndexError(i)
+        i = _position(i, len(self))
         n, at = self._numbers, i * self.WIDTH
         title = self._titles[n[at - 3] if i else 0 : n[at + 3]]
         return (n[at], n[at + 1], n[at + 2], title, (n[at + 4], n[at + 5]) if n[at + 4] >= 0 else None)
@@ -270,6 +267,14 @@ class PackedArticles(Sequence[tuple]):
         packed._numbers.frombytes(data[8:end])
         packed._titles = data[end:].decode("utf-8", "surrogatepass")
         return packed
+
+
+def _position(i: int, count: int) -> int:
+    """`i` as a position in a sequence of `count` items (a negative one counts from its end); IndexError past either end."""
+    at = i + count if i < 0 else i
+    if not 0 <= at < count:
+        raise IndexError(i)
+    return at
 
 
 class SpooledList:
@@ -1002,10 +1007,7 @@ class Outputs(Sequence[Path]):
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        count = len(self)
-        i = i + count if i < 0 else i
-        if not 0 <= i < count:
-            raise IndexError(i)
+        i = _position(i, len(self))
         return self.out.joinpath(*self._paths[self._ends[i - 1] if i else 0 : self._ends[i]].split("/"))
 
     def __eq__(self, other: object) -> bool:
