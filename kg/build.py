@@ -991,9 +991,9 @@ def export(
 
 class Outputs(Sequence[Path]):
     """The files a build wrote under `out`, sorted as paths are (by their parts): Paths made when
-    they are read, from one string of their relative paths. As a list of Paths they were 234 bytes
-    a file, 16.6 MB for the 74,274 of x2000, held from the build's last step to its end, where its
-    process peaks. Equal to a list of the same Paths."""
+    they are read, from one string of their relative paths (61 bytes a file of x20's, against 205
+    as Paths; 74,274 Paths of such names took 16.6 MB), held from the build's last step to its
+    end, where its process peaks. Equal to a list of the same Paths."""
 
     __slots__ = ("out", "_paths", "_ends")
 

@@ -755,12 +755,6 @@ class _Articles:
 
     def iri(self, doc_id: str, index: int) -> str | None:
         """The IRI of a document's article, None when it has no article of that index."""
-        found = self._of.get(doc_id)
-        if found is not None:  # `_position`'s first way, here: an entity's page asks once a sentence that mentions it
-            numbers, iris, _ = found
-            n = len(iris)
-            if type(index) is int and 0 <= index < n and numbers[2 * n + index] == index:
-                return iris[index]
         at = self._position(doc_id, index)
         return at[0][1][at[1]] if at is not None else None
 
