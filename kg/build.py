@@ -18,7 +18,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -80,7 +80,8 @@ class Spool:
     what the rest of the build needs of the mentions (17 kB a page of the seeds, of which its rows
     keep 3.6), a `SpooledDoc` the length and digest of the text (7 kB a page), and the relations
     are in the graph's facts (the pages took their evidence from an index of 15 kB a page). Their
-    articles as well (`PackedArticles.to_bytes`), and the rows a `MentionIndex` spills (`append`).
+    articles and the IRIs their mentions denote as well (`PackedArticles.to_bytes`), and the rows and
+    records a `MentionIndex` spills (`append`).
 
     The file has no name (unlinked at once) and is read back by offset (`os.pread`), so the
     processes a build forks read it as well, and nothing is left behind however the build ends."""
@@ -103,8 +104,10 @@ class Spool:
             return r
         d = r.doc
         text = d.text.encode("utf-8", "surrogatepass")
-        # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES and, if any, RELATIONS
-        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL), text, PackedArticles(d.articles).to_bytes()]
+        # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, IRIS and, if any, RELATIONS
+        mentions = pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL)
+        iris = "\n".join(sorted({m.iri for m in r.mentions})).encode("utf-8", "surrogatepass")  # no IRI holds a newline
+        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, mentions, text, PackedArticles(d.articles).to_bytes(), iris]
         if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
             blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
         offsets = array("q", [self.size])
@@ -112,10 +115,9 @@ class Spool:
             offsets.append(offsets[-1] + len(blob))
         self.append(b"".join(blobs))
         at = Pieces(self, offsets)
-        mentions = SpooledMentions(Spooled(at, MENTIONS), len(r.mentions), tuple(sorted({m.iri for m in r.mentions})))
         doc = SpooledDoc(d.doc_id, at, d.encoding, len(d.text), text_digest(text))
         relations = SpooledRelations(Spooled(at, RELATIONS), len(r.relations)) if r.relations is not None else None
-        return replace(r, doc=doc, parts=SpooledParts(at, p.digest), jsonl=Spooled(at, JSONL), mentions=mentions, relations=relations)
+        return replace(r, doc=doc, parts=SpooledParts(at, p.digest), jsonl=Spooled(at, JSONL), mentions=SpooledMentions(Spooled(at, MENTIONS), len(r.mentions)), relations=relations)
 
     def append(self, data: bytes) -> int:
         """Where `data` is in the spool once written at its end (`read` gives it back)."""
@@ -145,7 +147,7 @@ class Spool:
 
 
 # The pieces of a document in a spool, in order (`Spool.keep`)
-TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, RELATIONS = range(8)
+TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, IRIS, RELATIONS = range(9)
 
 
 class Pieces:
@@ -310,18 +312,44 @@ class SpooledRelations(SpooledList):
 
 
 class SpooledMentions(SpooledList):
-    """A document's mentions kept in a `Spool`; `iris`, the distinct IRIs they denote, sorted."""
+    """A document's mentions kept in a `Spool`; `refs`, the distinct IRIs they denote, sorted, kept
+    there too (held as a tuple a document, they took 1.0 kB a page of the seeds x200 in the build's
+    process, the tuple and the strings only it kept); `iris`, those as a tuple."""
 
-    __slots__ = ("iris",)
+    __slots__ = ()
 
-    def __init__(self, data: Spooled, count: int, iris: tuple[str, ...]) -> None:
-        super().__init__(data, count)
-        self.iris = iris
+    @property
+    def refs(self) -> SpooledIris:
+        return SpooledIris(self._data.pieces, IRIS)
+
+    @property
+    def iris(self) -> tuple[str, ...]:
+        return tuple(self.refs)
 
 
-def mention_iris(mentions: list[Mention] | SpooledMentions) -> tuple[str, ...]:
-    """The distinct IRIs a document's mentions denote, sorted."""
-    return mentions.iris if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
+class SpooledIris(Spooled, Collection[str]):
+    """The distinct IRIs a document's mentions denote, sorted, kept in a `Spool` (`Spool.keep`):
+    read each time they are asked for. Pickled, they are a tuple."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[str]:
+        data = bytes(self)
+        return iter(data.decode("utf-8", "surrogatepass").split("\n") if data else ())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, iri: object) -> bool:
+        return any(iri == x for x in self)
+
+    def __reduce__(self) -> tuple:
+        return (tuple, (tuple(self),))
+
+
+def mention_iris(mentions: list[Mention] | SpooledMentions) -> Collection[str]:
+    """The distinct IRIs a document's mentions denote, sorted: for spooled mentions, read from the spool each time they are iterated."""
+    return mentions.refs if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
 
 
 @dataclass(slots=True)
@@ -943,7 +971,7 @@ def export(
 
             rb = rdf.Rebase(base)
             documents = [
-                # the IRIs as the spooled mentions keep them (2.3 kB a page of the seeds as a frozenset each)
+                # the IRIs as the spooled mentions keep them, read as each is checked (2.3 kB a page of the seeds as a frozenset each)
                 DocumentPart(p, mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
                 for p, r in zip(parts, results, strict=True)
             ]

@@ -16,7 +16,7 @@ import hashlib
 from array import array
 from bisect import bisect_right, insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -375,21 +375,27 @@ class MentionIndex:
 
     `spill` (a build's spool, `kg.build.Spool`): where an entity's rows go, SPILL_ROWS at a time,
     once it has that many in memory; what is held then grows with the entities, not the mentions
-    (the rows were 1.7 kB a page of the seeds x200, the largest thing a build kept of a page)."""
+    (the rows were 1.7 kB a page of the seeds x200, the largest thing a build kept of a page). And
+    where each document's record goes (its counts and IRIs): the index holds its offset."""
 
     SPILL_ROWS = 256  # 6 kB of rows an entity keeps in memory, at most, with a spill
 
     def __init__(self, spill: Spill | None = None) -> None:
         self.doc_ids: list[str] = []  # by the number rows give them
+        self.numbers: dict[str, int] = {}  # document -> that number
         self.rows: dict[str, array] = {}  # entity IRI -> (document number, sentence start, end, article, start, end), ...
         # entity IRI -> (offset, count) of each run of its rows in `spill`, in the order they came, when it has any
         self.spilled: dict[str, array] = {}
         self.spill = spill
-        self.counts: dict[str, dict[int, int]] = {}  # document -> article index -> its mentions
-        self.named: dict[str, tuple[str, ...]] = {}  # document -> the IRIs its articles' mentions denote, sorted
-        self.stored: dict[str, Iterable[Mention]] = {}  # document -> its mentions, read again when iterated
-        # document -> its relations (Relations, or an object whose rows() are those of kg.build.SpooledRelations)
-        self.relations: dict[str, Iterable[Relation]] = {}
+        # each document's record (`_record`: its count of mentions per article, the IRIs its articles'
+        # mentions denote), in `spill` or here without one; by number, its (offset, size) there. The
+        # counts held as a dict a document took 0.4 kB a page of the seeds x200 (tracemalloc)
+        self.records: Spill = spill if spill is not None else _Held()
+        self.at = array("q")
+        self.stored: list[Iterable[Mention]] = []  # by number: a document's mentions, read again when iterated
+        # by number: a document's relations (Relations, or an object whose rows() are those of
+        # kg.build.SpooledRelations), None where they are not read again
+        self.relations: list[Iterable[Relation] | None] = []
         self.labels: Counter = Counter()  # mentions per label, in all
 
     @classmethod
@@ -411,6 +417,7 @@ class MentionIndex:
         `relations`: where its relations are read again, if anywhere."""
         number = len(self.doc_ids)
         self.doc_ids.append(doc.doc_id)
+        self.numbers[doc.doc_id] = number
         articles = {a[0] for a in doc.articles}
         counts: Counter = Counter()
         named: set[str] = set()
@@ -427,30 +434,41 @@ class MentionIndex:
             if m.article in articles:
                 counts[m.article] += 1
                 named.add(m.iri)
-        self.counts[doc.doc_id] = dict(counts)
-        found = tuple(sorted(named))
-        # a build's spooled mentions keep the IRIs of them all (kg.build.SpooledMentions), the same
-        # but for a mention outside the articles: one tuple of them, not two (0.4 kB a page at x200)
-        kept = getattr(stored, "iris", None)
-        self.named[doc.doc_id] = kept if kept == found else found
-        self.stored[doc.doc_id] = mentions if stored is None else stored
-        if relations is not None:
-            self.relations[doc.doc_id] = relations
+        record = _record(counts, sorted(named))
+        self.at.extend((self.records.append(record), len(record)))
+        self.stored.append(mentions if stored is None else stored)
+        self.relations.append(relations)
 
     @property
     def has_relations(self) -> bool:
         """Whether every document's relations are here: else the pages take the evidence from the graph."""
-        return bool(self.doc_ids) and len(self.relations) == len(self.doc_ids)
+        return bool(self.doc_ids) and None not in self.relations
+
+    def counts(self, doc_id: str) -> dict[int, int]:
+        """A document's count of mentions per article index (articles without any left out; none for a document not here)."""
+        return self._read(doc_id)[0]
+
+    def named(self, doc_id: str) -> tuple[str, ...]:
+        """The IRIs a document's articles' mentions denote, sorted (none for a document not here)."""
+        return self._read(doc_id)[1]
+
+    def _read(self, doc_id: str) -> tuple[dict[int, int], tuple[str, ...]]:
+        number = self.numbers.get(doc_id)
+        if number is None:
+            return {}, ()
+        return _unrecord(self.records.read(self.at[2 * number], self.at[2 * number + 1]))
 
     def relation_rows(self, doc_id: str) -> list[tuple]:
         """A document's relations as `kg.mention.relation_rows`."""
-        found = self.relations.get(doc_id, ())
+        number = self.numbers.get(doc_id)
+        found = self.relations[number] if number is not None else None
         rows = getattr(found, "rows", None)  # a build's spooled relations keep them so
-        return rows() if rows is not None else relation_rows(found)
+        return rows() if rows is not None else relation_rows(found or ())
 
     def of_doc(self, doc_id: str) -> list[Mention]:
         """A document's mentions, sorted by (start, end, IRI), as they came for equal ones."""
-        return sorted(self.stored.get(doc_id, ()), key=lambda m: (m.start, m.end, m.iri))
+        number = self.numbers.get(doc_id)
+        return sorted(self.stored[number] if number is not None else (), key=lambda m: (m.start, m.end, m.iri))
 
     def of_entity(self, iri: str) -> list[tuple[str, tuple[int, int], int, int, int]]:
         """An entity's mentions as (document, sentence, article, start, end), sorted by (document, start, end)."""
@@ -473,6 +491,42 @@ class Spill(Protocol):
     def append(self, data: bytes) -> int: ...
 
     def read(self, offset: int, size: int) -> bytes: ...
+
+
+class _Held:
+    """A `Spill` in memory, for an index without one."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def append(self, data: bytes) -> int:
+        at = len(self.data)
+        self.data += data
+        return at
+
+    def read(self, offset: int, size: int) -> bytes:
+        return bytes(self.data[offset : offset + size])
+
+
+def _record(counts: Mapping[int, int], named: Sequence[str]) -> bytes:
+    """A document's record in a `MentionIndex`, as `_unrecord` reads it: the number of its articles
+    with mentions, their (index, count) pairs, the IRIs (UTF-8, a newline between two: no IRI holds one).
+
+    >>> _unrecord(_record({2: 5, 0: 1}, ["https://a", "https://b"])), _unrecord(_record({}, []))
+    (({0: 1, 2: 5}, ('https://a', 'https://b')), ({}, ()))
+    """
+    pairs = array("q", [x for pair in sorted(counts.items()) for x in pair])
+    return len(counts).to_bytes(8, "little") + pairs.tobytes() + "\n".join(named).encode("utf-8", "surrogatepass")
+
+
+def _unrecord(data: bytes) -> tuple[dict[int, int], tuple[str, ...]]:
+    end = 8 + 16 * int.from_bytes(data[:8], "little")
+    pairs = array("q")
+    pairs.frombytes(data[8:end])
+    named = data[end:].decode("utf-8", "surrogatepass")
+    return dict(zip(pairs[::2], pairs[1::2])), tuple(named.split("\n")) if named else ()
 
 
 def summary(g: nx.MultiDiGraph, labels: Counter, *, articles: tuple[int, Counter] | None = None) -> dict[str, Counter]:

@@ -1226,7 +1226,7 @@ def _article_rows(site: _Site, root: str) -> list[tuple[str, str, str, int, int]
     if rows is None:
         rows = site.rows[root] = []
         for d in site.docs.values():
-            counts = site.mentions.counts.get(d.doc_id, {})
+            counts = site.mentions.counts(d.doc_id)
             for index, _start, _end, title, _byline in d.articles:
                 iri = site.articles.iri(d.doc_id, index)
                 rows.append((site.href(iri, root), title, d.doc_id, index, counts.get(index, 0)))
@@ -1400,7 +1400,7 @@ def _article_pre(site: _Site, doc: DocInfo, index: int, doc_key: str) -> str:
     a document."""
     facts = site.facts.get(doc.doc_id)
     if facts is None:
-        iris = set(site.mentions.named.get(doc.doc_id, ()))
+        iris = set(site.mentions.named(doc.doc_id))
         for a in (site.articles.iri(doc.doc_id, i) for i, *_ in doc.articles):
             iris.update(site.authors.get(a, ()))
         h = hashlib.blake2b(digest_size=16)

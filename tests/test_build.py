@@ -244,7 +244,8 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     import networkx as nx
 
     from kg import cli
-    from kg.build import Outputs, build
+    from kg.build import Outputs, Spool, build
+    from kg.errors import KGError
     from kg.graph import GraphBuilder, MentionIndex
 
     corpus = tmp_path / "corpus"
@@ -255,10 +256,14 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     report = build(corpus, tmp_path / "out", cache=False, retain=kept)
     assert any(isinstance(x, nx.MultiDiGraph) and x.number_of_nodes() for x in kept)
     assert any(isinstance(x, dict) and len(x) == 1 for x in kept)  # the results, by path
-    # the mentions' index keeps the IRIs a document names in the tuple its spooled mentions keep
+    # a document's IRIs are in the build's spool, not in its process: those its mentions denote,
+    # and the mentions' index's record of those its articles' mentions do (its spool is closed now)
     (result,) = next(x for x in kept if isinstance(x, dict)).values()
     (index,) = [x for x in kept if isinstance(x, MentionIndex)]
-    assert result.mentions.iris and index.named[result.doc.doc_id] is result.mentions.iris
+    assert isinstance(index.records, Spool) and len(index.at) == 2
+    for read in (lambda: result.mentions.iris, lambda: index.named(result.doc.doc_id)):
+        with pytest.raises(KGError, match="after its build had ended"):
+            read()
     # its graph was made once, released: who wrote each article is kept in tuples, not lists
     (builder,) = [x for x in kept if isinstance(x, GraphBuilder)]
     assert builder.authors and all(type(v) is tuple for v in builder.authors.values())

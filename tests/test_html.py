@@ -323,6 +323,13 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, monkey
     assert bool(index.spilled) == spilled and max(map(len, index.rows.values())) <= (6 if spilled else len(mentions) * 6)
     for iri in {m.iri for m in mentions}:
         assert index.of_entity(iri) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == iri)
+    # each document's record, in the spool with one: its mentions per article, the IRIs its articles' mentions denote
+    assert (index.records is spool) == spilled
+    for d in docs:
+        inside = [m for m in mentions if m.doc_id == d.doc_id and m.article in {a[0] for a in d.articles}]
+        assert inside and index.counts(d.doc_id) == Counter(m.article for m in inside)
+        assert index.named(d.doc_id) == tuple(sorted({m.iri for m in inside}))
+    assert (index.counts("no such document"), index.named("no such document")) == ({}, ())
     a = write_pages(g, docs, mentions, tmp_path / "list")
     b = write_pages(g, docs, index, tmp_path / "index")
     assert [p.relative_to(tmp_path / "list") for p in a] == [p.relative_to(tmp_path / "index") for p in b]
@@ -455,6 +462,14 @@ def test_html_doctests_hold():
     import doctest
 
     assert doctest.testmod(kg.html).failed == 0
+
+
+def test_graph_doctests_hold():
+    import doctest
+
+    import kg.graph
+
+    assert doctest.testmod(kg.graph).attempted and doctest.testmod(kg.graph).failed == 0
 
 
 def test_pages_escape_corpus_text(site):
