@@ -700,39 +700,37 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
 class _Articles:
     """Each document's articles as the pages read them: by (document, index) their IRIs, by offset
     the article that holds it, by IRI their file names under articles/. Packed a document at a time
-    (its articles' starts, ends and indices in one array, their IRIs and names in two tuples,
-    sorted by range): as maps of (document, index), of rows, of starts, of covers and of names they
-    held 1.6 MB more of the build's process at the seeds x200 once its pages were written (tracemalloc).
+    (its articles' starts, ends and indices in one array, their IRIs in a tuple, sorted by range):
+    as maps of (document, index), of rows, of starts, of covers and of names they held 1.6 MB more
+    of the build's process at the seeds x200 once its pages were written (tracemalloc).
 
     The file names are those `page_names` gives the (IRI, "<doc>-<index>") of every article: a
-    slug and a short hash, which two articles share only by a 40-bit chance; should any two
-    names meet, every name is made as `page_names` makes them."""
+    slug and a short hash, which two articles share only by a 40-bit chance. Each is made when
+    asked for: held, a tuple of them a document, they took 0.7 kB a page of the seeds x200; made,
+    1.9 µs each, 45k times for the pages of the seeds x200 (0.09 s). Should any two names meet,
+    every name is made as `page_names` makes them, and held."""
 
-    __slots__ = ("_of",)
+    __slots__ = ("_of", "_names")
 
     def __init__(self, docs: Mapping[str, DocInfo]) -> None:
-        self._of: dict[str, tuple[array, tuple[str, ...], tuple[str, ...]]] = {}
+        self._of: dict[str, tuple[array, tuple[str, ...]]] = {}
+        self._names: dict[str, str] | None = None  # every article's file name, when two short names meet
         seen: set[int] = set()
         clash = False
         for d in docs.values():
             # the string of the build's relations (kg.mention interns them), which its authors are keyed by
             rows = sorted((start, end, sys.intern(article_iri(d.doc_id, index)), index) for index, start, end, _title, _byline in d.articles)
-            names = []
             for _, _, iri, index in rows:
-                name = _page_name(iri, f"{d.doc_id}-{index}")
-                h = hash(name)
+                h = hash(_page_name(iri, f"{d.doc_id}-{index}"))
                 clash = clash or h in seen
                 seen.add(h)
-                names.append(name)
             numbers = array("q", [r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows])
-            self._of[d.doc_id] = (numbers, tuple(r[2] for r in rows), tuple(names))
+            self._of[d.doc_id] = (numbers, tuple(r[2] for r in rows))
         if clash:
-            exact = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
-            for doc, (numbers, iris, _) in self._of.items():
-                self._of[doc] = (numbers, iris, tuple(exact[iri] for iri in iris))
+            self._names = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
 
     def _all(self) -> Iterator[tuple[str, int, str]]:
-        for doc, (numbers, iris, _) in self._of.items():
+        for doc, (numbers, iris) in self._of.items():
             n = len(iris)
             yield from ((doc, numbers[2 * n + i], iri) for i, iri in enumerate(iris))
 
@@ -748,6 +746,12 @@ class _Articles:
         except (ValueError, TypeError):
             return None
 
+    def _name(self, doc_id: str, found: tuple[array, tuple[str, ...]], i: int) -> str:
+        """The file name of the article at position `i` of a document's (`_position`)."""
+        numbers, iris = found
+        iri = iris[i]
+        return self._names[iri] if self._names is not None else _page_name(iri, f"{doc_id}-{numbers[2 * len(iris) + i]}")
+
     def iris(self, doc_id: str) -> tuple[str, ...]:
         """The IRIs of a document's articles (none for a document not in the corpus)."""
         found = self._of.get(doc_id)
@@ -761,23 +765,25 @@ class _Articles:
     def name_of(self, doc_id: str, index: int) -> str | None:
         """The file name of a document's article under articles/."""
         at = self._position(doc_id, index)
-        return at[0][2][at[1]] if at is not None else None
+        return self._name(doc_id, *at) if at is not None else None
 
-    def _find(self, iri: str) -> tuple[tuple, int] | None:
+    def _find(self, iri: str) -> tuple[str, tuple, int] | None:
+        """The document of an article's IRI, and where `_position` finds the article."""
         if not iri.startswith(ARTICLE_IRIS):
             return None
         path, _, index = iri[len(ARTICLE_IRIS) :].rpartition("/")
+        doc_id = unquote(path)
         try:
-            at = self._position(unquote(path), int(index))
+            at = self._position(doc_id, int(index))
         except ValueError:
             return None
         # the IRI the document's article has, not one that reads as its path and index (kg.corpus.iri_path)
-        return at if at is not None and at[0][1][at[1]] == iri else None
+        return (doc_id, *at) if at is not None and at[0][1][at[1]] == iri else None
 
     def name(self, iri: str) -> str | None:
         """The file name of an article under articles/, None for an IRI that is no article's."""
         at = self._find(iri)
-        return at[0][2][at[1]] if at is not None else None
+        return self._name(*at) if at is not None else None
 
     def __contains__(self, iri: object) -> bool:
         return isinstance(iri, str) and self._find(iri) is not None
@@ -787,7 +793,7 @@ class _Articles:
         found = self._of.get(doc_id)
         if found is None:
             return None
-        numbers, iris, _ = found
+        numbers, iris = found
         n = len(iris)
         i = bisect_right(numbers, offset, 0, n) - 1
         if i >= 0 and numbers[i] <= offset < max(numbers[n + i], numbers[i] + 1):
@@ -801,7 +807,7 @@ class _Articles:
         found = self._of.get(doc_id)
         if found is None:
             return False
-        numbers, iris, _ = found
+        numbers, iris = found
         n = len(iris)
         return _cover([(numbers[i], numbers[n + i], iris[i]) for i in range(n)])
 
