@@ -719,7 +719,7 @@ def build(
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
             # fed the documents as they come; the pages read their articles from them, and a fact's evidence from its documents
-            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN)
+            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN, spill=spool)
             index = MentionIndex(spill=spool)  # what the pages read of their mentions, as they go to the spool (their rows too)
             # what the build keeps of a result once it is cached, graphed and with the loader: not its projection
             done = partial(replace, reads=None)

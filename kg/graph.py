@@ -13,12 +13,14 @@ no edges from them, and of each fact's evidence only what the pages show: both g
 from __future__ import annotations
 
 import hashlib
+import sys
 from array import array
 from bisect import bisect_right, insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import unquote
 
 from kg.corpus import Document
 from kg.mention import Mention, Relation, relation_rows
@@ -88,13 +90,15 @@ class GraphBuilder:
     article (where a page links them) and how many are. With either, each document's relations
     come with it, in one call (a range read twice is told apart in that call only)."""
 
-    def __init__(self, onto: Ontology, *, articles: bool = True, evidence: int | None = None) -> None:
+    def __init__(self, onto: Ontology, *, articles: bool = True, evidence: int | None = None, spill: Spill | None = None) -> None:
         self.onto = onto
         self.articles = articles
         self.evidence = evidence
-        # without the article level: the articles stating each (predicate, object), and who wrote each article
+        # without the article level: the articles stating each (predicate, object), and who wrote
+        # each article (tuples once the graph is made with `release`); with `spill` (a build's
+        # spool), kept there a document at a time (`SpilledAuthors`)
         self.article_edges: Counter = Counter()
-        self.authors: dict[str, list[str] | tuple[str, ...]] = {}  # tuples once the graph is made with `release`
+        self.authors: dict[str, list[str] | tuple[str, ...]] | SpilledAuthors = SpilledAuthors(spill) if spill is not None else {}
         self.docs: dict[str, DocInfo] = {}
         self.surface: dict[str, Counter] = defaultdict(Counter)
         # by entity, its first and its last mention in the order of (document, start, end): the first
@@ -131,13 +135,17 @@ class GraphBuilder:
         kept = self.evidence
         read: set[tuple[tuple[str, str, str], tuple[str, int, int]]] = set()  # this call's (fact, range), with `kept`
         spans: dict[str, tuple[list[tuple[int, int]], list[int]] | None] = {}  # documents' articles, for `kept`
+        spilled = self.authors if type(self.authors) is SpilledAuthors else None
+        written: dict[str, list[tuple[str, str]]] = defaultdict(list)  # this call's (article, author) by document, with `spilled`
         for r in relations:
             spo = (r.subject, r.predicate, r.object)
             if not self.articles and r.subject.startswith(ARTICLE_IRIS):
                 if spo not in stated and r.evidence.doc_id in self.docs:  # else the graph would have no such article
                     stated.add(spo)
                     self.article_edges[(r.predicate, r.object)] += 1
-                    if r.predicate == AUTHOR:
+                    if r.predicate == AUTHOR and spilled is not None:
+                        written[SpilledAuthors.doc_of(r.subject)].append((r.subject, r.object))
+                    elif r.predicate == AUTHOR:
                         self.authors.setdefault(r.subject, []).append(r.object)
                 continue
             e = r.evidence
@@ -159,6 +167,8 @@ class GraphBuilder:
             if type(f) is tuple:
                 f = facts[spo] = _Facts([f[0]], f[1], [f[2]] if f[2] else [])
             f.add(at, r.confidence, r.cue)
+        for doc_id, pairs in written.items():
+            spilled.add(doc_id, pairs)
 
     def graph(self, *, release: bool = False) -> nx.MultiDiGraph:
         """The graph of everything added. `release`: let go of the gathered facts once the graph
@@ -224,7 +234,9 @@ class GraphBuilder:
             else:
                 evidence, confidence, cues = sorted(set(f.evidence)), f.confidence, sorted(f.cues)
             g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
-        for article, authors in self.authors.items():
+        if type(self.authors) is SpilledAuthors:
+            self.authors.nodes = g  # they are read as the graph's edges from an article would be
+        for article, authors in self.authors.items() if type(self.authors) is dict else ():
             kept = sorted(o for o in authors if o in g)  # as the graph's edges from an article would be
             # released, no document comes after: a tuple, not a list grown by appends (88 bytes an
             # article for most, which have one author; 48 as a tuple)
@@ -251,6 +263,56 @@ class GraphBuilder:
             if o in g:
                 edges[p] += n
         return sum(len(d.articles) for d in self.docs.values()), edges
+
+
+class SpilledAuthors(Mapping[str, tuple[str, ...]]):
+    """Who wrote each article, as `GraphBuilder.authors` has it, kept in a spill (a build's spool)
+    a document at a time: held, a tuple an article keyed by its IRI took 0.6 kB a page of the seeds
+    x200 (tracemalloc), and kept each article's IRI alive. An article's authors are read from its
+    document's record (a line "<article>\t<author>" a statement: no IRI holds a tab or a newline),
+    sorted and, once a graph is made (`nodes`), those that are its nodes, as its edges would be."""
+
+    def __init__(self, spill: Spill) -> None:
+        self.spill = spill
+        self.at: dict[str, int] = {}  # document -> where its record is in `spill`, offset * 2**32 + size
+        self.nodes: Container[str] | None = None
+
+    @staticmethod
+    def doc_of(article: str) -> str:
+        """The document of an article's IRI (kg.relations.article_iri; kg.corpus.iri_path is one-to-one),
+        the string a build's relations hold (kg.mention interns them), not one more a document."""
+        return sys.intern(unquote(article[len(ARTICLE_IRIS) :].rpartition("/")[0]))
+
+    def add(self, doc_id: str, pairs: Sequence[tuple[str, str]]) -> None:
+        """A document's (article, author) statements, in the order they came, after any it had."""
+        record = "".join(f"{a}\t{o}\n" for a, o in [*self._pairs(doc_id), *pairs]).encode("utf-8", "surrogatepass")
+        self.at[doc_id] = self.spill.append(record) * 2**32 + len(record)
+
+    def _pairs(self, doc_id: str) -> list[tuple[str, str]]:
+        at = self.at.get(doc_id)
+        if at is None:
+            return []
+        lines = self.spill.read(at >> 32, at & 0xFFFFFFFF).decode("utf-8", "surrogatepass").splitlines()
+        return [tuple(line.split("\t")) for line in lines]  # type: ignore[misc]
+
+    def _of_doc(self, doc_id: str) -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for a, o in self._pairs(doc_id):
+            found[a].append(o)
+        nodes = self.nodes
+        return {a: tuple(sorted(o for o in v if nodes is None or o in nodes)) for a, v in found.items()}
+
+    def __getitem__(self, article: str) -> tuple[str, ...]:
+        if not isinstance(article, str) or not article.startswith(ARTICLE_IRIS):
+            raise KeyError(article)
+        return self._of_doc(self.doc_of(article))[article]
+
+    def __iter__(self) -> Iterator[str]:
+        for doc_id in list(self.at):
+            yield from self._of_doc(doc_id)
+
+    def __len__(self) -> int:
+        return sum(len(self._of_doc(doc_id)) for doc_id in self.at)
 
 
 class _Facts:

@@ -246,7 +246,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     from kg import cli
     from kg.build import Outputs, Spool, build
     from kg.errors import KGError
-    from kg.graph import GraphBuilder, MentionIndex
+    from kg.graph import GraphBuilder, MentionIndex, SpilledAuthors
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -264,9 +264,11 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     for read in (lambda: result.mentions.iris, lambda: index.named(result.doc.doc_id)):
         with pytest.raises(KGError, match="after its build had ended"):
             read()
-    # its graph was made once, released: who wrote each article is kept in tuples, not lists
+    # its graph keeps who wrote each article in the spool too (kg.graph.SpilledAuthors), a record a document
     (builder,) = [x for x in kept if isinstance(x, GraphBuilder)]
-    assert builder.authors and all(type(v) is tuple for v in builder.authors.values())
+    assert type(builder.authors) is SpilledAuthors and list(builder.authors.at) == [result.doc.doc_id]
+    with pytest.raises(KGError, match="after its build had ended"):
+        dict(builder.authors)
     assert report.outputs == sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert isinstance(report.outputs, Outputs)  # made Paths when read
     assert cli.main(["build", str(corpus), "--out", str(tmp_path / "again"), "--no-cache", "--no-html"]) == 0

@@ -872,3 +872,36 @@ def test_the_site_shares_its_article_iris_with_the_authors_of_a_build():
     site = kg.html._site(lean[1], docs, index, {keyed: lean[0].authors[keyed]})
     assert site.articles.iri(d.doc_id, d.articles[0][0]) is keyed
     assert site.articles.at(d.doc_id, d.articles[0][1]) is keyed
+
+
+def test_a_graphs_authors_kept_in_a_spool_are_those_it_holds_without_one(tmp_path):
+    # a build's GraphBuilder keeps who wrote each article in its spool, a document at a time
+    # (kg.graph.SpilledAuthors): read back, they are what the graph holds without a spool, sorted,
+    # and once the graph is made, those that are its nodes
+    from kg.build import Spool
+    from kg.graph import SpilledAuthors
+
+    relations: list[Relation] = []
+    lean: list = []
+    _, docs, mentions = fixture_corpus(relations_to=relations, lean_to=lean)
+    nobody = f"{KGR}new/PERSON/nobody"  # an author the graph has no node of
+    relations.append(Relation(article_iri(docs[0].doc_id, 0), "author", nobody, Evidence(docs[0].doc_id, 0, 2), 0.5))
+    spool = Spool(tmp_path)
+    held, spilled = GraphBuilder(lean[0].onto, articles=False), GraphBuilder(lean[0].onto, articles=False, spill=spool)
+    assert type(spilled.authors) is SpilledAuthors
+    for builder in (held, spilled):
+        for d in docs:
+            rs = [r for r in relations if r.evidence.doc_id == d.doc_id]
+            builder.add([d], [m for m in mentions if m.doc_id == d.doc_id], rs[:3])
+            builder.add([], [], rs[3:])  # a document's statements in two calls: the second adds to its record
+    assert held.authors and spool.size > 0 and nobody in spilled.authors[article_iri(docs[0].doc_id, 0)]
+    assert dict(spilled.authors.items()) == {a: tuple(sorted(v)) for a, v in held.authors.items()} and len(spilled.authors) == len(held.authors)
+    g = held.graph(release=True)
+    spilled.graph(release=True)
+    assert dict(spilled.authors.items()) == held.authors and all(type(v) is tuple for v in held.authors.values())
+    article = next(iter(held.authors))
+    assert spilled.authors[article] == held.authors[article] and article in spilled.authors
+    for missing in (article + "0", article_iri("z", 0), "urn:x", 3):
+        assert missing not in spilled.authors and spilled.authors.get(missing) is None
+    assert {o for v in held.authors.values() for o in v} <= set(g) and nobody not in g and spilled.authors[article_iri(docs[0].doc_id, 0)]
+    spool.close()
