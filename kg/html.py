@@ -700,9 +700,11 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
 class _Articles:
     """Each document's articles as the pages read them: by (document, index) their IRIs, by offset
     the article that holds it, by IRI their file names under articles/. Packed a document at a time
-    (its articles' starts, ends and indices in one array, their IRIs in a tuple, sorted by range):
-    as maps of (document, index), of rows, of starts, of covers and of names they held 1.6 MB more
-    of the build's process at the seeds x200 once its pages were written (tracemalloc).
+    (its articles' starts, ends and indices in one array, sorted by range, and what their IRIs
+    start with): as maps of (document, index), of rows, of starts, of covers and of names they held
+    1.6 MB more of the build's process at the seeds x200 once its pages were written (tracemalloc).
+    An article's IRI is made when asked for, as kg.relations.article_iri makes it: held, a tuple of
+    them a document, they took 0.9 kB a page of the seeds x200.
 
     The file names are those `page_names` gives the (IRI, "<doc>-<index>") of every article: a
     slug and a short hash, which two articles share only by a 40-bit chance. Each is made when
@@ -713,32 +715,32 @@ class _Articles:
     __slots__ = ("_of", "_names")
 
     def __init__(self, docs: Mapping[str, DocInfo]) -> None:
-        self._of: dict[str, tuple[array, tuple[str, ...]]] = {}
+        self._of: dict[str, tuple[array, str]] = {}  # document -> (starts, ends, indices), what its articles' IRIs start with
         self._names: dict[str, str] | None = None  # every article's file name, when two short names meet
         seen: set[int] = set()
         clash = False
         for d in docs.values():
-            # the string of the build's relations (kg.mention interns them), which its authors are keyed by
-            rows = sorted((start, end, sys.intern(article_iri(d.doc_id, index)), index) for index, start, end, _title, _byline in d.articles)
-            for _, _, iri, index in rows:
-                h = hash(_page_name(iri, f"{d.doc_id}-{index}"))
+            # sorted as (start, end, IRI) sort: the IRIs differ in their indices' digits only
+            rows = sorted((start, end, str(index), index) for index, start, end, _title, _byline in d.articles)
+            found = self._of[d.doc_id] = (array("q", [r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows]), article_iri(d.doc_id, 0)[:-1])
+            for i in range(len(rows)):
+                h = hash(self._name(d.doc_id, found, i))
                 clash = clash or h in seen
                 seen.add(h)
-            numbers = array("q", [r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows])
-            self._of[d.doc_id] = (numbers, tuple(r[2] for r in rows))
         if clash:
             self._names = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
 
     def _all(self) -> Iterator[tuple[str, int, str]]:
-        for doc, (numbers, iris) in self._of.items():
-            n = len(iris)
-            yield from ((doc, numbers[2 * n + i], iri) for i, iri in enumerate(iris))
+        for doc, (numbers, prefix) in self._of.items():
+            n = len(numbers) // 3
+            yield from ((doc, numbers[2 * n + i], f"{prefix}{numbers[2 * n + i]}") for i in range(n))
 
-    def _position(self, doc_id: str, index: int) -> tuple[tuple, int] | None:
+    def _position(self, doc_id: str, index: int) -> tuple[tuple[array, str], int] | None:
         found = self._of.get(doc_id)
         if found is None:
             return None
-        numbers, n = found[0], len(found[1])
+        numbers = found[0]
+        n = len(numbers) // 3
         try:
             if 0 <= index < n and numbers[2 * n + index] == index:  # the articles' ranges in the order of their indices
                 return found, index
@@ -746,21 +748,26 @@ class _Articles:
         except (ValueError, TypeError):
             return None
 
-    def _name(self, doc_id: str, found: tuple[array, tuple[str, ...]], i: int) -> str:
+    @staticmethod
+    def _iri(found: tuple[array, str], i: int) -> str:
+        """The IRI of the article at position `i` of a document's (`_position`)."""
+        numbers, prefix = found
+        return f"{prefix}{numbers[2 * (len(numbers) // 3) + i]}"
+
+    def _name(self, doc_id: str, found: tuple[array, str], i: int) -> str:
         """The file name of the article at position `i` of a document's (`_position`)."""
-        numbers, iris = found
-        iri = iris[i]
-        return self._names[iri] if self._names is not None else _page_name(iri, f"{doc_id}-{numbers[2 * len(iris) + i]}")
+        iri = self._iri(found, i)
+        return self._names[iri] if self._names is not None else _page_name(iri, f"{doc_id}-{iri.rpartition('/')[2]}")
 
     def iris(self, doc_id: str) -> tuple[str, ...]:
         """The IRIs of a document's articles (none for a document not in the corpus)."""
         found = self._of.get(doc_id)
-        return found[1] if found is not None else ()
+        return tuple(self._iri(found, i) for i in range(len(found[0]) // 3)) if found is not None else ()
 
     def iri(self, doc_id: str, index: int) -> str | None:
         """The IRI of a document's article, None when it has no article of that index."""
         at = self._position(doc_id, index)
-        return at[0][1][at[1]] if at is not None else None
+        return self._iri(*at) if at is not None else None
 
     def name_of(self, doc_id: str, index: int) -> str | None:
         """The file name of a document's article under articles/."""
@@ -778,7 +785,7 @@ class _Articles:
         except ValueError:
             return None
         # the IRI the document's article has, not one that reads as its path and index (kg.corpus.iri_path)
-        return (doc_id, *at) if at is not None and at[0][1][at[1]] == iri else None
+        return (doc_id, *at) if at is not None and self._iri(*at) == iri else None
 
     def name(self, iri: str) -> str | None:
         """The file name of an article under articles/, None for an IRI that is no article's."""
@@ -793,11 +800,11 @@ class _Articles:
         found = self._of.get(doc_id)
         if found is None:
             return None
-        numbers, iris = found
-        n = len(iris)
+        numbers = found[0]
+        n = len(numbers) // 3
         i = bisect_right(numbers, offset, 0, n) - 1
         if i >= 0 and numbers[i] <= offset < max(numbers[n + i], numbers[i] + 1):
-            return iris[i]
+            return self._iri(found, i)
         return None
 
     def cover(self, doc_id: str) -> tuple[int, int] | None | bool:
@@ -807,9 +814,9 @@ class _Articles:
         found = self._of.get(doc_id)
         if found is None:
             return False
-        numbers, iris = found
-        n = len(iris)
-        return _cover([(numbers[i], numbers[n + i], iris[i]) for i in range(n)])
+        numbers = found[0]
+        n = len(numbers) // 3
+        return _cover([(numbers[i], numbers[n + i], self._iri(found, i)) for i in range(n)])
 
 
 def _page_name(iri: str, label: str) -> str:

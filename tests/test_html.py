@@ -854,26 +854,6 @@ def test_seeds_pages_cover_every_mention_and_entity(seeds_build):
         assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page.read_text(encoding="utf-8")), page
 
 
-def test_the_site_shares_its_article_iris_with_the_authors_of_a_build():
-    # a build's relations come unpickled with their strings interned (kg.mention), and its graph
-    # keys who wrote each article by those strings: the site's maps take the same ones, not a copy
-    import sys
-
-    from kg.graph import MentionIndex
-
-    relations, lean = [], []
-    _, docs, mentions = fixture_corpus(relations_to=relations, lean_to=lean)
-    index = MentionIndex()
-    for d in docs:
-        index.add(d, [m for m in mentions if m.doc_id == d.doc_id], relations=[r for r in relations if r.evidence.doc_id == d.doc_id])
-    d = docs[0]
-    keyed = sys.intern("".join(article_iri(d.doc_id, d.articles[0][0])))  # a string of its own, interned
-    assert keyed in lean[0].authors
-    site = kg.html._site(lean[1], docs, index, {keyed: lean[0].authors[keyed]})
-    assert site.articles.iri(d.doc_id, d.articles[0][0]) is keyed
-    assert site.articles.at(d.doc_id, d.articles[0][1]) is keyed
-
-
 def test_a_graphs_authors_kept_in_a_spool_are_those_it_holds_without_one(tmp_path):
     # a build's GraphBuilder keeps who wrote each article in its spool, a document at a time
     # (kg.graph.SpilledAuthors): read back, they are what the graph holds without a spool, sorted,
