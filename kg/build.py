@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import heapq
 import json
 import multiprocessing
 import os
@@ -989,16 +990,17 @@ def export(
         write_documents(results, tmp / "documents.json")
         report.seconds["rdf"] = time.perf_counter() - t
         # what this build writes, relative to the output folder, sorted as paths are (by their parts)
-        written = [(name,) for name in ("documents.json", "kg.jsonld", "kg.ttl", "mentions.jsonl", "mentions.trig")]
+        written: Iterable[str] = ["documents.json", "kg.jsonld", "kg.ttl", "mentions.jsonl", "mentions.trig"]
         if html:
             t = time.perf_counter()
-            from kg.html import page_files
+            from kg.html import page_files, path_order
 
             # the pages of the previous output whose inputs are unchanged are linked, not rendered
-            written += page_files(
+            pages = page_files(
                 g, docs, index, tmp, jobs=jobs, previous=out if out.is_dir() else None, doc_keys=doc_keys, pre_keys=pre_keys, prepared=prepared,
                 authors=None if graph.articles else graph.authors, progress=progress.pages,
             )
+            written = heapq.merge(written, pages, key=path_order)
             report.seconds["html"] = time.perf_counter() - t
         if validate:
             # the check runs here once the pages are written: what it does here (the corpus-wide
@@ -1014,7 +1016,7 @@ def export(
         retain.append(g)
     else:
         g.clear()  # a networkx graph refers to itself: emptied, it leaves the cyclic collector next to nothing
-    return Outputs(out, sorted(written))
+    return Outputs(out, written)
 
 
 class Outputs(Sequence[Path]):
@@ -1025,8 +1027,9 @@ class Outputs(Sequence[Path]):
 
     __slots__ = ("out", "_paths", "_ends")
 
-    def __init__(self, out: Path, written: Iterable[tuple[str, ...]]) -> None:
-        paths = ["/".join(parts) for parts in written]
+    def __init__(self, out: Path, written: Iterable[str]) -> None:
+        """`written`: the files' paths relative to `out` ("/" between two parts), sorted as paths are."""
+        paths = list(written)
         self.out, self._paths, self._ends = out, "".join(paths), array("q", accumulate(map(len, paths)))
 
     def __len__(self) -> int:

@@ -224,9 +224,10 @@ def test_build_of_a_page_without_entities_gives_valid_turtle(tmp_path):
 
 def test_a_builds_outputs_read_as_the_list_of_paths_they_stand_for(tmp_path):
     from kg.build import Outputs
+    from kg.html import path_order
 
-    written = sorted([("kg.ttl",), ("articles", "a-1.html"), ("entities", "四平-2.html"), ("lists", "articles-2.html"), ("documents.json",)])
-    paths = [tmp_path.joinpath(*parts) for parts in written]
+    written = sorted(["kg.ttl", "articles/a-1.html", "entities/四平-2.html", "lists/articles-2.html", "documents.json"], key=path_order)
+    paths = [tmp_path.joinpath(*path.split("/")) for path in written]
     outputs = Outputs(tmp_path, written)
     assert outputs == paths and list(outputs) == paths and len(outputs) == 5 and outputs != paths[:-1]
     assert [outputs[i] for i in range(-5, 0)] == paths and outputs[1:4] == paths[1:4] and outputs[::-2] == paths[::-2]
@@ -236,6 +237,9 @@ def test_a_builds_outputs_read_as_the_list_of_paths_they_stand_for(tmp_path):
         outputs[5]
     with pytest.raises(IndexError):
         outputs[-6]
+    # path_order sorts relative paths as Paths sort: by their parts
+    names = ["a-b/c", "a/c", "a", "a/b/c", "a.b", "lists-1.html", "lists/x.html", "index.html", ".pages.json", "assets/x.js"]
+    assert [tmp_path / n for n in sorted(names, key=path_order)] == sorted(tmp_path / n for n in names)
 
 
 def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
