@@ -315,17 +315,13 @@ class SpooledRelations(SpooledList):
 class SpooledMentions(SpooledList):
     """A document's mentions kept in a `Spool`; `refs`, the distinct IRIs they denote, sorted, kept
     there too (held as a tuple a document, they took 1.0 kB a page of the seeds x200 in the build's
-    process, the tuple and the strings only it kept); `iris`, those as a tuple."""
+    process, the tuple and the strings only it kept)."""
 
     __slots__ = ()
 
     @property
     def refs(self) -> SpooledIris:
         return SpooledIris(self._data.pieces, IRIS)
-
-    @property
-    def iris(self) -> tuple[str, ...]:
-        return tuple(self.refs)
 
 
 class SpooledIris(Spooled, Collection[str]):

@@ -236,11 +236,12 @@ class GraphBuilder:
             g.add_edge(s, o, key=p, confidence=round(confidence, 3), count=len(evidence), evidence=evidence, cues=cues, source="text")
         if type(self.authors) is SpilledAuthors:
             self.authors.nodes = g  # they are read as the graph's edges from an article would be
-        for article, authors in self.authors.items() if type(self.authors) is dict else ():
-            kept = sorted(o for o in authors if o in g)  # as the graph's edges from an article would be
-            # released, no document comes after: a tuple, not a list grown by appends (88 bytes an
-            # article for most, which have one author; 48 as a tuple)
-            self.authors[article] = tuple(kept) if release else kept
+        else:
+            for article, authors in self.authors.items():
+                kept = sorted(o for o in authors if o in g)  # as the graph's edges from an article would be
+                # released, no document comes after: a tuple, not a list grown by appends (88 bytes an
+                # article for most, which have one author; 48 as a tuple)
+                self.authors[article] = tuple(kept) if release else kept
         if release:
             self.facts = {}
         return g

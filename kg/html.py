@@ -705,7 +705,8 @@ class _Articles:
     start with): as maps of (document, index), of rows, of starts, of covers and of names they held
     1.6 MB more of the build's process at the seeds x200 once its pages were written (tracemalloc).
     An article's IRI is made when asked for, as kg.relations.article_iri makes it: held, a tuple of
-    them a document, they took 0.9 kB a page of the seeds x200.
+    them a document took 0.18 kB a page of the seeds x200, and kept the IRIs' strings (0.8 kB a
+    page) with the authors' keys.
 
     The file names are those `page_names` gives the (IRI, "<doc>-<index>") of every article: a
     slug and a short hash, which two articles share only by a 40-bit chance. Each is made when
@@ -2062,8 +2063,8 @@ def page_files(
                 os.unlink(out / sub / stale)
         if sub == "lists" and not lists and not os.listdir(out / sub):
             os.rmdir(out / sub)
-    # sorted as paths are, the pages' own strings (a tuple of parts a page took 12 MB of x2000's
-    # 74,274 pages, at the end of the pages, where the build's process peaks): a page is index.html
+    # sorted as paths are, the pages' own strings (a tuple of parts a page took 15.2 MB more for
+    # x2000's 74,274 pages, at the end of the pages, where the build's process peaks): a page is index.html
     # or a name in articles/, entities/ or lists/, so their order as strings is their order as paths
     return list(heapq.merge(sorted([MANIFEST, *(f"{path.parent.name}/{path.name}" for path, _ in assets)], key=path_order), (paths[i] for i in order), key=path_order))
 

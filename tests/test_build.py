@@ -265,7 +265,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     (result,) = next(x for x in kept if isinstance(x, dict)).values()
     (index,) = [x for x in kept if isinstance(x, MentionIndex)]
     assert isinstance(index.records, Spool) and len(index.at) == 2
-    for read in (lambda: result.mentions.iris, lambda: index.named(result.doc.doc_id)):
+    for read in (lambda: tuple(result.mentions.refs), lambda: index.named(result.doc.doc_id)):
         with pytest.raises(KGError, match="after its build had ended"):
             read()
     # its graph keeps who wrote each article in the spool too (kg.graph.SpilledAuthors), a record a document
