@@ -423,6 +423,21 @@ def test_benchmark_runs_and_writes_table(tmp_path):
         assert row.split(" | ")[7].isdigit(), row  # the self-check's process has its column
 
 
+@pytest.mark.slow
+def test_memory_benchmark_reports_what_a_build_holds_a_page():
+    # benchmarks/memory.py: a rebuild's traced memory once its pages are written, x1 against x2
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "1,2", "--top", "5"], capture_output=True, text=True, cwd=ROOT, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"traced once the pages are written: x1 ([0-9.]+) MB, x2 ([0-9.]+) MB\nper page of the seeds: (-?[0-9.]+) kB \(5 pages more\)", done.stdout)
+    assert found and 5 < float(found.group(1)) < 200 and 5 < float(found.group(2)) < 200, done.stdout
+    rows = done.stdout.split("at the line that allocated it):\n")[1].splitlines()
+    assert len(rows) == 5 and all(re.match(r" *-?[0-9]+  \w+\.py:[0-9]+  ", row) for row in rows), done.stdout
+    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "2,1"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "give two sizes, the smaller first" in bad.stderr
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/comm is Linux's")
 def test_a_process_kg_names_shows_its_name():
     done = subprocess.run(
