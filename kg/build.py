@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
 from kg.errors import ConfigError, InputError, KGError
-from kg.graph import EVIDENCE_SHOWN, DocInfo, GraphBuilder, MentionIndex, summary, text_digest
+from kg.graph import EVIDENCE_SHOWN, DocInfo, GraphBuilder, MentionIndex, iri_lines, read_iri_lines, summary, text_digest
 from kg.link import Linker
 from kg.mention import Mention, Relation, relation_rows, relations_of_rows
 from kg.ontology import KGR, Ontology, load_ontology, read_before
@@ -107,8 +107,7 @@ class Spool:
         text = d.text.encode("utf-8", "surrogatepass")
         # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, IRIS and, if any, RELATIONS
         mentions = pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL)
-        iris = "\n".join(sorted({m.iri for m in r.mentions})).encode("utf-8", "surrogatepass")  # no IRI holds a newline
-        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, mentions, text, PackedArticles(d.articles).to_bytes(), iris]
+        blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, mentions, text, PackedArticles(d.articles).to_bytes(), iri_lines(sorted({m.iri for m in r.mentions}))]
         if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
             blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
         offsets = array("q", [self.size])
@@ -331,8 +330,7 @@ class SpooledIris(Spooled, Collection[str]):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[str]:
-        data = bytes(self)
-        return iter(data.decode("utf-8", "surrogatepass").split("\n") if data else ())
+        return iter(read_iri_lines(bytes(self)))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

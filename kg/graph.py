@@ -20,12 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
-from urllib.parse import unquote
 
 from kg.corpus import Document
 from kg.mention import Mention, Relation, relation_rows
 from kg.ontology import Ontology
-from kg.relations import ARTICLE_IRIS, AUTHOR, PART_OF, SERVES, WITHIN, article_iri
+from kg.relations import ARTICLE_IRIS, AUTHOR, PART_OF, SERVES, WITHIN, article_doc, article_iri
 
 if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that extracts never needs it
     import networkx as nx
@@ -270,7 +269,7 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
     """Who wrote each article, as `GraphBuilder.authors` has it, kept in a spill (a build's spool)
     a document at a time: held, a tuple an article keyed by its IRI took 0.6 kB a page of the seeds
     x200 (tracemalloc), and kept each article's IRI alive. An article's authors are read from its
-    document's record (a line "<article>\t<author>" a statement: no IRI holds a tab or a newline),
+    document's record (`iri_lines` of "<article>\t<author>", one a statement: no IRI holds a tab),
     sorted and, once a graph is made (`nodes`), those that are its nodes, as its edges would be."""
 
     def __init__(self, spill: Spill) -> None:
@@ -279,21 +278,22 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
         self.nodes: Container[str] | None = None
 
     @staticmethod
-    def doc_of(article: str) -> str:
-        """The document of an article's IRI (kg.relations.article_iri; kg.corpus.iri_path is one-to-one),
-        the string a build's relations hold (kg.mention interns them), not one more a document."""
-        return sys.intern(unquote(article[len(ARTICLE_IRIS) :].rpartition("/")[0]))
+    def doc_of(article: str) -> str | None:
+        """The document of an article's IRI (`article_doc`), the string a build's relations hold
+        (kg.mention interns them), not one more a document; None for an IRI that is no article's."""
+        found = article_doc(article) if isinstance(article, str) else None
+        return sys.intern(found[0]) if found is not None else None
 
     def add(self, doc_id: str, pairs: Sequence[tuple[str, str]]) -> None:
         """A document's (article, author) statements, in the order they came, after any it had."""
-        record = "".join(f"{a}\t{o}\n" for a, o in [*self._pairs(doc_id), *pairs]).encode("utf-8", "surrogatepass")
+        record = iri_lines(f"{a}\t{o}" for a, o in [*self._pairs(doc_id), *pairs])
         self.at[doc_id] = self.spill.append(record) * 2**32 + len(record)
 
     def _pairs(self, doc_id: str) -> list[tuple[str, str]]:
         at = self.at.get(doc_id)
         if at is None:
             return []
-        lines = self.spill.read(at >> 32, at & 0xFFFFFFFF).decode("utf-8", "surrogatepass").splitlines()
+        lines = read_iri_lines(self.spill.read(at >> 32, at & 0xFFFFFFFF))
         return [tuple(line.split("\t")) for line in lines]  # type: ignore[misc]
 
     def _of_doc(self, doc_id: str) -> dict[str, tuple[str, ...]]:
@@ -304,9 +304,10 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
         return {a: tuple(sorted(o for o in v if nodes is None or o in nodes)) for a, v in found.items()}
 
     def __getitem__(self, article: str) -> tuple[str, ...]:
-        if not isinstance(article, str) or not article.startswith(ARTICLE_IRIS):
+        doc_id = self.doc_of(article)
+        if doc_id is None:
             raise KeyError(article)
-        return self._of_doc(self.doc_of(article))[article]
+        return self._of_doc(doc_id)[article]
 
     def __iter__(self) -> Iterator[str]:
         for doc_id in list(self.at):
@@ -573,23 +574,37 @@ class _Held:
         return bytes(self.data[offset : offset + size])
 
 
+def iri_lines(iris: Iterable[str]) -> bytes:
+    """IRIs (or lines of them) as UTF-8, a newline between two: no IRI holds one. `read_iri_lines` reads them back."""
+    return "\n".join(iris).encode("utf-8", "surrogatepass")
+
+
+def read_iri_lines(data: bytes) -> list[str]:
+    """The IRIs `iri_lines` wrote (none for no bytes).
+
+    >>> read_iri_lines(iri_lines(["https://a", "https://b"])), read_iri_lines(iri_lines([]))
+    (['https://a', 'https://b'], [])
+    """
+    text = data.decode("utf-8", "surrogatepass")
+    return text.split("\n") if text else []
+
+
 def _record(counts: Mapping[int, int], named: Sequence[str]) -> bytes:
     """A document's record in a `MentionIndex`, as `_unrecord` reads it: the number of its articles
-    with mentions, their (index, count) pairs, the IRIs (UTF-8, a newline between two: no IRI holds one).
+    with mentions, their (index, count) pairs, the IRIs (`iri_lines`).
 
     >>> _unrecord(_record({2: 5, 0: 1}, ["https://a", "https://b"])), _unrecord(_record({}, []))
     (({0: 1, 2: 5}, ('https://a', 'https://b')), ({}, ()))
     """
     pairs = array("q", [x for pair in sorted(counts.items()) for x in pair])
-    return len(counts).to_bytes(8, "little") + pairs.tobytes() + "\n".join(named).encode("utf-8", "surrogatepass")
+    return len(counts).to_bytes(8, "little") + pairs.tobytes() + iri_lines(named)
 
 
 def _unrecord(data: bytes) -> tuple[dict[int, int], tuple[str, ...]]:
     end = 8 + 16 * int.from_bytes(data[:8], "little")
     pairs = array("q")
     pairs.frombytes(data[8:end])
-    named = data[end:].decode("utf-8", "surrogatepass")
-    return dict(zip(pairs[::2], pairs[1::2])), tuple(named.split("\n")) if named else ()
+    return dict(zip(pairs[::2], pairs[1::2])), tuple(read_iri_lines(data[end:]))
 
 
 def summary(g: nx.MultiDiGraph, labels: Counter, *, articles: tuple[int, Counter] | None = None) -> dict[str, Counter]:

@@ -42,7 +42,6 @@ from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote
 
 import networkx as nx
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -53,7 +52,6 @@ from kg.graph import ARTICLE, EVIDENCE_SHOWN, DocInfo, MentionIndex
 from kg.mention import Mention
 from kg.relations import (
     ACTS_WITH,
-    ARTICLE_IRIS,
     AUTHOR,
     COOCCURS,
     ISSUED,
@@ -62,6 +60,7 @@ from kg.relations import (
     RUNS,
     SERVES,
     WITHIN,
+    article_doc,
     article_iri,
 )
 
@@ -758,8 +757,10 @@ class _Articles:
 
     def _name(self, doc_id: str, found: tuple[array, str], i: int) -> str:
         """The file name of the article at position `i` of a document's (`_position`)."""
-        iri = self._iri(found, i)
-        return self._names[iri] if self._names is not None else _page_name(iri, f"{doc_id}-{iri.rpartition('/')[2]}")
+        numbers, prefix = found
+        index = numbers[2 * (len(numbers) // 3) + i]
+        iri = f"{prefix}{index}"
+        return self._names[iri] if self._names is not None else _page_name(iri, f"{doc_id}-{index}")
 
     def iris(self, doc_id: str) -> tuple[str, ...]:
         """The IRIs of a document's articles (none for a document not in the corpus)."""
@@ -778,10 +779,10 @@ class _Articles:
 
     def _find(self, iri: str) -> tuple[str, tuple, int] | None:
         """The document of an article's IRI, and where `_position` finds the article."""
-        if not iri.startswith(ARTICLE_IRIS):
+        found = article_doc(iri)
+        if found is None:
             return None
-        path, _, index = iri[len(ARTICLE_IRIS) :].rpartition("/")
-        doc_id = unquote(path)
+        doc_id, index = found
         try:
             at = self._position(doc_id, int(index))
         except ValueError:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
 from pathlib import Path
+from urllib.parse import unquote
 
 from kg.corpus import Document, iri_path
 from kg.mention import Evidence, Mention, Relation
@@ -72,6 +73,20 @@ ARTICLE_IRIS = f"{KGR}article/"  # what every article's IRI starts with
 def article_iri(doc_id: str, index: int) -> str:
     """The IRI of an article: its document and its position on the page."""
     return f"{ARTICLE_IRIS}{iri_path(doc_id)}/{index}"
+
+
+def article_doc(iri: str) -> tuple[str, str] | None:
+    """`article_iri` read back: the document and the index (as written) of an IRI in the articles'
+    namespace (kg.corpus.iri_path is one-to-one), None for any other IRI. Whether the document has
+    such an article is the caller's to tell.
+
+    >>> article_doc(article_iri("铁西 50%#1", 3)), article_doc(f"{KGR}doc/a")
+    (('铁西 50%#1', '3'), None)
+    """
+    if not iri.startswith(ARTICLE_IRIS):
+        return None
+    path, _, index = iri[len(ARTICLE_IRIS) :].rpartition("/")
+    return unquote(path), index
 
 
 def relations(doc: Document, mentions: Sequence[Mention], onto: Ontology) -> list[Relation]:

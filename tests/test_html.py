@@ -469,7 +469,8 @@ def test_graph_doctests_hold():
 
     import kg.graph
 
-    assert doctest.testmod(kg.graph).attempted and doctest.testmod(kg.graph).failed == 0
+    results = doctest.testmod(kg.graph)
+    assert results.attempted and results.failed == 0
 
 
 def test_pages_escape_corpus_text(site):

@@ -33,3 +33,12 @@ def test_ontology_place_prefix_is_the_linkers_choice(onto):
     assert onto.place_prefix("铁西区环卫站").iri == f"{KGR}place/220302"
     assert onto.place_prefix("梨树县气象站").iri == f"{KGR}place/220322"
     assert onto.place_prefix("环卫站") is None
+
+
+def test_an_articles_iri_reads_back_as_its_document_and_index():
+    from kg.ontology import KGR
+    from kg.relations import article_doc, article_iri
+
+    for doc_id in ("a", "铁西 50%#1", "dir/sub/file", "x%2F/y"):
+        assert article_doc(article_iri(doc_id, 12)) == (doc_id, "12")
+    assert article_doc(f"{KGR}doc/a") is None and article_doc("urn:x") is None
