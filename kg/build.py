@@ -100,24 +100,28 @@ class Spool:
 
     def keep(self, r: DocResult) -> DocResult:
         """`r` with its parts and lines in the spool (as it is, when they are there already)."""
-        p = r.parts
-        if isinstance(p, SpooledParts):
+        if isinstance(r.parts, SpooledParts):
             return r
-        d = r.doc
+        offsets, digest = self.write(r)
+        d, relations = r.doc, r.relations
+        kept = _spooled(Pieces(self, offsets), d.doc_id, d.encoding, len(d.text), digest, len(r.mentions), None if relations is None else len(relations), r.parts.digest, r.checked)
+        return replace(kept, reads=r.reads)
+
+    def write(self, r: DocResult) -> tuple[array, str]:
+        """`r`'s pieces written at the spool's end: where each starts and where the last ends (its
+        relations' piece empty when it has none kept), and the digest of its text."""
+        p, d = r.parts, r.doc
         text = d.text.encode("utf-8", "surrogatepass")
-        # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, IRIS and, if any, RELATIONS
+        # the pieces TTL, JSONLD, TRIG, JSONL, MENTIONS, TEXT, ARTICLES, IRIS and RELATIONS
         mentions = pickle.dumps(r.mentions, protocol=pickle.HIGHEST_PROTOCOL)
         blobs = [p.ttl, p.jsonld, p.trig, r.jsonl, mentions, text, PackedArticles(d.articles).to_bytes(), iri_lines(sorted({m.iri for m in r.mentions}))]
-        if r.relations is not None:  # as rows: a rebuild spools those of every document it reads from its cache
-            blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL))
+        # as rows: a rebuild spools those of every document it reads from its cache
+        blobs.append(pickle.dumps(relation_rows(r.relations), protocol=pickle.HIGHEST_PROTOCOL) if r.relations is not None else b"")
         offsets = array("q", [self.size])
         for blob in blobs:
             offsets.append(offsets[-1] + len(blob))
         self.append(b"".join(blobs))
-        at = Pieces(self, offsets)
-        doc = SpooledDoc(d.doc_id, at, d.encoding, len(d.text), text_digest(text))
-        relations = SpooledRelations(Spooled(at, RELATIONS), len(r.relations)) if r.relations is not None else None
-        return replace(r, doc=doc, parts=SpooledParts(at, p.digest), jsonl=Spooled(at, JSONL), mentions=SpooledMentions(Spooled(at, MENTIONS), len(r.mentions)), relations=relations)
+        return offsets, text_digest(text)
 
     def append(self, data: bytes) -> int:
         """Where `data` is in the spool once written at its end (`read` gives it back)."""
@@ -163,6 +167,17 @@ class Pieces:
     def read(self, k: int) -> bytes:
         start = self.offsets[k]
         return self.spool.read(start, self.offsets[k + 1] - start)
+
+
+def _spooled(
+    pieces: Pieces, doc_id: str, encoding: str, characters: int, digest: str, mentions: int, relations: int | None, parts: bytes, checked: str | None,
+) -> DocResult:
+    """A document's result read from its pieces in a spool (`Spool.write`): its text's `characters`
+    and `digest`, its count of `mentions` and of `relations` (None: none kept), its `parts`' digest,
+    its key from the per-document shapes (`checked`)."""
+    doc = SpooledDoc(doc_id, pieces, encoding, characters, digest)
+    kept = SpooledRelations(Spooled(pieces, RELATIONS), relations) if relations is not None else None
+    return DocResult(doc, SpooledMentions(Spooled(pieces, MENTIONS), mentions), kept, SpooledParts(pieces, parts), Spooled(pieces, JSONL), checked)
 
 
 class Spooled:
@@ -345,6 +360,149 @@ class SpooledIris(Spooled, Collection[str]):
 def mention_iris(mentions: list[Mention] | SpooledMentions) -> Collection[str]:
     """The distinct IRIs a document's mentions denote, sorted: for spooled mentions, read from the spool each time they are iterated."""
     return mentions.refs if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
+
+
+class Documents(Sequence[DocResult]):
+    """The results a build keeps, in the order they came, their pieces in a `Spool`: a row of
+    numbers a document (where its pieces are, the counts of its text, mentions and relations) and
+    its digests as bytes, its DocResult made when it is asked for. Held, a spooled DocResult was
+    eleven objects, an array and three strings of hex, which the graph, the mentions' index and
+    the self-check's list each held on to: with them, 1.2 kB a page of the seeds x200 more in the
+    build's process once its pages were written (`benchmarks/memory.py`: 4.69 kB a page, now 3.50).
+    `ids` are the documents' ids by number, `numbers` the numbers by id, `by_id` the documents by
+    id (sorted)."""
+
+    __slots__ = ("spool", "ids", "numbers", "_rows", "_digests", "_encodings", "_sorted")
+    # a row: where each piece starts and where the last ends, the text's characters, the number of
+    # mentions and of relations (-1: none kept), the encoding's number (in `_encodings`), and
+    # whether the document has a key from the per-document shapes
+    WIDTH = RELATIONS + 2 + 5
+    DIGEST = 16  # bytes of each digest: the text's (kg.graph.text_digest), the parts', the key (zeros: none)
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+        self.ids: list[str] = []
+        self.numbers: dict[str, int] = {}
+        self._rows = array("q")
+        self._digests = bytearray()
+        self._encodings: list[str] = []
+        self._sorted: list[str] | None = None  # the ids in order, once asked for
+
+    def add(self, r: DocResult) -> DocResult:
+        """`r` spooled, as `__getitem__` gives it back (its projection let go of)."""
+        if r.doc.doc_id in self.numbers:
+            raise ValueError(f"{r.doc.doc_id}: a document kept twice")
+        parts, checked = r.parts.digest, r.checked
+        if len(parts) != self.DIGEST or checked is not None and len(checked) != 2 * self.DIGEST:
+            raise ValueError(f"{r.doc.doc_id}: digests of {len(parts)} bytes and a key of {len(checked or '')} characters, not of {self.DIGEST} bytes")
+        offsets, digest = self.spool.write(r)
+        d = r.doc
+        if d.encoding not in self._encodings:
+            self._encodings.append(d.encoding)
+        number = len(self.ids)
+        self.ids.append(d.doc_id)
+        self.numbers[d.doc_id] = number
+        relations = -1 if r.relations is None else len(r.relations)
+        self._rows.extend(offsets)
+        self._rows.extend((len(d.text), len(r.mentions), relations, self._encodings.index(d.encoding), checked is not None))
+        self._digests += bytes.fromhex(digest) + parts + bytes.fromhex(checked or "00" * self.DIGEST)
+        self._sorted = None
+        return self[number]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = _position(i, len(self))
+        row, at = self._rows[i * self.WIDTH : (i + 1) * self.WIDTH], 3 * self.DIGEST * i
+        characters, mentions, relations, encoding, checked = row[RELATIONS + 2 :]
+        digests = self._digests[at : at + 3 * self.DIGEST]
+        return _spooled(
+            Pieces(self.spool, row[: RELATIONS + 2]), self.ids[i], self._encodings[encoding], characters, digests[: self.DIGEST].hex(), mentions,
+            relations if relations >= 0 else None, bytes(digests[self.DIGEST : 2 * self.DIGEST]),
+            digests[2 * self.DIGEST :].hex() if checked else None,
+        )
+
+    @property
+    def has_relations(self) -> bool:
+        """Whether each document's relations are kept (there is a document)."""
+        rows = self._rows
+        return bool(self.ids) and all(rows[k] >= 0 for k in range(RELATIONS + 4, len(rows), self.WIDTH))
+
+    def in_order(self) -> Sequence[DocResult]:
+        """The results in the order of their ids."""
+        return _Ordered(self, [self.numbers[i] for i in self.sorted_ids()])
+
+    def sorted_ids(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.ids)
+        return self._sorted
+
+    @property
+    def by_id(self) -> Mapping[str, DocInfo]:
+        """The documents by id, in the order of their ids, each made when it is asked for."""
+        return _ById(self)
+
+
+class _Column(Sequence):
+    """What `get` gives of each item of a sequence, as it is read."""
+
+    __slots__ = ("_of", "_get")
+
+    def __init__(self, of: Sequence, get: Callable[[Any], Any]) -> None:
+        self._of, self._get = of, get
+
+    def __len__(self) -> int:
+        return len(self._of)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._get(self._of[i])
+
+
+def _parts(r: DocResult) -> DocumentParts | SpooledParts:
+    return r.parts
+
+
+class _Ordered(Sequence[DocResult]):
+    """Results of a `Documents` in another order (by their numbers there)."""
+
+    __slots__ = ("_of", "_order")
+
+    def __init__(self, of: Documents, order: Iterable[int]) -> None:
+        self._of, self._order = of, array("q", order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return self._of[self._order[i]]
+
+
+class _ById(Mapping[str, DocInfo]):
+    """The documents of a `Documents` by id, sorted, made when asked for."""
+
+    __slots__ = ("_of",)
+
+    def __init__(self, of: Documents) -> None:
+        self._of = of
+
+    def __getitem__(self, doc_id: str) -> DocInfo:
+        return self._of[self._of.numbers[doc_id]].doc
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._of.numbers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._of.sorted_ids())
+
+    def __len__(self) -> int:
+        return len(self._of)
 
 
 @dataclass(slots=True)
@@ -665,8 +823,8 @@ def build(
 
         t1 = time.perf_counter()
         keys = {p: store.key(p, ids[p]) for p in paths}
-        results: dict[Path, DocResult] = {}
         spool = stack.enter_context(contextlib.closing(Spool(out.resolve().parent)))  # their parts, until they are written
+        results = Documents(spool)  # what the build keeps of each document: its pieces in the spool
         todo = [p for p in paths if not store.has(keys[p])]
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
@@ -714,16 +872,15 @@ def build(
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
             # fed the documents as they come; the pages read their articles from them, and a fact's evidence from its documents
-            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN, spill=spool)
-            index = MentionIndex(spill=spool)  # what the pages read of their mentions, as they go to the spool (their rows too)
-            # what the build keeps of a result once it is cached, graphed and with the loader: not its projection
-            done = partial(replace, reads=None)
+            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN, spill=spool, docs=results.by_id)
+            # what the pages read of their mentions, as they go to the spool (their rows too)
+            index = MentionIndex(spill=spool, documents=results)
 
             def hold(p: Path, result: DocResult) -> None:
                 """A result, cached or extracted: its facts to the graph, what the build keeps of it spooled."""
-                kept = results[p] = spool.keep(done(result))
-                graph.add([kept.doc], result.mentions, result.relations)  # the document with its text spooled
-                index.add(kept.doc, result.mentions, stored=kept.mentions, relations=kept.relations)
+                kept = results.add(result)  # once it is cached, graphed and with the loader: not its projection
+                graph.add([kept.doc], result.mentions, result.relations)
+                index.add(kept.doc, result.mentions)
                 progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
 
             for p in (p for p in paths if store.has(keys[p])):
@@ -762,18 +919,18 @@ def build(
             for p, result in again:
                 take(p, result)
         progress.finish()
-        store.prune({keys[p] for p in results})
+        held = [p for p in paths if ids[p] in results.numbers]
+        store.prune({keys[p] for p in held})
         report.cache_hits = store.hits
-        ordered = [results[p] for p in paths if p in results]
-        report.files = len(ordered)
-        report.articles = sum(len(r.doc.articles) for r in ordered)
-        report.characters = sum(r.doc.characters for r in ordered)
+        report.files = len(results)
+        report.articles = sum(len(d.articles) for d in results.by_id.values())
+        report.characters = sum(r.doc.characters for r in results)
         report.seconds["extract"] = time.perf_counter() - t1
         # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
         graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
-        doc_keys = {ids[p]: f"{store.version}:{keys[p]}:{graph_code}" for p in results} if store.dir else None
+        doc_keys = {ids[p]: f"{store.version}:{keys[p]}:{graph_code}" for p in held} if store.dir else None
         report.outputs = export(
-            ordered, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
+            results, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared, index=index,
             progress=progress,
         )
@@ -935,8 +1092,12 @@ def export(
 
     progress = progress or Progress.quiet()
     t = time.perf_counter()
-    results = sorted(results, key=lambda r: r.doc.doc_id)
-    docs = [r.doc for r in results]
+    if isinstance(results, Documents):  # each made when it is read (its documents' by id for the pages)
+        docs: Sequence[DocInfo] | Mapping[str, DocInfo] = results.by_id
+        results = results.in_order()
+    else:
+        results = sorted(results, key=lambda r: r.doc.doc_id)
+        docs = [r.doc for r in results]
     if graph is None:
         graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN)
         for r in results:
@@ -956,7 +1117,7 @@ def export(
         triples = rdf.graph_triples(g, base=base)
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
-        parts = [r.parts if own else document_parts(r.doc, list(r.mentions), list(r.relations), base=base) for r in results]
+        parts = _Column(results, _parts) if own else [document_parts(r.doc, list(r.mentions), list(r.relations), base=base) for r in results]
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a
@@ -965,16 +1126,19 @@ def export(
             from kg.validate import DocumentPart, RemoteParts, check_build
 
             rb = rdf.Rebase(base)
-            documents = [
+
+            def part(n: int) -> DocumentPart:
                 # the IRIs as the spooled mentions keep them, read as each is checked (2.3 kB a page of the seeds as a frozenset each)
-                DocumentPart(p, mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
-                for p, r in zip(parts, results, strict=True)
-            ]
+                r = results[n]
+                return DocumentPart(parts[n], mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
+
+            # each made as it is read: held, with their parts, 0.3 kB a page of the seeds x200 from the pages to the check's end
+            documents = _Column(range(len(results)), part)
             loaded = preloaded.done() if preloaded is not None else None
             if isinstance(loaded, RemoteParts):
                 # the corpus-wide shapes start now in the store's process, on the other core while this
                 # one writes the files and the pages (a document it lacks goes to it whole first)
-                digests = [(p.digest or rdf.parts_digest(p.ttl, p.trig), p) for p in parts]
+                digests = ((p.digest or rdf.parts_digest(p.ttl, p.trig), p) for p in parts)
                 loaded.add([(digest, p.ttl) for digest, p in digests if not loaded.has(digest)])
                 loaded.start(triples)
             check = partial(check_build, tmp, triples, documents, checked=checked, base=base, ontology=ontology, parts=loaded)

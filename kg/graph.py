@@ -29,6 +29,8 @@ from kg.relations import ARTICLE_IRIS, AUTHOR, PART_OF, SERVES, WITHIN, article_
 if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that extracts never needs it
     import networkx as nx
 
+    from kg.build import Documents
+
 ARTICLE = "ARTICLE"
 EVIDENCE_SHOWN = 3  # the ranges of a fact's evidence an entity page links (kg.html); a build's graph keeps that many
 
@@ -89,7 +91,9 @@ class GraphBuilder:
     article (where a page links them) and how many are. With either, each document's relations
     come with it, in one call (a range read twice is told apart in that call only)."""
 
-    def __init__(self, onto: Ontology, *, articles: bool = True, evidence: int | None = None, spill: Spill | None = None) -> None:
+    def __init__(
+        self, onto: Ontology, *, articles: bool = True, evidence: int | None = None, spill: Spill | None = None, docs: Mapping[str, DocInfo] | None = None,
+    ) -> None:
         self.onto = onto
         self.articles = articles
         self.evidence = evidence
@@ -98,7 +102,9 @@ class GraphBuilder:
         # spool), kept there a document at a time (`SpilledAuthors`)
         self.article_edges: Counter = Counter()
         self.authors: dict[str, list[str] | tuple[str, ...]] | SpilledAuthors = SpilledAuthors(spill) if spill is not None else {}
-        self.docs: dict[str, DocInfo] = {}
+        # the documents by id; `docs`: where something else keeps them (a build's kg.build.Documents), which `add` leaves to it
+        self.docs: Mapping[str, DocInfo] = {} if docs is None else docs
+        self.own_docs = docs is None
         self.surface: dict[str, Counter] = defaultdict(Counter)
         # by entity, its first and its last mention in the order of (document, start, end): the first
         # gives its type and sentence, the last whether it is new (as a pass in that order leaves them)
@@ -112,8 +118,9 @@ class GraphBuilder:
         self.facts: dict[tuple[str, str, str], tuple[tuple[str, int, int], float, str] | _Facts] = {}
 
     def add(self, docs: Iterable[DocInfo], mentions: Iterable[Mention], relations: Iterable[Relation]) -> None:
-        for d in docs:
-            self.docs[d.doc_id] = d
+        if self.own_docs:
+            for d in docs:
+                self.docs[d.doc_id] = d
         surface, first, last = self.surface, self.first, self.last
         n = self.seen
         for m in mentions:
@@ -444,9 +451,12 @@ class MentionIndex:
 
     SPILL_ROWS = 256  # 6 kB of rows an entity keeps in memory, at most, with a spill
 
-    def __init__(self, spill: Spill | None = None) -> None:
-        self.doc_ids: list[str] = []  # by the number rows give them
-        self.numbers: dict[str, int] = {}  # document -> that number
+    def __init__(self, spill: Spill | None = None, documents: Documents | None = None) -> None:
+        """`documents`: where the documents are kept, numbered as they came, with their mentions and
+        relations (a build's `kg.build.Documents`); each is added here after it is added there."""
+        self.documents = documents
+        self.doc_ids: list[str] = [] if documents is None else documents.ids  # by the number rows give them
+        self.numbers: dict[str, int] = {} if documents is None else documents.numbers  # document -> that number
         self.rows: dict[str, array] = {}  # entity IRI -> (document number, sentence start, end, article, start, end), ...
         # entity IRI -> (offset, count) of each run of its rows in `spill`, in the order they came, when it has any
         self.spilled: dict[str, array] = {}
@@ -456,9 +466,10 @@ class MentionIndex:
         # counts held as a dict a document took 0.4 kB a page of the seeds x200 (tracemalloc)
         self.records: Spill = spill if spill is not None else _Held()
         self.at = array("q")
-        self.stored: list[Iterable[Mention]] = []  # by number: a document's mentions, read again when iterated
-        # by number: a document's relations (Relations, or an object whose rows() are those of
-        # kg.build.SpooledRelations), None where they are not read again
+        # without `documents`, by number: a document's mentions, read again when iterated, and its
+        # relations (Relations, or an object whose rows() are those of kg.build.SpooledRelations),
+        # None where they are not read again
+        self.stored: list[Iterable[Mention]] = []
         self.relations: list[Iterable[Relation] | None] = []
         self.labels: Counter = Counter()  # mentions per label, in all
 
@@ -479,9 +490,16 @@ class MentionIndex:
     ) -> None:
         """A document's mentions; `stored`: where they are read again (else the sequence is kept);
         `relations`: where its relations are read again, if anywhere."""
-        number = len(self.doc_ids)
-        self.doc_ids.append(doc.doc_id)
-        self.numbers[doc.doc_id] = number
+        if self.documents is None:
+            number = len(self.doc_ids)
+            self.doc_ids.append(doc.doc_id)
+            self.numbers[doc.doc_id] = number
+            self.stored.append(mentions if stored is None else stored)
+            self.relations.append(relations)
+        else:
+            number = self.numbers[doc.doc_id]
+            if stored is not None or relations is not None or 2 * number != len(self.at):
+                raise ValueError(f"{doc.doc_id}: its mentions and relations are where the index's documents keep them, and it comes in their order")
         articles = {a[0] for a in doc.articles}
         counts: Counter = Counter()
         named: set[str] = set()
@@ -500,12 +518,12 @@ class MentionIndex:
                 named.add(m.iri)
         record = _record(counts, sorted(named))
         self.at.extend((self.records.append(record), len(record)))
-        self.stored.append(mentions if stored is None else stored)
-        self.relations.append(relations)
 
     @property
     def has_relations(self) -> bool:
         """Whether every document's relations are here: else the pages take the evidence from the graph."""
+        if self.documents is not None:
+            return self.documents.has_relations
         return bool(self.doc_ids) and None not in self.relations
 
     def counts(self, doc_id: str) -> dict[int, int]:
@@ -525,14 +543,21 @@ class MentionIndex:
     def relation_rows(self, doc_id: str) -> list[tuple]:
         """A document's relations as `kg.mention.relation_rows`."""
         number = self.numbers.get(doc_id)
-        found = self.relations[number] if number is not None else None
+        if number is None:
+            found = None
+        else:
+            found = self.relations[number] if self.documents is None else self.documents[number].relations
         rows = getattr(found, "rows", None)  # a build's spooled relations keep them so
         return rows() if rows is not None else relation_rows(found or ())
 
     def of_doc(self, doc_id: str) -> list[Mention]:
         """A document's mentions, sorted by (start, end, IRI), as they came for equal ones."""
         number = self.numbers.get(doc_id)
-        return sorted(self.stored[number] if number is not None else (), key=lambda m: (m.start, m.end, m.iri))
+        if number is None:
+            found: Iterable[Mention] = ()
+        else:
+            found = self.stored[number] if self.documents is None else self.documents[number].mentions
+        return sorted(found, key=lambda m: (m.start, m.end, m.iri))
 
     def of_entity(self, iri: str) -> list[tuple[str, tuple[int, int], int, int, int]]:
         """An entity's mentions as (document, sentence, article, start, end), sorted by (document, start, end)."""

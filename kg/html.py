@@ -510,7 +510,7 @@ def _read_text(docs: Mapping[str, DocInfo], read: dict[str, str], doc_id: str) -
 @dataclass(slots=True)
 class _Site:
     attrs: dict[str, dict]  # IRI -> the node's attributes in the graph
-    docs: dict[str, DocInfo]
+    docs: Mapping[str, DocInfo]  # by id, in the order of the ids
     entity: dict[str, str]  # IRI -> file name under entities/
     articles: _Articles  # each document's articles: their IRIs, ranges and file names under articles/
     # the edges between nodes that are not articles: u -> (v, key, data) of those from u, and v -> (u, key, data)
@@ -830,10 +830,12 @@ def _page_name(iri: str, label: str) -> str:
 
 
 def _site(
-    g: nx.MultiDiGraph, docs: Sequence[DocInfo], mentions: Sequence[Mention] | MentionIndex, authors: Mapping[str, Sequence[str]] | None = None,
+    g: nx.MultiDiGraph, docs: Sequence[DocInfo] | Mapping[str, DocInfo], mentions: Sequence[Mention] | MentionIndex,
+    authors: Mapping[str, Sequence[str]] | None = None,
 ) -> _Site:
-    """What the pages read of the corpus. `authors`: as in `page_files`, for a graph without articles."""
-    docs_by_id = {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
+    """What the pages read of the corpus. `docs`: a sequence, or a mapping by id in the order of the ids
+    (a build's, each made when it is read); `authors`: as in `page_files`, for a graph without articles."""
+    docs_by_id = docs if isinstance(docs, Mapping) else {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
     articles = _Articles(docs_by_id)
     types = dict(g.nodes(data="type"))
     entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
@@ -1743,9 +1745,9 @@ class _Pages(Sequence[_Page]):
 
     def __init__(self, site: _Site, head: list[_Page], doc_keys: Mapping[str, str] | None) -> None:
         self.site, self.head, self.doc_keys = site, head, doc_keys
-        self.docs = list(site.docs.values())
+        self.ids = list(site.docs)  # the documents' (each read from the site's when its pages are made)
         # the index of each document's first article page, and of the first entity page
-        self.firsts = list(accumulate((len(d.articles) for d in self.docs), initial=len(head)))
+        self.firsts = array("q", accumulate((len(d.articles) for d in site.docs.values()), initial=len(head)))
         self.entities = [(f"entities/{name}", iri) for iri, name in sorted(site.entity.items())]
 
     def __len__(self) -> int:
@@ -1767,7 +1769,7 @@ class _Pages(Sequence[_Page]):
 
     def _article(self, i: int) -> tuple:
         k = bisect_right(self.firsts, i) - 1
-        d = self.docs[k]
+        d = self.site.docs[self.ids[k]]
         return (d, *d.articles[i - self.firsts[k]])
 
     def _article_path(self, d: DocInfo, index: int) -> str:
@@ -1776,7 +1778,7 @@ class _Pages(Sequence[_Page]):
     def paths(self) -> Iterator[str]:
         """The path of each page, in order, without making the pages."""
         yield from (page.path for page in self.head)
-        for d in self.docs:
+        for d in self.site.docs.values():
             for index, *_ in d.articles:
                 yield self._article_path(d, index)
         yield from (path for path, _ in self.entities)

@@ -248,7 +248,7 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     import networkx as nx
 
     from kg import cli
-    from kg.build import Outputs, Spool, build
+    from kg.build import Documents, Outputs, Spool, build
     from kg.errors import KGError
     from kg.graph import GraphBuilder, MentionIndex, SpilledAuthors
 
@@ -259,10 +259,12 @@ def test_build_lists_its_outputs_and_retains_its_heap_when_asked(tmp_path):
     kept: list = []
     report = build(corpus, tmp_path / "out", cache=False, retain=kept)
     assert any(isinstance(x, nx.MultiDiGraph) and x.number_of_nodes() for x in kept)
-    assert any(isinstance(x, dict) and len(x) == 1 for x in kept)  # the results, by path
+    # the results, a row a document (kg.build.Documents): its result is made when it is read
+    (results,) = [x for x in kept if isinstance(x, Documents)]
+    assert len(results) == 1 and results[0] is not results[0]
     # a document's IRIs are in the build's spool, not in its process: those its mentions denote,
     # and the mentions' index's record of those its articles' mentions do (its spool is closed now)
-    (result,) = next(x for x in kept if isinstance(x, dict)).values()
+    (result,) = results
     (index,) = [x for x in kept if isinstance(x, MentionIndex)]
     assert isinstance(index.records, Spool) and len(index.at) == 2
     for read in (lambda: tuple(result.mentions.refs), lambda: index.named(result.doc.doc_id)):

@@ -467,7 +467,7 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     cache as bytes); once the build is over they are not read from a file that is gone."""
     import pickle
 
-    from kg.build import SpooledDoc, SpooledMentions, SpooledParts
+    from kg.build import Documents, SpooledDoc, SpooledMentions, SpooledParts
     from kg.errors import KGError
     from kg.graph import DocInfo, GraphBuilder
     from kg.mention import Mention
@@ -476,7 +476,7 @@ def test_a_build_keeps_the_documents_outputs_in_its_spool_not_in_memory(corpus, 
     kept: list = []
     cache = tmp_path / "cache"
     build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
-    results = list(next(x for x in kept if isinstance(x, dict)).values())  # the build's results, by path
+    results = list(next(x for x in kept if isinstance(x, Documents)))  # the build's results, a row a document
     assert len(results) == 3 and all(isinstance(r.parts, SpooledParts) for r in results)
     # and its mentions and text: the build holds their count and the text's length (the mentions' IRIs are spooled too)
     assert all(isinstance(r.mentions, SpooledMentions) and r.mentions.count > 0 for r in results)
@@ -511,13 +511,13 @@ def test_a_build_keeps_a_documents_relations_in_its_spool_once_graphed_and_lets_
     neither, extracted or read from the cache; the cache keeps both."""
     import pickle
 
-    from kg.build import SpooledRelations
+    from kg.build import Documents, SpooledRelations
 
     cache = tmp_path / "cache"
     for _ in range(2):  # extracted, then read from the cache
         kept: list = []
         build(corpus, tmp_path / "out", html=False, jobs=2, cache=cache, retain=kept)
-        results = list(next(x for x in kept if isinstance(x, dict)).values())
+        results = list(next(x for x in kept if isinstance(x, Documents)))
         assert len(results) == 3 and all(type(r.relations) is SpooledRelations and r.relations.count > 0 and r.reads is None for r in results)
     (version,) = [d for d in cache.iterdir() if d.is_dir()]
     cached = [pickle.loads(f.read_bytes()) for f in sorted(version.glob("*.pickle"))]
@@ -605,6 +605,62 @@ def test_the_spool_gives_back_what_it_kept_and_says_where_it_cannot_write(tmp_pa
     real.close()
     with pytest.raises(KGError, match="cannot keep the documents' outputs there"):
         Spool(tmp_path / "missing")
+
+
+def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_path):
+    """kg.build.Documents, what a build keeps of its results: a row of numbers and digests a
+    document, each result made when it is read, equal to what `Spool.keep` gives; by id in the
+    order of the ids; the mentions' index reads a document's mentions and relations there."""
+    from kg.build import Documents, DocResult, Spool
+    from kg.graph import DocInfo, MentionIndex
+    from kg.mention import Evidence, Mention, Relation, relation_rows
+    from kg.ontology import KGR
+    from kg.rdf import DocumentParts, parts_digest
+
+    ttl, trig = b"<a> <b> <c> .\n", b"<g> { <a> <b> <c> . }\n"
+    digested = DocumentParts(ttl, b'{"@id": "a"}', trig, parts_digest(ttl, trig))
+    spool = Spool(tmp_path)
+
+    def result(i: int, *, relations: bool = True, checked: str | None = None, parts: DocumentParts = digested) -> DocResult:
+        doc = DocInfo(f"d{i}", "四平市\ud800铁西区。" * (i + 1), "gb18030" if i == 1 else "utf-8", [(0, 0, 8, "四平市", None), (1, 8, 9, "", (0, 3))])
+        mentions = [Mention(doc.doc_id, 0, 3, "四平市", "PLACE", f"{KGR}place/{i}", 0, (0, 9))] * i
+        found = [Relation(f"{KGR}place/{i}", "containedInPlace", f"{KGR}place/0", Evidence(doc.doc_id, 0, 9), 0.5)] * i
+        return DocResult(doc, mentions, found if relations else None, parts, f'{{"n": {i}}}\n'.encode(), checked)
+
+    made = [result(2, checked="ab" * 16), result(0), result(1)]
+    table = Documents(spool)
+    rows = [table.add(r) for r in made]
+
+    def seen(r: DocResult) -> tuple:
+        d = r.doc
+        relations = None if r.relations is None else (len(r.relations), list(r.relations))
+        return (d.doc_id, d.text, d.encoding, d.characters, d.digest, list(d.articles), len(r.mentions), list(r.mentions), tuple(r.mentions.refs),
+                relations, r.parts.ttl, r.parts.jsonld, r.parts.trig, r.parts.digest, bytes(r.jsonl), r.checked, r.reads)
+
+    kept = [seen(spool.keep(r)) for r in made]
+    assert [seen(r) for r in rows] == [seen(r) for r in table] == kept
+    assert kept[0][-2] == "ab" * 16 and kept[1][-2] is None and kept[1][13] == digested.digest  # a key, none
+    assert table[0] is not table[0] and [seen(r) for r in table[-2:]] == kept[1:]
+    assert (table.ids, table.numbers, len(table)) == (["d2", "d0", "d1"], {"d2": 0, "d0": 1, "d1": 2}, 3)
+    assert [r.doc.doc_id for r in table.in_order()] == ["d0", "d1", "d2"] and list(table.by_id) == ["d0", "d1", "d2"]
+    assert "d1" in table.by_id and "d3" not in table.by_id and table.by_id["d2"].text == made[0].doc.text and len(table.by_id) == 3
+    assert table.has_relations
+    index = MentionIndex(spill=spool, documents=table)
+    for r in made:
+        index.add(table.by_id[r.doc.doc_id], r.mentions)
+    assert index.doc_ids is table.ids and index.has_relations
+    assert index.of_doc("d2") == made[0].mentions and index.relation_rows("d2") == relation_rows(made[0].relations) and len(index.relation_rows("d2")) == 2
+    assert index.of_doc("d9") == [] and index.relation_rows("d9") == []
+    with pytest.raises(ValueError, match="d2: a document kept twice"):
+        table.add(made[0])
+    with pytest.raises(ValueError, match="d5: digests of 3 bytes"):
+        table.add(result(5, parts=DocumentParts(ttl, b"", trig, b"abc")))
+    table.add(result(3, relations=False))
+    assert not table.has_relations and table[3].relations is None and len(table[3].mentions) == 3
+    with pytest.raises(ValueError, match="d0: its mentions and relations are where the index's documents keep them"):
+        index.add(made[1].doc, made[1].mentions)  # not in the order of the documents
+    assert not Documents(spool).has_relations
+    spool.close()
 
 
 def test_extraction_results_are_taken_as_they_come():
