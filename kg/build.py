@@ -377,7 +377,10 @@ class Documents(Sequence[DocResult]):
     # mentions and of relations (-1: none kept), the encoding's number (in `_encodings`), and
     # whether the document has a key from the per-document shapes
     WIDTH = RELATIONS + 2 + 5
-    DIGEST = 16  # bytes of each digest: the text's (kg.graph.text_digest), the parts', the key (zeros: none)
+    # bytes of each digest: the text's (kg.graph.text_digest), the parts', the key from the
+    # per-document shapes and the key in the cache (`Cache.key`; zeros: none)
+    DIGEST = 16
+    DIGESTS = 4
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool
@@ -388,13 +391,13 @@ class Documents(Sequence[DocResult]):
         self._encodings: list[str] = []
         self._sorted: list[str] | None = None  # the ids in order, once asked for
 
-    def add(self, r: DocResult) -> DocResult:
-        """`r` spooled, as `__getitem__` gives it back (its projection let go of)."""
+    def add(self, r: DocResult, key: str | None = None) -> DocResult:
+        """`r` spooled, as `__getitem__` gives it back (its projection let go of); `key`: its key in the cache."""
         if r.doc.doc_id in self.numbers:
             raise ValueError(f"{r.doc.doc_id}: a document kept twice")
         parts, checked = r.parts.digest, r.checked
-        if len(parts) != self.DIGEST or checked is not None and len(checked) != 2 * self.DIGEST:
-            raise ValueError(f"{r.doc.doc_id}: digests of {len(parts)} bytes and a key of {len(checked or '')} characters, not of {self.DIGEST} bytes")
+        if len(parts) != self.DIGEST or any(k is not None and len(k) != 2 * self.DIGEST for k in (checked, key)):
+            raise ValueError(f"{r.doc.doc_id}: a digest of {len(parts)} bytes and keys of {len(checked or '')} and {len(key or '')} hex digits, not of {self.DIGEST} bytes")
         offsets, digest = self.spool.write(r)
         d = r.doc
         if d.encoding not in self._encodings:
@@ -405,7 +408,7 @@ class Documents(Sequence[DocResult]):
         relations = -1 if r.relations is None else len(r.relations)
         self._rows.extend(offsets)
         self._rows.extend((len(d.text), len(r.mentions), relations, self._encodings.index(d.encoding), checked is not None))
-        self._digests += bytes.fromhex(digest) + parts + bytes.fromhex(checked or "00" * self.DIGEST)
+        self._digests += bytes.fromhex(digest) + parts + bytes.fromhex(checked or "00" * self.DIGEST) + bytes.fromhex(key or "00" * self.DIGEST)
         self._sorted = None
         return self[number]
 
@@ -416,14 +419,23 @@ class Documents(Sequence[DocResult]):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         i = _position(i, len(self))
-        row, at = self._rows[i * self.WIDTH : (i + 1) * self.WIDTH], 3 * self.DIGEST * i
+        row, at = self._rows[i * self.WIDTH : (i + 1) * self.WIDTH], self.DIGESTS * self.DIGEST * i
         characters, mentions, relations, encoding, checked = row[RELATIONS + 2 :]
         digests = self._digests[at : at + 3 * self.DIGEST]
         return _spooled(
             Pieces(self.spool, row[: RELATIONS + 2]), self.ids[i], self._encodings[encoding], characters, digests[: self.DIGEST].hex(), mentions,
             relations if relations >= 0 else None, bytes(digests[self.DIGEST : 2 * self.DIGEST]),
-            digests[2 * self.DIGEST :].hex() if checked else None,
+            digests[2 * self.DIGEST : 3 * self.DIGEST].hex() if checked else None,
         )
+
+    def key(self, i: int) -> str:
+        """The `i`th document's key in the cache, as `add` was given it (zeros: none)."""
+        at = (self.DIGESTS * i + 3) * self.DIGEST
+        return self._digests[at : at + self.DIGEST].hex()
+
+    def keyed(self, prefix: str, suffix: str) -> Mapping[str, str]:
+        """Each document's key in the cache between `prefix` and `suffix`, by id, made when asked for."""
+        return _Keyed(self, prefix, suffix)
 
     @property
     def has_relations(self) -> bool:
@@ -482,6 +494,24 @@ class _Ordered(Sequence[DocResult]):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         return self._of[self._order[i]]
+
+
+class _Keyed(Mapping[str, str]):
+    """The keys of `Documents.keyed`."""
+
+    __slots__ = ("_of", "_prefix", "_suffix")
+
+    def __init__(self, of: Documents, prefix: str, suffix: str) -> None:
+        self._of, self._prefix, self._suffix = of, prefix, suffix
+
+    def __getitem__(self, doc_id: str) -> str:
+        return f"{self._prefix}{self._of.key(self._of.numbers[doc_id])}{self._suffix}"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._of.sorted_ids())
+
+    def __len__(self) -> int:
+        return len(self._of)
 
 
 class _ById(Mapping[str, DocInfo]):
@@ -824,7 +854,7 @@ def build(
         t1 = time.perf_counter()
         keys = {p: store.key(p, ids[p]) for p in paths}
         spool = stack.enter_context(contextlib.closing(Spool(out.resolve().parent)))  # their parts, until they are written
-        results = Documents(spool)  # what the build keeps of each document: its pieces in the spool
+        results = Documents(spool)  # what the build keeps of each document, its pieces in the spool and its key in the cache
         todo = [p for p in paths if not store.has(keys[p])]
         # the new files are extracted in the pool while the cached results are read here
         # the per-document shapes run where each document is extracted, when its parts are kg.ttl's
@@ -878,7 +908,7 @@ def build(
 
             def hold(p: Path, result: DocResult) -> None:
                 """A result, cached or extracted: its facts to the graph, what the build keeps of it spooled."""
-                kept = results.add(result)  # once it is cached, graphed and with the loader: not its projection
+                kept = results.add(result, keys[p])  # once it is cached, graphed and with the loader: not its projection
                 graph.add([kept.doc], result.mentions, result.relations)
                 index.add(kept.doc, result.mentions)
                 progress.advance(bytes_=p.stat().st_size, articles=len(result.doc.articles), mentions=len(result.mentions))
@@ -919,8 +949,9 @@ def build(
             for p, result in again:
                 take(p, result)
         progress.finish()
-        held = [p for p in paths if ids[p] in results.numbers]
-        store.prune({keys[p] for p in held})
+        store.prune({results.key(n) for n in range(len(results))})
+        # the input files' Paths, ids and keys (0.7 kB a page of the seeds x200, traced): the documents keep what is left of them
+        del paths, ids, keys, todo, late, pending, again
         report.cache_hits = store.hits
         report.files = len(results)
         report.articles = sum(len(d.articles) for d in results.by_id.values())
@@ -928,7 +959,7 @@ def build(
         report.seconds["extract"] = time.perf_counter() - t1
         # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
         graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
-        doc_keys = {ids[p]: f"{store.version}:{keys[p]}:{graph_code}" for p in held} if store.dir else None
+        doc_keys = results.keyed(f"{store.version}:", f":{graph_code}") if store.dir else None
         report.outputs = export(
             results, onto, out, base=base, html=html, report=report, validate=validate, ontology=ontology, locked=True, jobs=jobs,
             checked=checked, preloaded=loader, retain=retain, doc_keys=doc_keys, pre_keys=pre_keys, graph=graph, prepared=prepared, index=index,

@@ -629,7 +629,7 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
 
     made = [result(2, checked="ab" * 16), result(0), result(1)]
     table = Documents(spool)
-    rows = [table.add(r) for r in made]
+    rows = [table.add(r, key) for r, key in zip(made, ["0f" * 16, None, "e1" * 16])]
 
     def seen(r: DocResult) -> tuple:
         d = r.doc
@@ -645,6 +645,10 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     assert [r.doc.doc_id for r in table.in_order()] == ["d0", "d1", "d2"] and list(table.by_id) == ["d0", "d1", "d2"]
     assert "d1" in table.by_id and "d3" not in table.by_id and table.by_id["d2"].text == made[0].doc.text and len(table.by_id) == 3
     assert table.has_relations
+    # each one's key in the cache, and with what the pages' keys add to it, by id
+    assert [table.key(n) for n in range(3)] == ["0f" * 16, "00" * 16, "e1" * 16]
+    keyed = table.keyed("v:", ":g")
+    assert dict(keyed) == {"d0": f"v:{'00' * 16}:g", "d1": f"v:{'e1' * 16}:g", "d2": f"v:{'0f' * 16}:g"} and keyed.get("d9") is None
     index = MentionIndex(spill=spool, documents=table)
     for r in made:
         index.add(table.by_id[r.doc.doc_id], r.mentions)
@@ -653,8 +657,10 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     assert index.of_doc("d9") == [] and index.relation_rows("d9") == []
     with pytest.raises(ValueError, match="d2: a document kept twice"):
         table.add(made[0])
-    with pytest.raises(ValueError, match="d5: digests of 3 bytes"):
+    with pytest.raises(ValueError, match="d5: a digest of 3 bytes and keys of 0 and 0 hex digits, not of 16 bytes"):
         table.add(result(5, parts=DocumentParts(ttl, b"", trig, b"abc")))
+    with pytest.raises(ValueError, match="d5: a digest of 16 bytes and keys of 32 and 4 hex digits"):
+        table.add(result(5, checked="ab" * 16), "abcd")
     table.add(result(3, relations=False))
     assert not table.has_relations and table[3].relations is None and len(table[3].mentions) == 3
     with pytest.raises(ValueError, match="d0: its mentions and relations are where the index's documents keep them"):
