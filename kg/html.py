@@ -699,10 +699,10 @@ def _cover(rows: Sequence[tuple[int, int, str]]) -> tuple[int, int] | None:
 
 class _Articles:
     """Each document's articles as the pages read them: by (document, index) their IRIs, by offset
-    the article that holds it, by IRI their file names under articles/. Packed a document at a time
-    (its articles' starts, ends and indices in one array, sorted by range, and what their IRIs
-    start with): as maps of (document, index), of rows, of starts, of covers and of names they held
-    1.6 MB more of the build's process at the seeds x200 once its pages were written (tracemalloc).
+    the article that holds it, by IRI their file names under articles/. Packed in one array (a
+    document's articles' starts, ends and indices, sorted by range): as maps of (document, index),
+    of rows, of starts, of covers and of names they held 1.6 MB more of the build's process at the
+    seeds x200 once its pages were written (tracemalloc), and as an array and a string a document 0.2 kB a page.
     An article's IRI is made when asked for, as kg.relations.article_iri makes it: held, a tuple of
     them a document took 0.18 kB a page of the seeds x200, and kept the IRIs' strings (0.8 kB a
     page) with the authors' keys.
@@ -713,17 +713,23 @@ class _Articles:
     1.9 µs each, 45k times for the pages of the seeds x200 (0.09 s). Should any two names meet,
     every name is made as `page_names` makes them, and held."""
 
-    __slots__ = ("_of", "_names")
+    __slots__ = ("_of", "_numbers", "_names")
 
     def __init__(self, docs: Mapping[str, DocInfo]) -> None:
-        self._of: dict[str, tuple[array, str]] = {}  # document -> (starts, ends, indices), what its articles' IRIs start with
+        # document -> where its articles are in `_numbers`: their count, then their starts, ends and
+        # indices (`_get`); one array for all, not one a document with what their IRIs start with (0.2 kB a page)
+        self._of: dict[str, int] = {}
+        self._numbers = array("q")
         self._names: dict[str, str] | None = None  # every article's file name, when two short names meet
         seen: set[int] = set()
         clash = False
         for d in docs.values():
             # sorted as (start, end, IRI) sort: the IRIs differ in their indices' digits only
             rows = sorted((start, end, str(index), index) for index, start, end, _title, _byline in d.articles)
-            found = self._of[d.doc_id] = (array("q", [r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows]), article_iri(d.doc_id, 0)[:-1])
+            self._of[d.doc_id] = len(self._numbers)
+            self._numbers.append(len(rows))
+            self._numbers.extend([r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows])
+            found = self._get(d.doc_id)
             for i in range(len(rows)):
                 h = hash(self._name(d.doc_id, found, i))
                 clash = clash or h in seen
@@ -731,13 +737,21 @@ class _Articles:
         if clash:
             self._names = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
 
+    def _get(self, doc_id: str) -> tuple[array, str] | None:
+        """A document's articles' (starts, ends, indices), sorted by range, and what their IRIs start with; None for a document not here."""
+        at = self._of.get(doc_id)
+        if at is None:
+            return None
+        return self._numbers[at + 1 : at + 1 + 3 * self._numbers[at]], article_iri(doc_id, 0)[:-1]
+
     def _all(self) -> Iterator[tuple[str, int, str]]:
-        for doc, (numbers, prefix) in self._of.items():
+        for doc in self._of:
+            numbers, prefix = self._get(doc)
             n = len(numbers) // 3
             yield from ((doc, numbers[2 * n + i], f"{prefix}{numbers[2 * n + i]}") for i in range(n))
 
     def _position(self, doc_id: str, index: int) -> tuple[tuple[array, str], int] | None:
-        found = self._of.get(doc_id)
+        found = self._get(doc_id)
         if found is None:
             return None
         numbers = found[0]
@@ -764,7 +778,7 @@ class _Articles:
 
     def iris(self, doc_id: str) -> tuple[str, ...]:
         """The IRIs of a document's articles (none for a document not in the corpus)."""
-        found = self._of.get(doc_id)
+        found = self._get(doc_id)
         return tuple(self._iri(found, i) for i in range(len(found[0]) // 3)) if found is not None else ()
 
     def iri(self, doc_id: str, index: int) -> str | None:
@@ -800,7 +814,7 @@ class _Articles:
 
     def at(self, doc_id: str, offset: int) -> str | None:
         """The IRI of the article of a document that holds `offset` (`kg.graph.article_index`)."""
-        found = self._of.get(doc_id)
+        found = self._get(doc_id)
         if found is None:
             return None
         numbers = found[0]
@@ -814,7 +828,7 @@ class _Articles:
         """(start, end) of the range a document's articles cover when they follow each other
         without gap or overlap (an offset is in an article when it is in that range), else None;
         False for a document not in the corpus."""
-        found = self._of.get(doc_id)
+        found = self._get(doc_id)
         if found is None:
             return False
         numbers = found[0]
