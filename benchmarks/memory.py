@@ -6,7 +6,9 @@ traces the process's Python allocations (tracemalloc) and takes a snapshot once 
 written, where a build holds the most of what it keeps per page. Both corpora have the same
 entities, so what the larger holds more grows with the pages: the report gives it per page,
 (LARGE - SMALL) / (pages of LARGE - pages of SMALL), and the source lines it was allocated at.
-Native memory (pyoxigraph's, the allocator's) is not traced: RSS is in `benchmarks/run.py`.
+It gives the same of the traced peak, the most the process held at any one time of the rebuild
+(what it makes at the pages' end, after the snapshot, included). Native memory (pyoxigraph's,
+the allocator's) is not traced: RSS is in `benchmarks/run.py`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from run import make_corpus  # noqa: E402
 
 # run in a process of its own: tracemalloc from its start, a snapshot where the pages are written
 _CHILD = """
-import sys, tracemalloc
+import atexit, sys, tracemalloc
 import kg.html as H
 paths = H._Pages.paths
 def snapshot(self):
@@ -34,18 +36,19 @@ def snapshot(self):
     return paths(self)
 H._Pages.paths = snapshot
 tracemalloc.start(1)
+atexit.register(lambda: open(sys.argv[1] + ".peak", "w").write(str(tracemalloc.get_traced_memory()[1])))
 from kg.cli import main
 raise SystemExit(main(["build", *sys.argv[2:]]))
 """
 
 
-def snapshot(corpus: Path, out: Path, dump: Path) -> tracemalloc.Snapshot:
-    """The snapshot of a rebuild of `corpus` into `out`, once its pages are written."""
+def snapshot(corpus: Path, out: Path, dump: Path) -> tuple[tracemalloc.Snapshot, int]:
+    """The snapshot of a rebuild of `corpus` into `out`, once its pages are written, and its traced peak."""
     for _ in range(2):  # the first fills the cache
         done = subprocess.run([sys.executable, "-c", _CHILD, str(dump), str(corpus), "--out", str(out), "--jobs", "2"], capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"{corpus}: the build failed:\n{done.stderr[-2000:]}")
-    return tracemalloc.Snapshot.load(str(dump))
+    return tracemalloc.Snapshot.load(str(dump)), int(Path(f"{dump}.peak").read_text())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,11 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     seeds = len(list((HERE.parent / "seeds").glob("*.txt")))
     with tempfile.TemporaryDirectory(prefix="kg-memory-") as tmp:
         root = Path(tmp)
-        shots = [snapshot(make_corpus(root / f"x{n}", n), root / f"out{n}", root / f"x{n}.snap") for n in (small, large)]
+        (shots, peaks) = zip(*(snapshot(make_corpus(root / f"x{n}", n), root / f"out{n}", root / f"x{n}.snap") for n in (small, large)))
     pages = seeds * (large - small)
     totals = [sum(s.size for s in shot.statistics("filename")) for shot in shots]
     print(f"traced once the pages are written: x{small} {totals[0] / 2**20:.1f} MB, x{large} {totals[1] / 2**20:.1f} MB")
     print(f"per page of the seeds: {(totals[1] - totals[0]) / pages / 1024:.2f} kB ({pages} pages more)")
+    print(f"traced peak of the rebuild: x{small} {peaks[0] / 2**20:.1f} MB, x{large} {peaks[1] / 2**20:.1f} MB")
+    print(f"per page of the seeds: {(peaks[1] - peaks[0]) / pages / 1024:.2f} kB")
     print("\nwhere it grows (bytes a page, at the line that allocated it):")
     for stat in shots[1].compare_to(shots[0], "lineno")[: args.top]:
         frame = stat.traceback[0]

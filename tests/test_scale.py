@@ -432,6 +432,8 @@ def test_memory_benchmark_reports_what_a_build_holds_a_page():
     assert done.returncode == 0, done.stderr
     found = re.search(r"traced once the pages are written: x1 ([0-9.]+) MB, x2 ([0-9.]+) MB\nper page of the seeds: (-?[0-9.]+) kB \(5 pages more\)", done.stdout)
     assert found and 5 < float(found.group(1)) < 200 and 5 < float(found.group(2)) < 200, done.stdout
+    peak = re.search(r"traced peak of the rebuild: x1 ([0-9.]+) MB, x2 ([0-9.]+) MB\nper page of the seeds: (-?[0-9.]+) kB\n", done.stdout)
+    assert peak and float(found.group(1)) <= float(peak.group(1)) < 400 and float(found.group(2)) <= float(peak.group(2)) < 400, done.stdout
     rows = done.stdout.split("at the line that allocated it):\n")[1].splitlines()
     assert len(rows) == 5 and all(re.match(r" *-?[0-9]+  \w+\.py:[0-9]+  ", row) for row in rows), done.stdout
     bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "2,1"], capture_output=True, text=True, cwd=ROOT)
