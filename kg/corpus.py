@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from kg.errors import InputError
@@ -367,7 +367,9 @@ _IRI_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 _UCSCHAR = ((0xA0, 0xD7FF), (0xF900, 0xFDCF), (0xFDF0, 0xFFEF), *((p << 16, (p << 16) + 0xFFFD) for p in range(1, 15)))
 
 
-@cache  # called for every IRI of a document's mentions, sentences and articles
+# called for every IRI of a document's mentions, sentences and articles, a document after another:
+# the last few suffice (unbounded, it kept every document's in a build's process, 75 bytes a page)
+@lru_cache(maxsize=256)
 def iri_path(doc_id: str) -> str:
     """A document ID as it goes into an IRI: characters an IRI cannot hold percent-encoded, '/' kept.
 
