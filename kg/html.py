@@ -1686,12 +1686,51 @@ def _json_object(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _manifest(folder: Path) -> dict[str, str]:
-    """The page keys an earlier build recorded in `folder`; none when the manifest is missing or unreadable."""
-    pages = _json_object(folder / MANIFEST).get("pages")
-    if not isinstance(pages, dict):
-        return {}
-    return {p: k for p, k in pages.items() if isinstance(p, str) and isinstance(k, str)}
+def _manifest(folder: Path) -> Iterator[tuple[str, str]]:
+    """The page keys an earlier build recorded in `folder`, by path, sorted; none when the manifest is missing or unreadable."""
+    return ((p, k) for p, k in _json_pairs(folder / MANIFEST, under="pages") if isinstance(k, str))
+
+
+class Damaged(ValueError):
+    """A record a build wrote that is damaged after the pairs read from it (`_json_pairs`)."""
+
+
+def _json_pairs(path: Path, *, under: str | None = None) -> Iterator[tuple[str, Any]]:
+    """The (name, value) pairs of the JSON object in a file a build wrote (`_json_text`; the object
+    under the one name `under`), sorted by name, read a line at a time: read whole into a dict of
+    strings, the previous build's manifest and record of pre-keys took 5.3 kB a page of the seeds
+    x200 while a rebuild read them (tracemalloc). None when the file is missing or unreadable. A
+    line that is not a pair in order, or an end that is missing, raises `Damaged` once the pairs
+    before it are read: the file vouches for none of them. A file of another layout (builds before
+    this one wrote it on one line) is read whole."""
+    head, end = ("{\n", "}\n") if under is None else (f"{{{json.dumps(under)}: {{\n", "}}\n")
+    try:
+        fh = path.open(encoding="utf-8", newline="\n")
+    except OSError:
+        return
+    with fh:
+        try:
+            first = fh.readline()
+        except (OSError, ValueError):
+            return
+        if first == head:
+            last = None
+            try:
+                for line in fh:
+                    if line == end:
+                        return
+                    (name, value), *more = json.loads("{" + line.rstrip("\n").removesuffix(",") + "}").items()
+                    if more or last is not None and name <= last:
+                        break
+                    last = name
+                    yield name, value
+            except (OSError, ValueError):
+                pass
+            raise Damaged(f"{path}: not a record of pairs, a line each, sorted, to its end")
+    data = _json_object(path)
+    data = data.get(under) if under is not None else data
+    if isinstance(data, dict):
+        yield from sorted(data.items())
 
 
 def _reuse(src: str, dst: str) -> bool:
@@ -1798,25 +1837,46 @@ class _Pages(Sequence[_Page]):
         yield from (path for path, _ in self.entities)
 
 
+def _intact(pairs: Iterable, damaged: list[str], name: str) -> Iterator:
+    """`pairs` until they are `Damaged`: then `name` goes to `damaged`, and they end."""
+    try:
+        yield from pairs
+    except Damaged:
+        damaged.append(name)
+
+
 class _Records:
     """What the previous build recorded of each of its pages, in 48 bytes a page (dicts of their
     paths and keys as strings held 500, 3.8 MB of the build's process at the seeds x200): rows of
     the digest of its path, its key and the pre-key recorded with that key (zeros when none),
-    sorted, looked up by bisection."""
+    sorted, looked up by bisection. Made from the manifest and the record of pre-keys as they are
+    read, a pair at a time (`_json_pairs`), the two side by side in their order of paths."""
 
     __slots__ = ("_rows", "_count")
     SIZE = 3 * KEY
 
-    def __init__(self, keys: Mapping[str, str], pre: Mapping[str, tuple[str, str]]) -> None:
+    def __init__(self, keys: Iterable[tuple[str, str]] | Mapping[str, str], pre: Iterable[tuple[str, tuple[str, str]]] | Mapping[str, tuple[str, str]]) -> None:
         """`keys`: the previous manifest's (`_manifest`); `pre`: the record of pre-keys (`_read_pre`),
-        of which a pair is kept only with the key the manifest holds for its page. A key that is not
-        KEY bytes in hex is no key (its page is rendered)."""
-        rows = []
-        for path, key in keys.items():
-            seen = pre.get(path)
-            row = _path_digest(path) + _digest(key) + (_digest(seen[0]) if seen is not None and seen[1] == key else NO_KEY)
+        of which a pair is kept only with the key the manifest holds for its page; each by path,
+        sorted (a mapping is sorted here). A key that is not KEY bytes in hex is no key (its page is rendered)."""
+        keys, pre = (sorted(x.items()) if isinstance(x, Mapping) else x for x in (keys, pre))
+        rows: list[bytes] = []
+        damaged: list[str] = []
+        pre = _intact(pre, damaged, "pre")
+        seen = next(pre, ())  # the record's pair at or after the path in hand, () when none is left
+        for path, key in _intact(keys, damaged, "keys"):
+            while seen and seen[0] < path:  # the two sorted alike: each read once
+                seen = next(pre, ())
+            pair = seen[1] if seen and seen[0] == path else None
+            row = _path_digest(path) + _digest(key) + (_digest(pair[0]) if pair is not None and pair[1] == key else NO_KEY)
             if len(row) == self.SIZE:
                 rows.append(row)
+        for _ in pre:  # the record's rest, read to its end
+            pass
+        if "keys" in damaged:
+            rows = []  # a damaged manifest vouches for no page
+        elif damaged:
+            rows = [row[: 2 * KEY] + NO_KEY for row in rows]  # nor a damaged record for any pre-key
         rows.sort()
         self._rows, self._count = b"".join(rows), len(rows)
 
@@ -1888,10 +1948,10 @@ def _pre_key(version: bytes, page: _Page) -> bytes:
     return h.digest()
 
 
-def _read_pre(path: Path | None) -> dict[str, tuple[str, str]]:
-    """The (pre-key, key) pairs a build recorded in `path`; none when it is missing or unreadable."""
-    data = _json_object(path) if path is not None else {}
-    return {p: (v[0], v[1]) for p, v in data.items() if isinstance(p, str) and isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)}
+def _read_pre(path: Path | None) -> Iterator[tuple[str, tuple[str, str]]]:
+    """The (pre-key, key) pairs a build recorded in `path`, by path, sorted; none when it is missing or unreadable."""
+    pairs = _json_pairs(path) if path is not None else ()
+    return ((p, (v[0], v[1])) for p, v in pairs if isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v))
 
 
 # The job of a forked worker: set in the worker, inherited from the parent without pickling.
@@ -1930,7 +1990,7 @@ def prepare_pages(previous: Path | None, *, pre_keys: Path | None = None, keyed:
     for name in ("index.html", "article.html", "entity.html", "list.html"):
         env.get_template(name)  # compiled once, here, not in each worker
     previous = Path(previous) if previous is not None else None
-    known = _Records(_manifest(previous) if previous is not None else {}, _read_pre(pre_keys) if previous is not None and keyed else {})
+    known = _Records(_manifest(previous) if previous is not None else (), _read_pre(pre_keys) if previous is not None and keyed else ())
     return Prepared(env, _code_version(), previous, known)
 
 
@@ -2098,11 +2158,12 @@ def path_order(path: str) -> str:
 
 
 def _json_text(pairs: Iterable[tuple[str, str]], *, ascii: bool, under: str | None = None) -> Iterator[str]:
-    """The text of the JSON object of (name, value written as JSON) pairs sorted by name, as
-    `json.dumps` of their dict with `sort_keys` writes it, then a new line; the object under the
+    """The text of the JSON object of (name, value written as JSON) pairs sorted by name, a pair a
+    line (as `_json_pairs` reads it back a line at a time), then a new line; the object under the
     one name `under`, if given. A pair at a time: the workers' (path, key) tuples and the text of
     them all held 3.2 MB beside the site at the end of a x200 rebuild's pages (2.5 and 0.7 MB)."""
-    yield "{" if under is None else f"{{{json.dumps(under)}: {{"
+    yield "{\n" if under is None else f"{{{json.dumps(under)}: {{\n"
+    n, between = -1, ",\n"
     for n, (name, value) in enumerate(pairs):
-        yield f"{', ' if n else ''}{json.dumps(name, ensure_ascii=ascii)}: {value}"
-    yield "}\n" if under is None else "}}\n"
+        yield f"{between if n else ''}{json.dumps(name, ensure_ascii=ascii)}: {value}"
+    yield ("\n" if n >= 0 else "") + ("}\n" if under is None else "}}\n")

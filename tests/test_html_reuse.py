@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -411,10 +412,10 @@ def test_reuse_by_document_keys_reads_a_damaged_record_as_none(tmp_path, damage)
     record = tmp_path / "pre.json"
     write_pages(*corpus, tmp_path / "old", doc_keys=_doc_keys(corpus), pre_keys=record)
     record.write_text(damage, encoding="utf-8")
-    assert kg.html._read_pre(record) == {}
+    assert list(kg.html._read_pre(record)) == []
     write_pages(*corpus, tmp_path / "new", previous=tmp_path / "old", doc_keys=_doc_keys(corpus), pre_keys=record)
     assert _tree(tmp_path / "new") == _tree(tmp_path / "old")  # checked by their keys in full, and rewritten
-    assert kg.html._read_pre(record)
+    assert list(kg.html._read_pre(record))
 
 
 def test_records_of_the_previous_build_answer_by_path():
@@ -431,14 +432,47 @@ def test_records_of_the_previous_build_answer_by_path():
 
 
 @pytest.mark.parametrize("ascii_", [True, False])
-def test_records_are_written_as_json_dumps_writes_them(ascii_):
-    pairs = {'a"b\\c.html': "1", "entities/名字\u2028.html": '"k"', "\x01": "[1, 2]", "": "{}"}
-    text = "".join(kg.html._json_text(sorted(pairs.items()), ascii=ascii_))
-    assert text == json.dumps({k: json.loads(v) for k, v in pairs.items()}, sort_keys=True, ensure_ascii=ascii_) + "\n"
-    under = "".join(kg.html._json_text(sorted(pairs.items()), ascii=ascii_, under="pages"))
-    assert under == json.dumps({"pages": {k: json.loads(v) for k, v in pairs.items()}}, sort_keys=True, ensure_ascii=ascii_) + "\n"
-    assert "".join(kg.html._json_text([], ascii=ascii_, under="pages")) == json.dumps({"pages": {}}) + "\n"
-    assert "".join(kg.html._json_text([], ascii=ascii_)) == "{}\n"
+def test_records_are_written_a_pair_a_line_and_read_back_so(ascii_, tmp_path):
+    """The manifest and the record of pre-keys: JSON objects sorted by name, a pair a line, read back
+    a line at a time (kg.html._json_pairs); those builds wrote before on one line are read whole."""
+    pairs = {'a"b\\c.html': "1", "entities/名字\u2028.html": '"k"', "\x01": "[1, 2]", "": "{}", "x\ny": '"v"'}
+    expect = {k: json.loads(v) for k, v in pairs.items()}
+    f = tmp_path / "record.json"
+    for under in (None, "pages"):
+        text = "".join(kg.html._json_text(sorted(pairs.items()), ascii=ascii_, under=under))
+        assert json.loads(text) == (expect if under is None else {"pages": expect}) and text.count("\n") == len(pairs) + 2
+        f.write_text(text, encoding="utf-8")
+        assert list(kg.html._json_pairs(f, under=under)) == sorted(expect.items())
+        f.write_text(json.dumps(expect if under is None else {"pages": expect}, sort_keys=True, ensure_ascii=ascii_), encoding="utf-8")
+        assert list(kg.html._json_pairs(f, under=under)) == sorted(expect.items())  # the layout of builds before
+        empty = "".join(kg.html._json_text([], ascii=ascii_, under=under))
+        assert json.loads(empty) == ({} if under is None else {"pages": {}})
+        f.write_text(empty, encoding="utf-8")
+        assert list(kg.html._json_pairs(f, under=under)) == []
+    # a line that is not a pair, a pair out of order or an end that is missing: damaged, once the
+    # pairs before are read (the file vouches for none of them); a file that is gone has none
+    for text in ('{\n"a": 1,\n"c": 2,\n"b": 3,\n"d": 4\n}\n', '{\n"a": 1,\nnot json\n"b": 2\n}\n', '{\n"a": 1,\n"b": 2'):
+        f.write_text(text, encoding="utf-8")
+        pairs = kg.html._json_pairs(f)
+        assert next(pairs) == ("a", 1)
+        with pytest.raises(kg.html.Damaged, match=f"{re.escape(str(f))}: not a record of pairs, a line each, sorted, to its end"):
+            list(pairs)
+    assert list(kg.html._json_pairs(tmp_path / "missing.json")) == [] and list(kg.html._json_pairs(f, under="pages")) == []
+
+
+def test_records_of_a_damaged_manifest_are_none_and_of_a_damaged_record_have_no_pre_keys():
+    key, pre = "ab" * 16, "ef" * 16
+
+    def damaged(pairs):
+        yield from pairs
+        raise kg.html.Damaged("x: damaged")
+
+    manifest = [("articles/a.html", key), ("articles/b.html", key)]
+    record = [("articles/a.html", (pre, key)), ("articles/b.html", (pre, key))]
+    assert kg.html._Records(manifest, record).get("articles/b.html") == (bytes.fromhex(key), bytes.fromhex(pre))
+    assert len(kg.html._Records(damaged(manifest), record)) == 0
+    known = kg.html._Records(manifest, damaged(record))
+    assert len(known) == 2 and known.get("articles/a.html") == known.get("articles/b.html") == (bytes.fromhex(key), None)
 
 
 def test_pages_are_made_when_asked_for_in_the_order_they_are_written(tmp_path, monkeypatch):
