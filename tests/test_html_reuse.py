@@ -3,6 +3,7 @@ byte for byte, whatever changed; unchanged pages hard-linked, not rendered; any 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -429,6 +430,36 @@ def test_records_of_the_previous_build_answer_by_path():
     assert known.get("entities/名.html") == (bytes.fromhex(key), None)
     assert known.get("index.html") is None and known.get("lists/x.html") is None and known.get("articles/c.html") is None
     assert len(kg.html._Records({}, {})) == 0 and kg.html._Records({}, {}).get("index.html") is None
+
+
+def test_the_pages_keys_are_kept_in_a_file_by_number(tmp_path):
+    slots = kg.html._Slots(4, directory=tmp_path)
+    slots.put(2, b"ccccdddd")  # records 2 and 3
+    slots.put(0, b"aaaa")
+    assert [slots.get(i) for i in range(4)] == [b"aaaa", bytes(4), b"cccc", b"dddd"] and list(tmp_path.iterdir()) == []
+    with pytest.raises(IndexError):
+        slots.get(4)
+
+
+def test_records_are_read_from_a_file_a_block_at_a_time(tmp_path):
+    """The rows are in a file with no name, read a block at a time (`_Records.BLOCK`), found by the
+    first path digest of each block: every page of many blocks is found, none that is not there;
+    the file is closed once the records are let go of."""
+    import gc
+
+    paths = [f"articles/{n:05d}.html" for n in range(3 * kg.html._Records.BLOCK + 7)]
+    manifest = {p: hashlib.blake2b(p.encode(), digest_size=16).hexdigest() for p in paths}
+    record = {p: ("ef" * 16, k) for p, k in list(manifest.items())[::3]}
+    known = kg.html._Records(manifest, record, directory=tmp_path)
+    assert len(known) == len(paths) and list(tmp_path.iterdir()) == []
+    assert all(known.get(p) == (bytes.fromhex(k), bytes.fromhex("ef" * 16) if p in record else None) for p, k in manifest.items())
+    assert all(known.get(p) is None for p in ("", "articles/x.html", "zzz", "articles/00000.htm"))
+    fd = known._fd
+    os.fstat(fd)
+    del known
+    gc.collect()
+    with pytest.raises(OSError):
+        os.fstat(fd)
 
 
 @pytest.mark.parametrize("ascii_", [True, False])
