@@ -428,6 +428,15 @@ class Documents(Sequence[DocResult]):
             digests[2 * self.DIGEST : 3 * self.DIGEST].hex() if checked else None,
         )
 
+    def doc(self, i: int) -> SpooledDoc:
+        """The `i`th document, as `self[i].doc` (without the rest of its result)."""
+        at, w = self.DIGESTS * self.DIGEST * i, self.WIDTH * i
+        row = self._rows
+        return SpooledDoc(
+            self.ids[i], Pieces(self.spool, row[w : w + RELATIONS + 2]), self._encodings[row[w + RELATIONS + 5]], row[w + RELATIONS + 2],
+            self._digests[at : at + self.DIGEST].hex(),
+        )
+
     def key(self, i: int) -> str:
         """The `i`th document's key in the cache, as `add` was given it (zeros: none)."""
         at = (self.DIGESTS * i + 3) * self.DIGEST
@@ -523,7 +532,7 @@ class _ById(Mapping[str, DocInfo]):
         self._of = of
 
     def __getitem__(self, doc_id: str) -> DocInfo:
-        return self._of[self._of.numbers[doc_id]].doc
+        return self._of.doc(self._of.numbers[doc_id])
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._of.numbers
@@ -1161,7 +1170,7 @@ def export(
             def part(n: int) -> DocumentPart:
                 # the IRIs as the spooled mentions keep them, read as each is checked (2.3 kB a page of the seeds as a frozenset each)
                 r = results[n]
-                return DocumentPart(parts[n], mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
+                return DocumentPart(r.parts if own else parts[n], mention_iris(r.mentions) if own else tuple(map(rb, mention_iris(r.mentions))), r.checked if own else None, rdf.doc_iri(r.doc.doc_id))
 
             # each made as it is read: held, with their parts, 0.3 kB a page of the seeds x200 from the pages to the check's end
             documents = _Column(range(len(results)), part)

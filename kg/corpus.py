@@ -367,9 +367,10 @@ _IRI_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 _UCSCHAR = ((0xA0, 0xD7FF), (0xF900, 0xFDCF), (0xFDF0, 0xFFEF), *((p << 16, (p << 16) + 0xFFFD) for p in range(1, 15)))
 
 
-# called for every IRI of a document's mentions, sentences and articles, a document after another:
-# the last few suffice (unbounded, it kept every document's in a build's process, 75 bytes a page)
-@lru_cache(maxsize=256)
+# an ID of these characters only goes into an IRI as it is (most do)
+_IRI_SAFE = re.compile("[" + re.escape("".join(sorted(_IRI_ASCII))) + "/" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _UCSCHAR) + "]*")
+
+
 def iri_path(doc_id: str) -> str:
     """A document ID as it goes into an IRI: characters an IRI cannot hold percent-encoded, '/' kept.
 
@@ -378,6 +379,13 @@ def iri_path(doc_id: str) -> str:
     >>> iri_path("铁西区 50%#1")
     '铁西区%2050%25%231'
     """
+    return doc_id if _IRI_SAFE.fullmatch(doc_id) else _encoded(doc_id)
+
+
+# called for every IRI of a document's mentions, sentences and articles, a document after another:
+# the last few suffice (unbounded, it kept every document's in a build's process, 75 bytes a page)
+@lru_cache(maxsize=256)
+def _encoded(doc_id: str) -> str:
     out = []
     for ch in doc_id:
         o = ord(ch)

@@ -713,7 +713,7 @@ class _Articles:
     1.9 µs each, 45k times for the pages of the seeds x200 (0.09 s). Should any two names meet,
     every name is made as `page_names` makes them, and held."""
 
-    __slots__ = ("_of", "_numbers", "_names")
+    __slots__ = ("_of", "_numbers", "_names", "_last")
 
     def __init__(self, docs: Mapping[str, DocInfo]) -> None:
         # document -> where its articles are in `_numbers`: their count, then their starts, ends and
@@ -721,6 +721,7 @@ class _Articles:
         self._of: dict[str, int] = {}
         self._numbers = array("i")  # a document of 2**31 characters is not read (as kg.graph.MentionIndex)
         self._names: dict[str, str] | None = None  # every article's file name, when two short names meet
+        self._last: tuple[str, tuple[array, str] | None] = ("", None)  # the document asked for last, and what `_get` gave
         seen: set[int] = set()
         clash = False
         for d in docs.values():
@@ -739,10 +740,15 @@ class _Articles:
 
     def _get(self, doc_id: str) -> tuple[array, str] | None:
         """A document's articles' (starts, ends, indices), sorted by range, and what their IRIs start with; None for a document not here."""
+        last = self._last
+        if last[0] == doc_id and last[1] is not None:  # the pages ask for a document's articles one after another
+            return last[1]
         at = self._of.get(doc_id)
         if at is None:
             return None
-        return self._numbers[at + 1 : at + 1 + 3 * self._numbers[at]], article_iri(doc_id, 0)[:-1]
+        found = self._numbers[at + 1 : at + 1 + 3 * self._numbers[at]], article_iri(doc_id, 0)[:-1]
+        self._last = (doc_id, found)
+        return found
 
     def _all(self) -> Iterator[tuple[str, int, str]]:
         for doc in self._of:

@@ -102,3 +102,18 @@ def test_ner_view_reads_traditional_as_simplified_with_offsets_kept():
     text = "鐵西區站前街道東煤社區開展活動。"
     view = NerView(text)
     assert view.text == "铁西区站前街道东煤社区开展活动。" and len(view.text) == len(text)
+
+
+def test_an_id_of_iri_characters_goes_into_an_iri_as_it_is_and_any_other_is_encoded_as_before():
+    """kg.corpus.iri_path: an ID the IRI grammar allows is returned as it is (a pattern of those
+    characters), any other is encoded a character at a time, the same either way."""
+    import itertools
+
+    from kg.corpus import _encoded, iri_path
+
+    alphabet = "aZ09-._~!$&'()*+,;=:@/ %#<>\"{}|\\^`?[]\n\x00\x7f\xa0铁西区\ud7ff\uf900\ufdd0\ufdef\ufff0\ufffd\uffff\U00010000\U0001fffe\U000efffd\U000f0000"
+    for n in range(3):
+        for chars in itertools.product(alphabet, repeat=n):
+            doc_id = "".join(chars)
+            assert iri_path(doc_id) == _encoded.__wrapped__(doc_id), repr(doc_id)
+    assert iri_path("x200/0001-东煤社区") == "x200/0001-东煤社区" and iri_path("铁西区 50%#1") == "铁西区%2050%25%231"

@@ -613,6 +613,8 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     """kg.build.Documents, what a build keeps of its results: a row of numbers and digests a
     document, each result made when it is read, equal to what `Spool.keep` gives; by id in the
     order of the ids; the mentions' index reads a document's mentions and relations there."""
+    from dataclasses import replace
+
     from kg.build import Documents, DocResult, Spool
     from kg.graph import DocInfo, MentionIndex
     from kg.mention import Evidence, Mention, Relation, relation_rows
@@ -643,6 +645,7 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     assert [seen(r) for r in rows] == [seen(r) for r in table] == kept
     assert kept[0][-2] == "ab" * 16 and kept[1][-2] is None and kept[1][13] == digested.digest  # a key, none
     assert table[0] is not table[0] and [seen(r) for r in table[-2:]] == kept[1:]
+    assert [seen(replace(table[n], doc=table.doc(n))) for n in range(3)] == kept  # a document alone, as in its result
     assert (table.ids, table.numbers, len(table)) == (["d2", "d0", "d1"], {"d2": 0, "d0": 1, "d1": 2}, 3)
     assert [r.doc.doc_id for r in table.in_order()] == ["d0", "d1", "d2"] and list(table.by_id) == ["d0", "d1", "d2"]
     assert "d1" in table.by_id and "d3" not in table.by_id and table.by_id["d2"].text == made[0].doc.text and len(table.by_id) == 3
