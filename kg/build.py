@@ -104,7 +104,8 @@ class Spool:
             return r
         offsets, digest = self.write(r)
         d, relations = r.doc, r.relations
-        kept = _spooled(Pieces(self, offsets), d.doc_id, d.encoding, len(d.text), digest, len(r.mentions), None if relations is None else len(relations), r.parts.digest, r.checked)
+        doc = SpooledDoc(d.doc_id, Pieces(self, offsets), d.encoding, len(d.text), digest)
+        kept = _spooled(doc, len(r.mentions), None if relations is None else len(relations), r.parts.digest, r.checked)
         return replace(kept, reads=r.reads)
 
     def write(self, r: DocResult) -> tuple[array, str]:
@@ -169,13 +170,11 @@ class Pieces:
         return self.spool.read(start, self.offsets[k + 1] - start)
 
 
-def _spooled(
-    pieces: Pieces, doc_id: str, encoding: str, characters: int, digest: str, mentions: int, relations: int | None, parts: bytes, checked: str | None,
-) -> DocResult:
-    """A document's result read from its pieces in a spool (`Spool.write`): its text's `characters`
-    and `digest`, its count of `mentions` and of `relations` (None: none kept), its `parts`' digest,
-    its key from the per-document shapes (`checked`)."""
-    doc = SpooledDoc(doc_id, pieces, encoding, characters, digest)
+def _spooled(doc: SpooledDoc, mentions: int, relations: int | None, parts: bytes, checked: str | None) -> DocResult:
+    """The result of a document whose pieces are in a spool (`Spool.write`): its count of
+    `mentions` and of `relations` (None: none kept), its `parts`' digest, its key from the
+    per-document shapes (`checked`)."""
+    pieces = doc._pieces
     kept = SpooledRelations(Spooled(pieces, RELATIONS), relations) if relations is not None else None
     return DocResult(doc, SpooledMentions(Spooled(pieces, MENTIONS), mentions), kept, SpooledParts(pieces, parts), Spooled(pieces, JSONL), checked)
 
@@ -235,7 +234,21 @@ class SpooledDoc:
         return (DocInfo, (self.doc_id, self.text, self.encoding, self.articles))
 
 
-class PackedArticles(Sequence[tuple]):
+class _Made(Sequence):
+    """A sequence whose items are made when read (`_item`, by position); a slice is a list of them."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        return self._item(_position(i, len(self)))
+
+    def _item(self, i: int) -> Any:
+        raise NotImplementedError
+
+
+class PackedArticles(_Made):
     """A document's articles as `DocInfo` lists them, (index, start, end, title, byline), packed:
     their numbers in one array, their titles in one string. As tuples they were 3.2 kB a page of
     the seeds in a build's process, the largest share of what it kept of a document; packed, 1 kB.
@@ -255,10 +268,7 @@ class PackedArticles(Sequence[tuple]):
     def __len__(self) -> int:
         return len(self._numbers) // self.WIDTH
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self))
+    def _item(self, i: int) -> tuple:
         n, at = self._numbers, i * self.WIDTH
         title = self._titles[n[at - 3] if i else 0 : n[at + 3]]
         return (n[at], n[at + 1], n[at + 2], title, (n[at + 4], n[at + 5]) if n[at + 4] >= 0 else None)
@@ -362,7 +372,7 @@ def mention_iris(mentions: list[Mention] | SpooledMentions) -> Collection[str]:
     return mentions.refs if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
 
 
-class Documents(Sequence[DocResult]):
+class Documents(_Made):
     """The results a build keeps, in the order they came, their pieces in a `Spool`: a row of
     numbers a document (where its pieces are, the counts of its text, mentions and relations) and
     its digests as bytes, its DocResult made when it is asked for. Held, a spooled DocResult was
@@ -415,18 +425,11 @@ class Documents(Sequence[DocResult]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self))
-        row, at = self._rows[i * self.WIDTH : (i + 1) * self.WIDTH], self.DIGESTS * self.DIGEST * i
-        characters, mentions, relations, encoding, checked = row[RELATIONS + 2 :]
-        digests = self._digests[at : at + 3 * self.DIGEST]
-        return _spooled(
-            Pieces(self.spool, row[: RELATIONS + 2]), self.ids[i], self._encodings[encoding], characters, digests[: self.DIGEST].hex(), mentions,
-            relations if relations >= 0 else None, bytes(digests[self.DIGEST : 2 * self.DIGEST]),
-            digests[2 * self.DIGEST : 3 * self.DIGEST].hex() if checked else None,
-        )
+    def _item(self, i: int) -> DocResult:
+        doc, w, at = self.doc(i), self.WIDTH * i, self.DIGESTS * self.DIGEST * i
+        mentions, relations, checked = self._rows[w + RELATIONS + 3], self._rows[w + RELATIONS + 4], self._rows[w + RELATIONS + 6]
+        digests = self._digests[at + self.DIGEST : at + 3 * self.DIGEST]
+        return _spooled(doc, mentions, relations if relations >= 0 else None, bytes(digests[: self.DIGEST]), digests[self.DIGEST :].hex() if checked else None)
 
     def doc(self, i: int) -> SpooledDoc:
         """The `i`th document, as `self[i].doc` (without the rest of its result)."""
@@ -467,7 +470,7 @@ class Documents(Sequence[DocResult]):
         return _ById(self)
 
 
-class _Column(Sequence):
+class _Column(_Made):
     """What `get` gives of each item of a sequence, as it is read."""
 
     __slots__ = ("_of", "_get")
@@ -478,9 +481,7 @@ class _Column(Sequence):
     def __len__(self) -> int:
         return len(self._of)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _item(self, i: int) -> Any:
         return self._get(self._of[i])
 
 
@@ -488,7 +489,7 @@ def _parts(r: DocResult) -> DocumentParts | SpooledParts:
     return r.parts
 
 
-class _Ordered(Sequence[DocResult]):
+class _Ordered(_Made):
     """Results of a `Documents` in another order (by their numbers there)."""
 
     __slots__ = ("_of", "_order")
@@ -499,28 +500,8 @@ class _Ordered(Sequence[DocResult]):
     def __len__(self) -> int:
         return len(self._order)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _item(self, i: int) -> DocResult:
         return self._of[self._order[i]]
-
-
-class _Keyed(Mapping[str, str]):
-    """The keys of `Documents.keyed`."""
-
-    __slots__ = ("_of", "_prefix", "_suffix")
-
-    def __init__(self, of: Documents, prefix: str, suffix: str) -> None:
-        self._of, self._prefix, self._suffix = of, prefix, suffix
-
-    def __getitem__(self, doc_id: str) -> str:
-        return f"{self._prefix}{self._of.key(self._of.numbers[doc_id])}{self._suffix}"
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._of.sorted_ids())
-
-    def __len__(self) -> int:
-        return len(self._of)
 
 
 class _ById(Mapping[str, DocInfo]):
@@ -531,7 +512,7 @@ class _ById(Mapping[str, DocInfo]):
     def __init__(self, of: Documents) -> None:
         self._of = of
 
-    def __getitem__(self, doc_id: str) -> DocInfo:
+    def __getitem__(self, doc_id: str) -> Any:
         return self._of.doc(self._of.numbers[doc_id])
 
     def __contains__(self, doc_id: object) -> bool:
@@ -542,6 +523,19 @@ class _ById(Mapping[str, DocInfo]):
 
     def __len__(self) -> int:
         return len(self._of)
+
+
+class _Keyed(_ById):
+    """The keys of `Documents.keyed`, by id."""
+
+    __slots__ = ("_prefix", "_suffix")
+
+    def __init__(self, of: Documents, prefix: str, suffix: str) -> None:
+        super().__init__(of)
+        self._prefix, self._suffix = prefix, suffix
+
+    def __getitem__(self, doc_id: str) -> str:
+        return f"{self._prefix}{self._of.key(self._of.numbers[doc_id])}{self._suffix}"
 
 
 @dataclass(slots=True)
@@ -1217,7 +1211,7 @@ def export(
     return Outputs(out, written)
 
 
-class Outputs(Sequence[Path]):
+class Outputs(_Made):
     """The files a build wrote under `out`, sorted as paths are (by their parts): Paths made when
     they are read, from one string of their relative paths (61 bytes a file of x20's, against 205
     as Paths; 74,274 Paths of such names took 16.6 MB), held from the build's last step to its
@@ -1233,10 +1227,7 @@ class Outputs(Sequence[Path]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = _position(i, len(self))
+    def _item(self, i: int) -> Path:
         return self.out.joinpath(*self._paths[self._ends[i - 1] if i else 0 : self._ends[i]].split("/"))
 
     def __eq__(self, other: object) -> bool:
