@@ -27,7 +27,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kg.corpus import Document, doc_ids, list_inputs, ner_pieces, read_document
+from kg.corpus import Document, doc_ids, list_inputs, misnamed, ner_pieces, read_document, shown
 from kg.errors import ConfigError, InputError, KGError
 from kg.graph import EVIDENCE_SHOWN, DocInfo, GraphBuilder, MentionIndex, iri_lines, read_iri_lines, summary, text_digest
 from kg.link import Linker
@@ -843,6 +843,14 @@ def build(
     # broken one is refused before the output is touched
     onto = None if read_before(ontology) else load_ontology(ontology)
     paths = list_inputs(inputs)
+    for p, why in [(p, r) for p in paths if (r := misnamed(p, inputs)) is not None]:
+        reason = f"{shown(p)}: {why}; skipped."  # as extraction words a file it cannot read
+        if strict:
+            raise InputError(reason)
+        paths.remove(p)
+        report.skipped.append((shown(p), reason))
+        if on_skip:
+            on_skip(shown(p), reason)
     if not paths:
         raise InputError(f"{inputs}: holds no .txt files; nothing to build (the previous output is unchanged).")
     ids = doc_ids(paths, inputs)

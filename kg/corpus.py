@@ -9,6 +9,7 @@ breaks for the NER and maps every offset back into the original text.
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
@@ -359,6 +360,21 @@ def list_inputs(directory: Path, pattern: str = "*.txt") -> list[Path]:
     if not directory.is_dir():
         raise InputError(f"{directory}: not a folder; give the folder that holds the .txt files.")
     return sorted(p for p in directory.rglob(pattern) if p.is_file())
+
+
+def shown(path: Path) -> str:
+    """A path as a message shows it: bytes of its name that are not UTF-8 as backslash escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def misnamed(path: Path, root: Path) -> str | None:
+    """Why a file under `root` cannot be a document by its name, None when it can: a document's id
+    and IRIs are made of its name, which must be text (UTF-8) to go into them and the outputs."""
+    try:
+        str(path.relative_to(root)).encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not UTF-8 text (a document's id and IRIs are made of it); rename the file"
+    return None
 
 
 # RFC 3987: the characters an IRI path segment may hold as they are (ASCII unreserved, sub-delims,

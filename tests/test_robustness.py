@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import random
 import re
 import resource
@@ -804,3 +805,22 @@ def test_errors_cli_subprocess_exit_code_and_single_line(tmp_path):
     assert run.returncode == 1
     assert kg_lines(run.stderr) == [f"kg: error: {tmp_path / 'nope'}: not a folder; give the folder that holds the .txt files."]
     assert "Traceback" not in run.stderr and run.stdout == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a file name of any bytes is Linux's")
+def test_a_file_whose_name_is_not_utf8_is_skipped_or_refused_by_name(tmp_path):
+    """A document's id and IRIs are made of its file's name: a name that is not UTF-8 text is
+    skipped with the reason, its bytes shown escaped (--strict: refused), never a traceback."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seed = sorted(SEEDS.glob("*.txt"))[0].read_bytes()
+    (corpus / "good.txt").write_bytes(seed)
+    with open(os.fsencode(corpus) + b"/caf\xe9.txt", "wb") as fh:
+        fh.write(seed)
+    reason = f"{corpus}/caf\\xe9.txt: its name is not UTF-8 text (a document's id and IRIs are made of it); rename the file; skipped."
+    run = subprocess.run([*KG, "build", str(corpus), "--out", str(tmp_path / "out"), "--no-cache"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert kg_lines(run.stderr) == [f"kg: warning: {reason}"] and "skipped 1 file(s)" in run.stdout
+    assert [d["doc"] for d in json.loads((tmp_path / "out" / "documents.json").read_text(encoding="utf-8"))] == ["good"]
+    strict = subprocess.run([*KG, "build", str(corpus), "--out", str(tmp_path / "strict"), "--no-cache", "--strict"], capture_output=True, text=True, timeout=300)
+    assert strict.returncode == 1 and kg_lines(strict.stderr) == [f"kg: error: {reason}"] and not (tmp_path / "strict").exists()
