@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from operator import attrgetter
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -485,10 +486,6 @@ class _Column(_Made):
         return self._get(self._of[i])
 
 
-def _parts(r: DocResult) -> DocumentParts | SpooledParts:
-    return r.parts
-
-
 class _Ordered(_Made):
     """Results of a `Documents` in another order (by their numbers there)."""
 
@@ -842,15 +839,18 @@ def build(
     # (the start of their server is what a rebuild of one file waits for); any other now, so that a
     # broken one is refused before the output is touched
     onto = None if read_before(ontology) else load_ontology(ontology)
-    paths = list_inputs(inputs)
-    for p, why in [(p, r) for p in paths if (r := misnamed(p, inputs)) is not None]:
-        reason = f"{shown(p)}: {why}; skipped."  # as extraction words a file it cannot read
+    paths = []
+    for p in list_inputs(inputs):
+        why = misnamed(p, inputs)
+        if why is None:
+            paths.append(p)
+            continue
+        skipped = (shown(p), f"{shown(p)}: {why}; skipped.")  # as extraction words a file it cannot read
         if strict:
-            raise InputError(reason)
-        paths.remove(p)
-        report.skipped.append((shown(p), reason))
+            raise InputError(skipped[1])
+        report.skipped.append(skipped)
         if on_skip:
-            on_skip(shown(p), reason)
+            on_skip(*skipped)
     if not paths:
         raise InputError(f"{inputs}: holds no .txt files; nothing to build (the previous output is unchanged).")
     ids = doc_ids(paths, inputs)
@@ -965,8 +965,9 @@ def build(
         del paths, ids, keys, todo, late, pending, again
         report.cache_hits = store.hits
         report.files = len(results)
-        report.articles = sum(len(d.articles) for d in results.by_id.values())
-        report.characters = sum(r.doc.characters for r in results)
+        for d in results.by_id.values():
+            report.articles += len(d.articles)
+            report.characters += d.characters
         report.seconds["extract"] = time.perf_counter() - t1
         # what each document's pages are made from: its cached result (content and pipeline) and the graph's code
         graph_code = hashlib.blake2b((Path(__file__).resolve().parent / "graph.py").read_bytes(), digest_size=8).hexdigest()
@@ -1159,7 +1160,7 @@ def export(
         triples = rdf.graph_triples(g, base=base)
         # each document's parts were written where it was extracted (and are cached with it)
         own = base in (None, KGR)
-        parts = _Column(results, _parts) if own else [document_parts(r.doc, list(r.mentions), list(r.relations), base=base) for r in results]
+        parts = _Column(results, attrgetter("parts")) if own else [document_parts(r.doc, list(r.mentions), list(r.relations), base=base) for r in results]
         if validate:
             # a build whose own output breaks the shapes fails loudly, and the previous output stays;
             # the shapes run compiled to SPARQL (kg.shacl), the results pySHACL would give in a

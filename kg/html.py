@@ -1845,8 +1845,9 @@ class _Pages(Sequence[_Page]):
 
 class _Slots:
     """Records of `size` bytes by number, in a file with no name (`put` writes a run of them, `get`
-    reads one back): the pages' keys and pre-keys, 32 bytes a page, 0.24 kB a page of the seeds x200
-    held in the build's process to the pages' end."""
+    reads one back, `read` a run), read by offset, so the pages' forked processes read it too: the
+    pages' keys and pre-keys (32 bytes a page, 0.24 kB a page of the seeds x200 held in the build's
+    process to the pages' end) and the previous build's records of its pages (`_Records`)."""
 
     __slots__ = ("size", "_fd", "__weakref__")
 
@@ -1855,7 +1856,7 @@ class _Slots:
         import weakref
 
         self.size = size
-        with tempfile.TemporaryFile(dir=directory, prefix=".kg-keys-") as fh:  # no name: nothing is left behind
+        with tempfile.TemporaryFile(dir=directory, prefix=".kg-slots-") as fh:  # no name: nothing is left behind
             self._fd = os.dup(fh.fileno())
         weakref.finalize(self, os.close, self._fd)
 
@@ -1866,10 +1867,14 @@ class _Slots:
 
     def get(self, i: int) -> bytes:
         """Record `i` (zeros for one never put before a later one)."""
-        found = os.pread(self._fd, self.size, i * self.size)
+        found = self.read(i, 1)
         if len(found) != self.size:
             raise IndexError(i)
         return found
+
+    def read(self, start: int, count: int) -> bytes:
+        """Records `start` to `start` + `count`, one after the other (those there are)."""
+        return os.pread(self._fd, count * self.size, start * self.size)
 
 
 def _intact(pairs: Iterable, damaged: list[str], name: str) -> Iterator:
@@ -1886,23 +1891,18 @@ class _Records:
     the digest of its path, its key and the pre-key recorded with that key (zeros when none),
     sorted, looked up by bisection. Made from the manifest and the record of pre-keys as they are
     read, a pair at a time (`_json_pairs`), the two side by side in their order of paths. The rows
-    are in a file with no name (read by offset: the pages' forked processes read it too) and the
-    first path digest of every BLOCK of them here, so a lookup reads one block: held, the rows
-    were 0.36 kB a page of the seeds x200 (tracemalloc), 3.6 MB at x2000."""
+    are in a file with no name (`_Slots`) and the first path digest of every BLOCK of them here, so
+    a lookup reads one block: held, the rows were 0.36 kB a page of the seeds x200 (tracemalloc)."""
 
-    __slots__ = ("_count", "_firsts", "_fd", "__weakref__")
+    __slots__ = ("_count", "_firsts", "_rows")
     SIZE = 3 * KEY
     BLOCK = 128  # rows read at once (6 kB)
 
-    def __init__(
-        self, keys: Iterable[tuple[str, str]] | Mapping[str, str], pre: Iterable[tuple[str, tuple[str, str]]] | Mapping[str, tuple[str, str]],
-        directory: Path | None = None,
-    ) -> None:
+    def __init__(self, keys: Iterable[tuple[str, str]], pre: Iterable[tuple[str, tuple[str, str]]], directory: Path | None = None) -> None:
         """`keys`: the previous manifest's (`_manifest`); `pre`: the record of pre-keys (`_read_pre`),
         of which a pair is kept only with the key the manifest holds for its page; each by path,
-        sorted (a mapping is sorted here). A key that is not KEY bytes in hex is no key (its page is
-        rendered). `directory`: where the rows' file goes (else the temporary folder)."""
-        keys, pre = (sorted(x.items()) if isinstance(x, Mapping) else x for x in (keys, pre))
+        sorted. A key that is not KEY bytes in hex is no key (its page is rendered). `directory`:
+        where the rows' file goes (else the temporary folder)."""
         rows: list[bytes] = []
         damaged: list[str] = []
         pre = _intact(pre, damaged, "pre")
@@ -1923,31 +1923,23 @@ class _Records:
         rows.sort()
         self._count = len(rows)
         self._firsts = b"".join(rows[i][:KEY] for i in range(0, len(rows), self.BLOCK))
-        self._fd = -1
-        if rows:
-            import tempfile
-            import weakref
-
-            with tempfile.TemporaryFile(dir=directory, prefix=".kg-records-") as fh:  # no name: nothing is left behind
-                for i in range(0, len(rows), self.BLOCK):
-                    fh.write(b"".join(rows[i : i + self.BLOCK]))
-                fh.flush()
-                self._fd = os.dup(fh.fileno())
-            weakref.finalize(self, os.close, self._fd)
+        self._rows = _Slots(self.SIZE, directory=directory) if rows else None
+        for i in range(0, len(rows), self.BLOCK):
+            self._rows.put(i, b"".join(rows[i : i + self.BLOCK]))
 
     def __len__(self) -> int:
         return self._count
 
     def get(self, path: str) -> tuple[bytes, bytes | None] | None:
         """(key, pre-key or None) recorded for the page at `path`; None when it had none."""
-        if self._fd < 0:
+        if self._rows is None:
             return None
         digest, firsts, size = _path_digest(path), self._firsts, self.SIZE
         block = bisect_right(range(len(firsts) // KEY), digest, key=lambda b: firsts[b * KEY : (b + 1) * KEY]) - 1
         if block < 0:
             return None
         start = block * self.BLOCK
-        rows = os.pread(self._fd, min(self.BLOCK, self._count - start) * size, start * size)
+        rows = self._rows.read(start, self.BLOCK)
         i = bisect_left(range(len(rows) // size), digest, key=lambda i: rows[i * size : i * size + KEY])
         if i == len(rows) // size or rows[i * size : i * size + KEY] != digest:
             return None

@@ -423,13 +423,13 @@ def test_records_of_the_previous_build_answer_by_path():
     key, other, pre = "ab" * 16, "cd" * 16, "ef" * 16
     manifest = {"articles/a.html": key, "articles/b.html": other, "entities/名.html": key, "index.html": "not hex", "lists/x.html": "ab" * 15}
     record = {"articles/a.html": (pre, key), "articles/b.html": (pre, key)}  # b's pair was recorded with another key
-    known = kg.html._Records(manifest, record)
+    known = kg.html._Records(sorted(manifest.items()), sorted(record.items()))
     assert len(known) == 3  # a key that is not 16 bytes in hex is no key
     assert known.get("articles/a.html") == (bytes.fromhex(key), bytes.fromhex(pre))
     assert known.get("articles/b.html") == (bytes.fromhex(other), None)
     assert known.get("entities/名.html") == (bytes.fromhex(key), None)
     assert known.get("index.html") is None and known.get("lists/x.html") is None and known.get("articles/c.html") is None
-    assert len(kg.html._Records({}, {})) == 0 and kg.html._Records({}, {}).get("index.html") is None
+    assert len(kg.html._Records([], [])) == 0 and kg.html._Records([], []).get("index.html") is None
 
 
 def test_the_pages_keys_are_kept_in_a_file_by_number(tmp_path):
@@ -450,11 +450,11 @@ def test_records_are_read_from_a_file_a_block_at_a_time(tmp_path):
     paths = [f"articles/{n:05d}.html" for n in range(3 * kg.html._Records.BLOCK + 7)]
     manifest = {p: hashlib.blake2b(p.encode(), digest_size=16).hexdigest() for p in paths}
     record = {p: ("ef" * 16, k) for p, k in list(manifest.items())[::3]}
-    known = kg.html._Records(manifest, record, directory=tmp_path)
+    known = kg.html._Records(sorted(manifest.items()), sorted(record.items()), directory=tmp_path)
     assert len(known) == len(paths) and list(tmp_path.iterdir()) == []
     assert all(known.get(p) == (bytes.fromhex(k), bytes.fromhex("ef" * 16) if p in record else None) for p, k in manifest.items())
     assert all(known.get(p) is None for p in ("", "articles/x.html", "zzz", "articles/00000.htm"))
-    fd = known._fd
+    fd = known._rows._fd
     os.fstat(fd)
     del known
     gc.collect()
