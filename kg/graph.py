@@ -13,6 +13,7 @@ no edges from them, and of each fact's evidence only what the pages show: both g
 from __future__ import annotations
 
 import hashlib
+import struct
 import sys
 from array import array
 from bisect import bisect_right, insort
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # networkx is imported where a graph is built: a worker that 
     from kg.build import Documents
 
 ARTICLE = "ARTICLE"
+_RUN_HEAD = struct.Struct("<q")  # where a run of an entity's rows in a spill says the run before it is (MentionIndex)
 EVIDENCE_SHOWN = 3  # the ranges of a fact's evidence an entity page links (kg.html); a build's graph keeps that many
 
 
@@ -445,11 +447,13 @@ class MentionIndex:
     each document once.
 
     `spill` (a build's spool, `kg.build.Spool`): where an entity's rows go, SPILL_ROWS at a time,
-    once it has that many in memory; what is held then grows with the entities, not the mentions
-    (the rows were 1.7 kB a page of the seeds x200, the largest thing a build kept of a page). And
-    where each document's record goes (its counts and IRIs): the index holds its offset."""
+    once it has that many in memory, each run after the offset of the entity's run before it; the
+    index holds the offset of its last run only, so what it holds grows with the entities, not the
+    mentions (the rows were 1.7 kB a page of the seeds x200, the largest thing a build kept of a
+    page; with runs of 256 and their offsets held, 0.83). And where each document's record goes (its
+    counts and IRIs): the index holds its offset."""
 
-    SPILL_ROWS = 256  # 6 kB of rows an entity keeps in memory, at most, with a spill
+    SPILL_ROWS = 32  # 0.75 kB of rows an entity keeps in memory, at most, with a spill
 
     def __init__(self, spill: Spill | None = None, documents: Documents | None = None) -> None:
         """`documents`: where the documents are kept, numbered as they came, with their mentions and
@@ -458,8 +462,9 @@ class MentionIndex:
         self.doc_ids: list[str] = [] if documents is None else documents.ids  # by the number rows give them
         self.numbers: dict[str, int] = {} if documents is None else documents.numbers  # document -> that number
         self.rows: dict[str, array] = {}  # entity IRI -> (document number, sentence start, end, article, start, end), ...
-        # entity IRI -> (offset, count) of each run of its rows in `spill`, in the order they came, when it has any
-        self.spilled: dict[str, array] = {}
+        # entity IRI -> the offset in `spill` of the last run of its rows, when it has one; a run is
+        # the offset of the run before it (-1 for none) as a 64-bit integer, then SPILL_ROWS rows
+        self.spilled: dict[str, int] = {}
         self.spill = spill
         # each document's record (`_record`: its count of mentions per article, the IRIs its articles'
         # mentions denote), in `spill` or here without one; by number, its (offset, size) there. The
@@ -510,7 +515,7 @@ class MentionIndex:
                 row = rows[m.iri] = array("i")  # a document of 2**31 characters is not read
             row.extend((number, m.sentence[0], m.sentence[1], m.article, m.start, m.end))
             if len(row) == full:
-                self.spilled.setdefault(m.iri, array("q")).extend((self.spill.append(row.tobytes()), len(row)))
+                self.spilled[m.iri] = self.spill.append(_RUN_HEAD.pack(self.spilled.get(m.iri, -1)) + row.tobytes())
                 rows[m.iri] = array("i")
             self.labels[m.label] += 1
             if m.article in articles:
@@ -562,12 +567,14 @@ class MentionIndex:
     def of_entity(self, iri: str) -> list[tuple[str, tuple[int, int], int, int, int]]:
         """An entity's mentions as (document, sentence, article, start, end), sorted by (document, start, end)."""
         row, ids = self.rows.get(iri, ()), self.doc_ids
-        runs = self.spilled.get(iri)
-        if runs:
-            held = array("i")
-            for k in range(0, len(runs), 2):
-                held.frombytes(self.spill.read(runs[k], runs[k + 1] * held.itemsize))
-            held.extend(row)
+        at = self.spilled.get(iri, -1)
+        if at >= 0:
+            held = array("i", row)
+            size = _RUN_HEAD.size + 6 * self.SPILL_ROWS * held.itemsize
+            while at >= 0:  # the runs from the last to the first: the order is sorted out below
+                run = self.spill.read(at, size)
+                held.frombytes(run[_RUN_HEAD.size :])
+                (at,) = _RUN_HEAD.unpack_from(run)
             row = held
         found = [(ids[row[i]], row[i + 4], row[i + 5], (row[i + 1], row[i + 2]), row[i + 3]) for i in range(0, len(row), 6)]
         found.sort()

@@ -290,7 +290,8 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, monkey
     the pages need of them: the pages it writes are the bytes of those written from the list of
     mentions and the graph's evidence, whatever the order the documents were added in, and a
     document's mentions and relations are read again once, for its article pages. With the build's
-    spool, the index keeps there an entity's rows of mentions SPILL_ROWS at a time (2 here)."""
+    spool, the index keeps there an entity's rows of mentions SPILL_ROWS at a time (1 here: an
+    entity of three mentions has three runs, each after where the one before it is)."""
     from collections import Counter
 
     from kg.build import Spool
@@ -311,7 +312,7 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, monkey
             reads[self.what] += 1
             return iter(list(self.items))
 
-    monkeypatch.setattr(MentionIndex, "SPILL_ROWS", 2)
+    monkeypatch.setattr(MentionIndex, "SPILL_ROWS", 1)
     spool = Spool(tmp_path) if spilled else None
     index = MentionIndex(spill=spool)
     for d in reversed(docs):
@@ -320,7 +321,9 @@ def test_pages_from_a_mention_index_are_the_pages_from_the_list(tmp_path, monkey
         index.add(d, ms, stored=Stored(("mentions", d.doc_id), ms), relations=Stored(("relations", d.doc_id), rs))
     assert index.labels == Counter(m.label for m in mentions)
     assert index.has_relations and not MentionIndex.of(docs, mentions).has_relations  # a list's index: the graph's evidence
-    assert bool(index.spilled) == spilled and max(map(len, index.rows.values())) <= (6 if spilled else len(mentions) * 6)
+    assert bool(index.spilled) == spilled and max(map(len, index.rows.values())) == (0 if spilled else 3 * 6)
+    most = Counter(m.iri for m in mentions).most_common(1)[0]
+    assert most[1] == 3 and len(index.of_entity(most[0])) == 3  # all three read back from a chain of runs, with a spill
     for iri in {m.iri for m in mentions}:
         assert index.of_entity(iri) == sorted((m.doc_id, m.sentence, m.article, m.start, m.end) for m in mentions if m.iri == iri)
     # each document's record, in the spool with one: its mentions per article, the IRIs its articles' mentions denote

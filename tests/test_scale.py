@@ -674,6 +674,36 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     spool.close()
 
 
+def test_the_mentions_index_holds_as_much_of_an_entity_of_many_runs_of_mentions_as_of_one(tmp_path):
+    """With a spill, the index keeps an entity's rows there SPILL_ROWS at a time, each run after
+    where the one before it is: in memory, the last run's offset and fewer than SPILL_ROWS rows,
+    however many mentions the entity has; all of them read back, in order."""
+    import tracemalloc
+
+    from kg.build import Spool
+    from kg.graph import DocInfo, MentionIndex
+    from kg.mention import Mention
+    from kg.ontology import KGR
+
+    iri = f"{KGR}place/x"
+    held, found, runs = {}, {}, (1, 300)
+    for n in (k * MentionIndex.SPILL_ROWS + 5 for k in runs):
+        doc = DocInfo("d", "四平市。" * n, "utf-8", [(0, 0, 4 * n, "", None)])
+        mentions = [Mention("d", 4 * i, 4 * i + 3, "四平市", "PLACE", iri, 0, (4 * i, 4 * i + 4)) for i in range(n)]
+        spool = Spool(tmp_path)
+        tracemalloc.start()
+        index = MentionIndex(spill=spool)
+        index.add(doc, mentions)
+        held[n] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        found[n] = index.of_entity(iri)
+        assert found[n] == [("d", (4 * i, 4 * i + 4), 0, 4 * i, 4 * i + 3) for i in range(n)]
+        assert len(index.rows[iri]) == 6 * 5 and spool.size > 0
+        spool.close()
+    more = held[max(found)] - held[min(found)]
+    assert more < 64, held  # 300 times the mentions: no more held than a few bytes of a larger offset
+
+
 def test_extraction_results_are_taken_as_they_come():
     """A pool's results are read one at a time (`Pool.imap`), not gathered first, so a build holds
     no more of them than it has not taken yet; a worker server's list lets go of each as it goes."""
