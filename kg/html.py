@@ -63,6 +63,7 @@ from kg.relations import (
     article_doc,
     article_iri,
 )
+from kg.strings import StringFile, sort_strings
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -2070,15 +2071,15 @@ def page_files(
     prepared: Prepared | None = None,
     authors: Mapping[str, Sequence[str]] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> list[str]:
+) -> StringFile:
     """Write `index.html` (overview and search), `articles/<name>.html` and `entities/<name>.html`,
     and for a corpus of more than MAX_LIST_ARTICLES articles the pages that list them all,
     `lists/articles-<n>.html` (the overview lists the first of them).
 
     The scripts and stylesheets go to `assets/`; pages of an earlier build that this graph no
     longer has are removed from `articles/`, `entities/` and `lists/`. Returns the files written as their paths
-    relative to `out` ("/" between two parts), sorted as paths are (`path_order`; a build lists
-    thousands, `write_pages` makes them Paths).
+    relative to `out` ("/" between two parts), sorted as paths are (`path_order`), in a
+    `kg.strings.StringFile` (a build lists thousands of them; `write_pages` makes them Paths).
     `jobs` > 1 renders the pages in that many forked processes (where the platform can fork), each
     a share of them, with the same bytes; an error in one is raised here once all have stopped.
 
@@ -2126,7 +2127,8 @@ def page_files(
             _write(path, src.read_bytes())
         # the pages already there, listed once: the others are written without a look at each
         keys = _Slots(2 * KEY, directory=out.parent)  # each page's key and pre-key (zeros: none), as _write_share gives them
-        present = frozenset(f"{sub}/{name}" for sub in subs for name in os.listdir(out / sub)) | (
+        # (lists/ too when this corpus has none: the stale ones are removed below)
+        present = frozenset(f"{sub}/{name}" for sub in ("articles", "entities", "lists") if (out / sub).is_dir() for name in os.listdir(out / sub)) | (
             {"index.html"} if (out / "index.html").exists() else set()
         )
         job = _Job(out, env, prepared.version, pages, prepared.previous, known, present)
@@ -2162,11 +2164,14 @@ def page_files(
                 report(stop, len(pages))
     finally:
         gc.unfreeze()
-    paths = list(pages.paths())
+    # the pages by path, as the records list them: their paths in a file, sorted a run at a time (a
+    # list of them and of their order took 1.1 kB a page of the seeds x2000 at the pages' end, where
+    # the build's process peaks), and each one's number among the pages. A page is index.html or a
+    # name in articles/, entities/ or lists/, so their order as strings is their order as paths
+    paths, order = sort_strings(pages.paths(), directory=out.parent)
     # not read any more (the head's pages and the pool's arguments hold the site too): what they held
     # is the records' while they are written
     del job, pages, head, site, pool
-    order = sorted(range(len(paths)), key=paths.__getitem__)  # the pages by path, as the records list them
 
     def key(i: int) -> bytes:
         return keys.get(i)[:KEY]
@@ -2177,30 +2182,31 @@ def page_files(
 
     (out / MANIFEST).unlink(missing_ok=True)  # written anew, never through a link to another build's
     with (out / MANIFEST).open("w", encoding="utf-8", newline="\n") as fh:  # the bytes _write wrote, on any platform
-        fh.writelines(_json_text(((paths[i], f'"{key(i).hex()}"') for i in order), ascii=True, under="pages"))
+        fh.writelines(_json_text(((path, f'"{key(i).hex()}"') for path, i in zip(paths, order)), ascii=True, under="pages"))
     if pre_keys is not None and doc_keys is not None:
         from kg.output import replace_file
 
-        seen = ((paths[i], f'["{p.hex()}", "{key(i).hex()}"]') for i in order if (p := pre(i)) is not None)
+        seen = ((path, f'["{p.hex()}", "{key(i).hex()}"]') for path, i in zip(paths, order) if (p := pre(i)) is not None)
         try:
             pre_keys.parent.mkdir(parents=True, exist_ok=True)
             replace_file(pre_keys, (chunk.encode("utf-8") for chunk in _json_text(seen, ascii=False)))
         except OSError:
             pass  # a record that cannot be kept only costs the next build the inputs of its articles
-    for sub in ("articles", "entities", "lists"):
-        if not (out / sub).is_dir():
-            continue  # lists/: only a corpus of more than MAX_LIST_ARTICLES articles has it
-        for stale in sorted(os.listdir(out / sub)):
-            name = f"{sub}/{stale}"
-            i = bisect_left(order, name, key=paths.__getitem__)
-            if stale.endswith(".html") and not (i < len(order) and paths[order[i]] == name):
-                os.unlink(out / sub / stale)
-        if sub == "lists" and not lists and not os.listdir(out / sub):
-            os.rmdir(out / sub)
-    # sorted as paths are, the pages' own strings (a tuple of parts a page took 15.2 MB more for
-    # x2000's 74,274 pages, at the end of the pages, where the build's process peaks): a page is index.html
-    # or a name in articles/, entities/ or lists/, so their order as strings is their order as paths
-    return list(heapq.merge(sorted([MANIFEST, *(f"{path.parent.name}/{path.name}" for path, _ in assets)], key=path_order), (paths[i] for i in order), key=path_order))
+    # the pages there before that this graph no longer has (every page written is listed in `paths`):
+    # the folder's listing and `paths`, both sorted, side by side
+    written = iter(paths)
+    at = next(written, None)
+    for name in sorted(name for name in present if name.endswith(".html") and "/" in name):  # not index.html
+        while at is not None and at < name:
+            at = next(written, None)
+        if at != name:
+            (out / name).unlink(missing_ok=True)
+    if not lists and (out / "lists").is_dir() and not os.listdir(out / "lists"):
+        os.rmdir(out / "lists")  # lists/: only a corpus of more than MAX_LIST_ARTICLES articles has it
+    # sorted as paths are, the pages' own strings in a file (a tuple of parts a page took 15.2 MB
+    # more for x2000's 74,274 pages at the end of the pages, a string a page 7 MB)
+    assets_written = sorted([MANIFEST, *(f"{path.parent.name}/{path.name}" for path, _ in assets)], key=path_order)
+    return StringFile(heapq.merge(assets_written, paths, key=path_order), directory=out.parent)
 
 
 def path_order(path: str) -> str:

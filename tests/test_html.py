@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kg.html
+import kg.strings
 from kg.graph import ARTICLE, DocInfo, GraphBuilder, article_index, build_graph
 from kg.html import page_names, pinyin, script_json, search_key, slug, write_pages
 from kg.mention import Evidence, Mention, Relation
@@ -459,6 +460,26 @@ def test_a_corpus_of_more_articles_than_the_overview_lists_has_pages_that_list_t
     monkeypatch.setattr(kg.html, "MAX_LIST_ARTICLES", len(articles))
     write_pages(*corpus, out)
     assert not (out / "lists").exists() and 'id="article-lists"' not in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_pages_a_graph_no_longer_has_are_removed_and_nothing_else(tmp_path, corpus, monkeypatch):
+    """Written over an earlier build's pages, the pages leave none of those this graph no longer has
+    in articles/, entities/ and lists/, and leave other files there and elsewhere; every page they
+    list is there. The pages' paths sorted in runs of two (kg.strings.sort_strings) give the same."""
+    out = tmp_path / "out"
+    first = write_pages(*corpus, out)
+    stale = [out / "articles" / "a-gone-0123456789.html", out / "entities" / "zz-gone.html", out / "lists" / "articles-9.html"]
+    kept = [out / "articles" / "notes.txt", out / "other.html"]
+    for path in stale + kept:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("x", encoding="utf-8")
+    monkeypatch.setattr(kg.strings, "SORT_RUN", 2)
+    again = write_pages(*corpus, out)
+    assert again == first and all(p.is_file() for p in again)
+    assert not any(p.exists() for p in stale) and all(p.read_text(encoding="utf-8") == "x" for p in kept)
+    assert not (out / "lists").exists()  # left empty, and this corpus has no lists
+    pages = sorted(p.relative_to(out).as_posix() for sub in ("articles", "entities") for p in (out / sub).glob("*.html"))
+    assert pages == sorted(p.relative_to(out).as_posix() for p in again if p.parent.name in ("articles", "entities"))
 
 
 def test_html_doctests_hold():
