@@ -425,19 +425,29 @@ def test_benchmark_runs_and_writes_table(tmp_path):
 
 @pytest.mark.slow
 def test_memory_benchmark_reports_what_a_build_holds_a_page():
-    # benchmarks/memory.py: a rebuild's traced memory once its pages are written, x1 against x2
+    # benchmarks/memory.py: a rebuild's traced memory once its pages are written, x1 against x2 and against x1 of pages twice as long
     done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "1,2", "--top", "5"], capture_output=True, text=True, cwd=ROOT, timeout=900,
+        [sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "1,2", "--longer", "2", "--top", "5"], capture_output=True, text=True, cwd=ROOT, timeout=900,
     )
     assert done.returncode == 0, done.stderr
     found = re.search(r"traced once the pages are written: x1 ([0-9.]+) MB, x2 ([0-9.]+) MB\nper page of the seeds: (-?[0-9.]+) kB \(5 pages more\)", done.stdout)
     assert found and 5 < float(found.group(1)) < 200 and 5 < float(found.group(2)) < 200, done.stdout
     peak = re.search(r"traced peak of the rebuild: x1 ([0-9.]+) MB, x2 ([0-9.]+) MB\nper page of the seeds: (-?[0-9.]+) kB\n", done.stdout)
     assert peak and float(found.group(1)) <= float(peak.group(1)) < 400 and float(found.group(2)) <= float(peak.group(2)) < 400, done.stdout
-    rows = done.stdout.split("at the line that allocated it):\n")[1].splitlines()
-    assert len(rows) == 5 and all(re.match(r" *-?[0-9]+  \w+\.py:[0-9]+  ", row) for row in rows), done.stdout
-    bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), "--sizes", "2,1"], capture_output=True, text=True, cwd=ROOT)
-    assert bad.returncode == 2 and "give two sizes, the smaller first" in bad.stderr
+    # the same of the x1 corpus with each page twice as long: the same files, twice the characters
+    longer = re.search(
+        r"x1, each page 2 times as long \(([0-9,]+) characters, x2 ([0-9,]+)\):\n  once the pages are written: ([0-9.]+) MB, (-?[0-9.]+) kB per million"
+        r" characters more \(x2: (-?[0-9.]+)\)\n  traced peak: ([0-9.]+) MB, (-?[0-9.]+) kB per million characters more \(x2: (-?[0-9.]+)\)\n",
+        done.stdout,
+    )
+    assert longer and abs(int(longer.group(1).replace(",", "")) - int(longer.group(2).replace(",", ""))) < 100, done.stdout
+    assert 5 < float(longer.group(3)) <= float(longer.group(6)) < 400, done.stdout
+    by_page, by_text = done.stdout.split("at the line that allocated it):\n")[1].split("\n\nwhere it grows with the pages 2 times as long (bytes per thousand characters more):\n")
+    for rows in (by_page.splitlines(), by_text.splitlines()):
+        assert len(rows) == 5 and all(re.match(r" *-?[0-9]+  [\w<> ]+\.?\w*:[0-9]+  ", row) for row in rows), done.stdout
+    for wrong, said in ((["--sizes", "2,1"], "give two sizes, the smaller first"), (["--longer", "1"], "--longer 1: give 2 or more")):
+        bad = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "memory.py"), *wrong], capture_output=True, text=True, cwd=ROOT)
+        assert bad.returncode == 2 and said in bad.stderr, bad.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/comm is Linux's")
