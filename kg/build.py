@@ -23,6 +23,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from itertools import accumulate
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -383,11 +384,12 @@ class Documents(_Made):
     `ids` are the documents' ids by number, `numbers` the numbers by id, `by_id` the documents by
     id (sorted)."""
 
-    __slots__ = ("spool", "ids", "numbers", "_rows", "_digests", "_encodings", "_sorted")
-    # a row: where each piece starts and where the last ends, the text's characters, the number of
-    # mentions and of relations (-1: none kept), the encoding's number (in `_encodings`), and
-    # whether the document has a key from the per-document shapes
-    WIDTH = RELATIONS + 2 + 5
+    __slots__ = ("spool", "ids", "numbers", "_starts", "_rows", "_digests", "_encodings", "_sorted")
+    # a row, of 32-bit numbers: the size of each piece (one after the other from where the first
+    # starts, in `_starts`), the text's characters, the number of mentions and of relations (-1:
+    # none kept), the encoding's number (in `_encodings`), and whether the document has a key from
+    # the per-document shapes. (The pieces' 64-bit offsets took 0.14 kB a page of the seeds x200.)
+    WIDTH = RELATIONS + 1 + 5
     # bytes of each digest: the text's (kg.graph.text_digest), the parts', the key from the
     # per-document shapes and the key in the cache (`Cache.key`; zeros: none)
     DIGEST = 16
@@ -397,7 +399,8 @@ class Documents(_Made):
         self.spool = spool
         self.ids: list[str] = []
         self.numbers: dict[str, int] = {}
-        self._rows = array("q")
+        self._starts = array("q")
+        self._rows = array("i")  # a document's piece of 2 GB is not kept (as kg.graph.MentionIndex's rows)
         self._digests = bytearray()
         self._encodings: list[str] = []
         self._sorted: list[str] | None = None  # the ids in order, once asked for
@@ -417,7 +420,8 @@ class Documents(_Made):
         self.ids.append(d.doc_id)
         self.numbers[d.doc_id] = number
         relations = -1 if r.relations is None else len(r.relations)
-        self._rows.extend(offsets)
+        self._starts.append(offsets[0])
+        self._rows.extend([offsets[k + 1] - offsets[k] for k in range(RELATIONS + 1)])
         self._rows.extend((len(d.text), len(r.mentions), relations, self._encodings.index(d.encoding), checked is not None))
         self._digests += bytes.fromhex(digest) + parts + bytes.fromhex(checked or "00" * self.DIGEST) + bytes.fromhex(key or "00" * self.DIGEST)
         self._sorted = None
@@ -428,7 +432,7 @@ class Documents(_Made):
 
     def _item(self, i: int) -> DocResult:
         doc, w, at = self.doc(i), self.WIDTH * i, self.DIGESTS * self.DIGEST * i
-        mentions, relations, checked = self._rows[w + RELATIONS + 3], self._rows[w + RELATIONS + 4], self._rows[w + RELATIONS + 6]
+        mentions, relations, checked = self._rows[w + RELATIONS + 2], self._rows[w + RELATIONS + 3], self._rows[w + RELATIONS + 5]
         digests = self._digests[at + self.DIGEST : at + 3 * self.DIGEST]
         return _spooled(doc, mentions, relations if relations >= 0 else None, bytes(digests[: self.DIGEST]), digests[self.DIGEST :].hex() if checked else None)
 
@@ -436,9 +440,9 @@ class Documents(_Made):
         """The `i`th document, as `self[i].doc` (without the rest of its result)."""
         at, w = self.DIGESTS * self.DIGEST * i, self.WIDTH * i
         row = self._rows
+        offsets = array("q", accumulate(row[w : w + RELATIONS + 1], initial=self._starts[i]))
         return SpooledDoc(
-            self.ids[i], Pieces(self.spool, row[w : w + RELATIONS + 2]), self._encodings[row[w + RELATIONS + 5]], row[w + RELATIONS + 2],
-            self._digests[at : at + self.DIGEST].hex(),
+            self.ids[i], Pieces(self.spool, offsets), self._encodings[row[w + RELATIONS + 4]], row[w + RELATIONS + 1], self._digests[at : at + self.DIGEST].hex(),
         )
 
     def key(self, i: int) -> str:
@@ -454,7 +458,7 @@ class Documents(_Made):
     def has_relations(self) -> bool:
         """Whether each document's relations are kept (there is a document)."""
         rows = self._rows
-        return bool(self.ids) and all(rows[k] >= 0 for k in range(RELATIONS + 4, len(rows), self.WIDTH))
+        return bool(self.ids) and all(rows[k] >= 0 for k in range(RELATIONS + 3, len(rows), self.WIDTH))
 
     def in_order(self) -> Sequence[DocResult]:
         """The results in the order of their ids."""
