@@ -917,7 +917,7 @@ def build(
                 onto = load_ontology(ontology)
                 report.seconds["load"] += time.perf_counter() - t
             # fed the documents as they come; the pages read their articles from them, and a fact's evidence from its documents
-            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN, spill=spool, docs=results.by_id)
+            graph = GraphBuilder(onto, articles=False, evidence=EVIDENCE_SHOWN, spill=spool, documents=results)
             # what the pages read of their mentions, as they go to the spool (their rows too)
             index = MentionIndex(spill=spool, documents=results)
 

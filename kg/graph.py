@@ -94,7 +94,7 @@ class GraphBuilder:
     come with it, in one call (a range read twice is told apart in that call only)."""
 
     def __init__(
-        self, onto: Ontology, *, articles: bool = True, evidence: int | None = None, spill: Spill | None = None, docs: Mapping[str, DocInfo] | None = None,
+        self, onto: Ontology, *, articles: bool = True, evidence: int | None = None, spill: Spill | None = None, documents: Documents | None = None,
     ) -> None:
         self.onto = onto
         self.articles = articles
@@ -103,10 +103,10 @@ class GraphBuilder:
         # each article (tuples once the graph is made with `release`); with `spill` (a build's
         # spool), kept there a document at a time (`SpilledAuthors`)
         self.article_edges: Counter = Counter()
-        self.authors: dict[str, list[str] | tuple[str, ...]] | SpilledAuthors = SpilledAuthors(spill) if spill is not None else {}
-        # the documents by id; `docs`: where something else keeps them (a build's kg.build.Documents), which `add` leaves to it
-        self.docs: Mapping[str, DocInfo] = {} if docs is None else docs
-        self.own_docs = docs is None
+        self.authors: dict[str, list[str] | tuple[str, ...]] | SpilledAuthors = SpilledAuthors(spill, documents) if spill is not None else {}
+        # the documents by id; `documents`: where something else keeps them (a build's kg.build.Documents), which `add` leaves to it
+        self.docs: Mapping[str, DocInfo] = {} if documents is None else documents.by_id
+        self.own_docs = documents is None
         self.surface: dict[str, Counter] = defaultdict(Counter)
         # by entity, its first and its last mention in the order of (document, start, end): the first
         # gives its type and sentence, the last whether it is new (as a pass in that order leaves them)
@@ -279,11 +279,19 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
     a document at a time: held, a tuple an article keyed by its IRI took 0.6 kB a page of the seeds
     x200 (tracemalloc), and kept each article's IRI alive. An article's authors are read from its
     document's record (`iri_lines` of "<article>\t<author>", one a statement: no IRI holds a tab),
-    sorted and, once a graph is made (`nodes`), those that are its nodes, as its edges would be."""
+    sorted and, once a graph is made (`nodes`), those that are its nodes, as its edges would be.
 
-    def __init__(self, spill: Spill) -> None:
+    `documents` (a build's `kg.build.Documents`): the documents numbered as they came, each added
+    there before its authors come here; where each one's record is is held by that number (in
+    an array, 8 bytes a document: a dict by id took 61 a page of the seeds x200). Without them,
+    the index numbers the documents it is given."""
+
+    def __init__(self, spill: Spill, documents: Documents | None = None) -> None:
         self.spill = spill
-        self.at: dict[str, int] = {}  # document -> where its record is in `spill`, offset * 2**32 + size
+        self.documents = documents
+        self.ids: list[str] = [] if documents is None else documents.ids  # by number
+        self.numbers: dict[str, int] = {} if documents is None else documents.numbers  # document -> that number
+        self.at = array("q")  # by number: where its record is in `spill`, offset * 2**32 + size (-1: none)
         self.nodes: Container[str] | None = None
 
     @staticmethod
@@ -296,11 +304,20 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
     def add(self, doc_id: str, pairs: Sequence[tuple[str, str]]) -> None:
         """A document's (article, author) statements, in the order they came, after any it had."""
         record = iri_lines(f"{a}\t{o}" for a, o in [*self._pairs(doc_id), *pairs])
-        self.at[doc_id] = self.spill.append(record) * 2**32 + len(record)
+        number = self.numbers.get(doc_id)
+        if number is None:
+            if self.documents is not None:
+                raise ValueError(f"{doc_id}: authors of a document not among the documents")
+            number = self.numbers[doc_id] = len(self.ids)
+            self.ids.append(doc_id)
+        if number >= len(self.at):
+            self.at.extend([-1] * (number + 1 - len(self.at)))
+        self.at[number] = self.spill.append(record) * 2**32 + len(record)
 
     def _pairs(self, doc_id: str) -> list[tuple[str, str]]:
-        at = self.at.get(doc_id)
-        if at is None:
+        number = self.numbers.get(doc_id)
+        at = self.at[number] if number is not None and number < len(self.at) else -1
+        if at < 0:
             return []
         lines = read_iri_lines(self.spill.read(at >> 32, at & 0xFFFFFFFF))
         return [tuple(line.split("\t")) for line in lines]  # type: ignore[misc]
@@ -318,12 +335,16 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
             raise KeyError(article)
         return self._of_doc(doc_id)[article]
 
+    def _docs(self) -> list[str]:
+        """The documents with authors, in the order they came."""
+        return [self.ids[n] for n, at in enumerate(self.at) if at >= 0]
+
     def __iter__(self) -> Iterator[str]:
-        for doc_id in list(self.at):
+        for doc_id in self._docs():
             yield from self._of_doc(doc_id)
 
     def __len__(self) -> int:
-        return sum(len(self._of_doc(doc_id)) for doc_id in self.at)
+        return sum(len(self._of_doc(doc_id)) for doc_id in self._docs())
 
 
 class _Facts:

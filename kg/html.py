@@ -714,12 +714,17 @@ class _Articles:
     1.9 µs each, 45k times for the pages of the seeds x200 (0.09 s). Should any two names meet,
     every name is made as `page_names` makes them, and held."""
 
-    __slots__ = ("_of", "_numbers", "_names", "_last")
+    __slots__ = ("_of", "_numbered", "_at", "_numbers", "_names", "_last")
 
-    def __init__(self, docs: Mapping[str, DocInfo]) -> None:
+    def __init__(self, docs: Mapping[str, DocInfo], numbers: Mapping[str, int] | None = None) -> None:
+        """`numbers`: the documents' numbers (a build's, `kg.build.Documents.numbers`), from 0."""
         # document -> where its articles are in `_numbers`: their count, then their starts, ends and
-        # indices (`_get`); one array for all, not one a document with what their IRIs start with (0.2 kB a page)
+        # indices (`_get`); one array for all, not one a document with what their IRIs start with (0.2 kB a page).
+        # By the documents' `numbers` in `_at` (-1: none), 8 bytes a document (a dict by id took 53 a
+        # page of the seeds x200), and in `_of` by id for any they do not number
         self._of: dict[str, int] = {}
+        self._numbered: Mapping[str, int] = numbers if numbers is not None else {}
+        self._at = array("q", [-1]) * len(self._numbered)
         self._numbers = array("i")  # a document of 2**31 characters is not read (as kg.graph.MentionIndex)
         self._names: dict[str, str] | None = None  # every article's file name, when two short names meet
         self._last: tuple[str, tuple[array, str] | None] = ("", None)  # the document asked for last, and what `_get` gave
@@ -728,7 +733,11 @@ class _Articles:
         for d in docs.values():
             # sorted as (start, end, IRI) sort: the IRIs differ in their indices' digits only
             rows = sorted((start, end, str(index), index) for index, start, end, _title, _byline in d.articles)
-            self._of[d.doc_id] = len(self._numbers)
+            n = self._numbered.get(d.doc_id, -1)
+            if 0 <= n < len(self._at):
+                self._at[n] = len(self._numbers)
+            else:
+                self._of[d.doc_id] = len(self._numbers)
             self._numbers.append(len(rows))
             self._numbers.extend([r[0] for r in rows] + [r[1] for r in rows] + [r[3] for r in rows])
             found = self._get(d.doc_id)
@@ -737,22 +746,23 @@ class _Articles:
                 clash = clash or h in seen
                 seen.add(h)
         if clash:
-            self._names = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all())
+            self._names = page_names((iri, f"{doc}-{index}") for doc, index, iri in self._all(docs))
 
     def _get(self, doc_id: str) -> tuple[array, str] | None:
         """A document's articles' (starts, ends, indices), sorted by range, and what their IRIs start with; None for a document not here."""
         last = self._last
         if last[0] == doc_id and last[1] is not None:  # the pages ask for a document's articles one after another
             return last[1]
-        at = self._of.get(doc_id)
-        if at is None:
+        n = self._numbered.get(doc_id, -1)
+        at = self._at[n] if 0 <= n < len(self._at) else self._of.get(doc_id, -1)
+        if at < 0:
             return None
         found = self._numbers[at + 1 : at + 1 + 3 * self._numbers[at]], article_iri(doc_id, 0)[:-1]
         self._last = (doc_id, found)
         return found
 
-    def _all(self) -> Iterator[tuple[str, int, str]]:
-        for doc in self._of:
+    def _all(self, docs: Iterable[str]) -> Iterator[tuple[str, int, str]]:
+        for doc in docs:
             numbers, prefix = self._get(doc)
             n = len(numbers) // 3
             yield from ((doc, numbers[2 * n + i], f"{prefix}{numbers[2 * n + i]}") for i in range(n))
@@ -857,7 +867,7 @@ def _site(
     """What the pages read of the corpus. `docs`: a sequence, or a mapping by id in the order of the ids
     (a build's, each made when it is read); `authors`: as in `page_files`, for a graph without articles."""
     docs_by_id = docs if isinstance(docs, Mapping) else {d.doc_id: d for d in sorted(docs, key=lambda d: d.doc_id)}
-    articles = _Articles(docs_by_id)
+    articles = _Articles(docs_by_id, mentions.numbers if isinstance(mentions, MentionIndex) else None)
     types = dict(g.nodes(data="type"))
     entities = [n for n, t in types.items() if t != ARTICLE and n not in articles]
     if not isinstance(mentions, MentionIndex):

@@ -707,7 +707,12 @@ def _articled(doc_id: str, ranges: list[tuple[int, int, int]]) -> DocInfo:
     return DocInfo(doc_id, "x" * 100, "utf-8", [(i, s, e, f"t{i}", None) for i, s, e in ranges])
 
 
-def test_the_sites_articles_answer_as_the_maps_they_replace():
+# the documents' numbers, as a build's kg.build.Documents gives them: none, all, or some (the rest by id)
+NUMBERINGS = [None, {"c": 0, "b": 1, "a/铁西 50%#1": 2}, {"a/铁西 50%#1": 1, "other": 0}]
+
+
+@pytest.mark.parametrize("numbers", NUMBERINGS)
+def test_the_sites_articles_answer_as_the_maps_they_replace(numbers):
     # kg.html._Articles packs each document's articles; what it answers is what the maps of
     # (document, index), of sorted rows and of names gave (page_names over every article)
     docs = {
@@ -715,7 +720,8 @@ def test_the_sites_articles_answer_as_the_maps_they_replace():
         "b": _articled("b", [(0, 0, 10), (1, 12, 12), (2, 12, 30)]),  # a gap and an empty article
         "c": _articled("c", []),
     }
-    site = kg.html._Articles(docs)
+    site = kg.html._Articles(docs, numbers)
+    assert len(site._of) == (0 if numbers is NUMBERINGS[1] else 2 if numbers else 3)  # by number where they have one
     names = page_names((article_iri(d.doc_id, a[0]), f"{d.doc_id}-{a[0]}") for d in docs.values() for a in d.articles)
     for d in docs.values():
         for index, start, _end, _title, _byline in d.articles:
@@ -737,11 +743,12 @@ def test_the_sites_articles_answer_as_the_maps_they_replace():
     assert 3 not in site
 
 
-def test_the_sites_articles_name_every_article_as_page_names_does_when_short_names_meet(monkeypatch):
+@pytest.mark.parametrize("numbers", [None, {"b": 0, "a": 1}])
+def test_the_sites_articles_name_every_article_as_page_names_does_when_short_names_meet(monkeypatch, numbers):
     # a clash of short names (a 40-bit chance) makes every name as page_names makes them
     docs = {d: _articled(d, [(0, 0, 10), (1, 10, 20)]) for d in ("a", "b")}
     monkeypatch.setattr(kg.html, "_page_name", lambda iri, label: "same.html")
-    site = kg.html._Articles(docs)
+    site = kg.html._Articles(docs, numbers)
     names = page_names((article_iri(d, i), f"{d}-{i}") for d in docs for i in (0, 1))
     assert len(set(names.values())) == 4
     assert {site.name(iri) for iri in names} == set(names.values())

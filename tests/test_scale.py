@@ -626,8 +626,9 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     from dataclasses import replace
 
     from kg.build import Documents, DocResult, Spool
-    from kg.graph import DocInfo, MentionIndex
+    from kg.graph import DocInfo, MentionIndex, SpilledAuthors
     from kg.mention import Evidence, Mention, Relation, relation_rows
+    from kg.relations import article_iri
     from kg.ontology import KGR
     from kg.rdf import DocumentParts, parts_digest
 
@@ -670,6 +671,15 @@ def test_a_builds_documents_are_rows_that_give_back_what_the_spool_keeps(tmp_pat
     assert index.doc_ids is table.ids and index.has_relations
     assert index.of_doc("d2") == made[0].mentions and index.relation_rows("d2") == relation_rows(made[0].relations) and len(index.relation_rows("d2")) == 2
     assert index.of_doc("d9") == [] and index.relation_rows("d9") == []
+    # who wrote the articles, by the documents' numbers there: none for those without
+    authors = SpilledAuthors(spool, table)
+    authors.add("d1", [(article_iri("d1", 0), f"{KGR}person/a")])
+    authors.add("d1", [(article_iri("d1", 1), f"{KGR}person/b")])
+    assert list(authors.at) == [-1, -1, authors.at[2]] and authors.ids is table.ids and len(authors) == 2
+    assert dict(authors.items()) == {article_iri("d1", 0): (f"{KGR}person/a",), article_iri("d1", 1): (f"{KGR}person/b",)}
+    assert authors[article_iri("d1", 1)] == (f"{KGR}person/b",) and article_iri("d0", 0) not in authors
+    with pytest.raises(ValueError, match="d9: authors of a document not among the documents"):
+        authors.add("d9", [(article_iri("d9", 0), f"{KGR}person/a")])
     with pytest.raises(ValueError, match="d2: a document kept twice"):
         table.add(made[0])
     with pytest.raises(ValueError, match="d5: a digest of 3 bytes and keys of 0 and 0 hex digits, not of 16 bytes"):
