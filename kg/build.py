@@ -965,10 +965,9 @@ def build(
                 take(p, result)
         progress.finish()
         store.prune({results.key(n) for n in range(len(results))})
-        # the input files' Paths, ids and keys (0.7 kB a page of the seeds x200, traced): the documents keep what is left of them;
-        # and the last result read or extracted, whole (one document's mentions and relations, 2.3 MB for a page of 108k characters)
-        p = hit = result = None
-        del paths, ids, keys, todo, late, pending, again, p, hit, result
+        # the input files' Paths, ids and keys (0.7 kB a page of the seeds x200, traced): the documents keep what is left of them
+        del paths, ids, keys, todo, late, pending, again
+        p = hit = result = None  # the last result read or extracted, whole: a document's mentions and relations
         report.cache_hits = store.hits
         report.files = len(results)
         for d in results.by_id.values():

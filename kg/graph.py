@@ -284,7 +284,7 @@ class SpilledAuthors(Mapping[str, tuple[str, ...]]):
     `documents` (a build's `kg.build.Documents`): the documents numbered as they came, each added
     there before its authors come here; where each one's record is is held by that number (in
     an array, 8 bytes a document: a dict by id took 61 a page of the seeds x200). Without them,
-    the index numbers the documents it is given."""
+    it numbers the documents as they come."""
 
     def __init__(self, spill: Spill, documents: Documents | None = None) -> None:
         self.spill = spill

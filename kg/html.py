@@ -63,7 +63,7 @@ from kg.relations import (
     article_doc,
     article_iri,
 )
-from kg.strings import StringFile, sort_strings
+from kg.strings import StringFile, Unnamed, sort_strings
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -1860,21 +1860,15 @@ class _Slots:
     pages' keys and pre-keys (32 bytes a page, 0.24 kB a page of the seeds x200 held in the build's
     process to the pages' end) and the previous build's records of its pages (`_Records`)."""
 
-    __slots__ = ("size", "_fd", "__weakref__")
+    __slots__ = ("size", "_file")
 
     def __init__(self, size: int, *, directory: Path | None = None) -> None:
-        import tempfile
-        import weakref
-
         self.size = size
-        with tempfile.TemporaryFile(dir=directory, prefix=".kg-slots-") as fh:  # no name: nothing is left behind
-            self._fd = os.dup(fh.fileno())
-        weakref.finalize(self, os.close, self._fd)
+        self._file = Unnamed(directory, prefix=".kg-slots-")
 
     def put(self, start: int, data: bytes) -> None:
         """Records `start`, `start` + 1, … as `data` holds them one after the other."""
-        if os.pwrite(self._fd, data, start * self.size) != len(data):
-            raise OSError(f"a short write of the pages' keys ({len(data)} bytes)")
+        self._file.write(start * self.size, data)
 
     def get(self, i: int) -> bytes:
         """Record `i` (zeros for one never put before a later one)."""
@@ -1885,7 +1879,7 @@ class _Slots:
 
     def read(self, start: int, count: int) -> bytes:
         """Records `start` to `start` + `count`, one after the other (those there are)."""
-        return os.pread(self._fd, count * self.size, start * self.size)
+        return self._file.read(start * self.size, count * self.size, whole=False)
 
 
 def _intact(pairs: Iterable, damaged: list[str], name: str) -> Iterator:

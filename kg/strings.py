@@ -1,6 +1,7 @@
 """Many strings, few bytes of memory: strings kept in a file with no name and read back by
 position (`StringFile`, 8 bytes of memory a string), and a sort of more strings than are held at
-once (`sort_strings`: sorted runs of them go to such a file, then are merged).
+once (`sort_strings`: sorted runs of them go to such a file, then are merged). The file with no
+name (`Unnamed`) keeps the pages' keys and records too (kg.html).
 
 A build writes a file a page: 74,274 pages for the seeds x2000, whose paths, held as strings to be
 sorted and listed, were what grew most at the end of a build, where its process peaks.
@@ -22,30 +23,38 @@ _BLOCK = 64  # pairs a run's reader holds at once while the runs are merged (450
 _READ = 1 << 16  # bytes a StringFile's iteration reads at once
 
 
-class _Unnamed:
-    """A file with no name (nothing is left behind however the process ends), written at its end
-    and read by offset; its descriptor is closed once the object is let go of."""
+class Unnamed:
+    """A file with no name in `directory` (the system's temporary folder by default): nothing is
+    left behind however the process ends. Written and read by offset (`os.pwrite`, `os.pread`), so
+    processes forked from this one read it too; its descriptor is closed once it is let go of."""
 
     __slots__ = ("fd", "size", "__weakref__")
 
-    def __init__(self, directory: Path | None) -> None:
-        with tempfile.TemporaryFile(dir=directory, prefix=".kg-strings-") as fh:
+    def __init__(self, directory: Path | None = None, *, prefix: str = ".kg-strings-") -> None:
+        with tempfile.TemporaryFile(dir=directory, prefix=prefix) as fh:
             self.fd = os.dup(fh.fileno())
         weakref.finalize(self, os.close, self.fd)
-        self.size = 0
+        self.size = 0  # where its end is
 
-    def append(self, data: bytes) -> int:
-        at = self.size
+    def write(self, offset: int, data: bytes) -> None:
+        """`data` at `offset`, whole."""
         view = memoryview(data)
         while view:
-            done = os.pwrite(self.fd, view, self.size)
-            view, self.size = view[done:], self.size + done
+            done = os.pwrite(self.fd, view, offset)
+            view, offset = view[done:], offset + done
+        self.size = max(self.size, offset)
+
+    def append(self, data: bytes) -> int:
+        """Where `data` is once written at the end."""
+        at = self.size
+        self.write(at, data)
         return at
 
-    def read(self, offset: int, size: int) -> bytes:
+    def read(self, offset: int, size: int, *, whole: bool = True) -> bytes:
+        """`size` bytes from `offset`; with `whole=False`, those there are."""
         found = os.pread(self.fd, size, offset)
-        if len(found) != size:
-            raise OSError(f"a file of strings cut short ({len(found)} of {size} bytes read back at {offset})")
+        if whole and len(found) != size:
+            raise OSError(f"a file cut short ({len(found)} of {size} bytes read back at {offset})")
         return found
 
 
@@ -58,7 +67,7 @@ class StringFile(Sequence[str]):
     __slots__ = ("_file", "_ends")
 
     def __init__(self, strings: Iterable[str], *, directory: Path | None = None) -> None:
-        self._file = _Unnamed(directory)
+        self._file = Unnamed(directory)
         self._ends = array("q")
         chunk: list[bytes] = []
         held = end = 0
@@ -115,13 +124,13 @@ def sort_strings(strings: Iterable[str], *, directory: Path | None = None, run: 
     are held at once: sorted runs of that many go to a file with no name, `_BLOCK` pairs of (string,
     number) a pickle, and are merged, a block of each run held at a time."""
     run = run or SORT_RUN
-    spill: _Unnamed | None = None
+    spill: Unnamed | None = None
     runs: list[list[tuple[int, int]]] = []  # each run's blocks, as (offset, size) in `spill`
     held: list[tuple[str, int]] = []
     for n, s in enumerate(strings):
         held.append((s, n))
         if len(held) == run:
-            spill = spill or _Unnamed(directory)
+            spill = spill or Unnamed(directory)
             held.sort()
             runs.append([_put(spill, held[k : k + _BLOCK]) for k in range(0, len(held), _BLOCK)])
             held = []
@@ -140,11 +149,11 @@ def sort_strings(strings: Iterable[str], *, directory: Path | None = None, run: 
     return StringFile(taken(), directory=directory), order
 
 
-def _put(spill: _Unnamed, pairs: list[tuple[str, int]]) -> tuple[int, int]:
+def _put(spill: Unnamed, pairs: list[tuple[str, int]]) -> tuple[int, int]:
     data = pickle.dumps(pairs, protocol=pickle.HIGHEST_PROTOCOL)
     return spill.append(data), len(data)
 
 
-def _run(spill: _Unnamed, blocks: list[tuple[int, int]]) -> Iterator[tuple[str, int]]:
+def _run(spill: Unnamed, blocks: list[tuple[int, int]]) -> Iterator[tuple[str, int]]:
     for offset, size in blocks:
         yield from pickle.loads(spill.read(offset, size))

@@ -454,7 +454,7 @@ def test_records_are_read_from_a_file_a_block_at_a_time(tmp_path):
     assert len(known) == len(paths) and list(tmp_path.iterdir()) == []
     assert all(known.get(p) == (bytes.fromhex(k), bytes.fromhex("ef" * 16) if p in record else None) for p, k in manifest.items())
     assert all(known.get(p) is None for p in ("", "articles/x.html", "zzz", "articles/00000.htm"))
-    fd = known._rows._fd
+    fd = known._rows._file.fd
     os.fstat(fd)
     del known
     gc.collect()
