@@ -2197,7 +2197,7 @@ def page_files(
         except OSError:
             pass  # a record that cannot be kept only costs the next build the inputs of its articles
     # the pages there before that this graph no longer has (every page written is listed in `paths`):
-    # the folder's listing and `paths`, both sorted, side by side
+    # those listed before any was written (`present`) and `paths`, both sorted, side by side
     written = iter(paths)
     at = next(written, None)
     for name in sorted(name for name in present if name.endswith(".html") and "/" in name):  # not index.html
