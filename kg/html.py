@@ -2169,8 +2169,8 @@ def page_files(
     finally:
         gc.unfreeze()
     # the pages by path, as the records list them: their paths in a file, sorted a run at a time (a
-    # list of them and of their order took 1.1 kB a page of the seeds x2000 at the pages' end, where
-    # the build's process peaks), and each one's number among the pages. A page is index.html or a
+    # list of them and of their order took about 1.1 kB a page of the seeds x2000 at the pages' end,
+    # where the build's process peaked), and each one's number among the pages. A page is index.html or a
     # name in articles/, entities/ or lists/, so their order as strings is their order as paths
     paths, order = sort_strings(pages.paths(), directory=out.parent)
     # not read any more (the head's pages and the pool's arguments hold the site too): what they held
