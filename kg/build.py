@@ -38,7 +38,7 @@ from kg.output import atomic_output, output_lock, replace_file
 from kg.progress import Progress
 from kg.rdf import CLASS_OF, DocumentParts, doc_iri, document_parts
 from kg.relations import CUES, relations
-from kg.strings import StringFile
+from kg.strings import Made, StringFile
 
 if TYPE_CHECKING:
     from kg.html import Prepared
@@ -236,21 +236,7 @@ class SpooledDoc:
         return (DocInfo, (self.doc_id, self.text, self.encoding, self.articles))
 
 
-class _Made(Sequence):
-    """A sequence whose items are made when read (`_item`, by position); a slice is a list of them."""
-
-    __slots__ = ()
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self._item(j) for j in range(*i.indices(len(self)))]
-        return self._item(_position(i, len(self)))
-
-    def _item(self, i: int) -> Any:
-        raise NotImplementedError
-
-
-class PackedArticles(_Made):
+class PackedArticles(Made):
     """A document's articles as `DocInfo` lists them, (index, start, end, title, byline), packed:
     their numbers in one array, their titles in one string. As tuples they were 3.2 kB a page of
     the seeds in a build's process, the largest share of what it kept of a document; packed, 1 kB.
@@ -296,14 +282,6 @@ class PackedArticles(_Made):
         packed._numbers.frombytes(data[8:end])
         packed._titles = data[end:].decode("utf-8", "surrogatepass")
         return packed
-
-
-def _position(i: int, count: int) -> int:
-    """`i` as a position in a sequence of `count` items (a negative one counts from its end); IndexError past either end."""
-    at = i + count if i < 0 else i
-    if not 0 <= at < count:
-        raise IndexError(i)
-    return at
 
 
 class SpooledList:
@@ -374,7 +352,7 @@ def mention_iris(mentions: list[Mention] | SpooledMentions) -> Collection[str]:
     return mentions.refs if isinstance(mentions, SpooledMentions) else tuple(sorted({m.iri for m in mentions}))
 
 
-class Documents(_Made):
+class Documents(Made):
     """The results a build keeps, in the order they came, their pieces in a `Spool`: a row of
     numbers a document (where its pieces are, the counts of its text, mentions and relations) and
     its digests as bytes, its DocResult made when it is asked for. Held, a spooled DocResult was
@@ -475,7 +453,7 @@ class Documents(_Made):
         return _ById(self)
 
 
-class _Column(_Made):
+class _Column(Made):
     """What `get` gives of each item of a sequence, as it is read."""
 
     __slots__ = ("_of", "_get")
@@ -490,7 +468,7 @@ class _Column(_Made):
         return self._get(self._of[i])
 
 
-class _Ordered(_Made):
+class _Ordered(Made):
     """Results of a `Documents` in another order (by their numbers there)."""
 
     __slots__ = ("_of", "_order")
@@ -1225,7 +1203,7 @@ def export(
     return Outputs(out, written)
 
 
-class Outputs(_Made):
+class Outputs(Made):
     """The files a build wrote under `out`, sorted as paths are (by their parts): Paths made when
     they are read, from their relative paths in a file (`kg.strings.StringFile`, 8 bytes a file in
     memory; 74,274 Paths of x2000's names took 16.6 MB, the names in one string 4.5 MB), held from

@@ -2177,20 +2177,18 @@ def page_files(
     # is the records' while they are written
     del job, pages, head, site, pool
 
-    def key(i: int) -> bytes:
-        return keys.get(i)[:KEY]
-
-    def pre(i: int) -> bytes | None:
-        found = keys.get(i)[KEY:]
-        return found if found != NO_KEY else None
+    def keyed(i: int) -> tuple[bytes, bytes | None]:
+        """Page `i`'s key and pre-key (None: none), in one read."""
+        found = keys.get(i)
+        return found[:KEY], (found[KEY:] if found[KEY:] != NO_KEY else None)
 
     (out / MANIFEST).unlink(missing_ok=True)  # written anew, never through a link to another build's
     with (out / MANIFEST).open("w", encoding="utf-8", newline="\n") as fh:  # the bytes _write wrote, on any platform
-        fh.writelines(_json_text(((path, f'"{key(i).hex()}"') for path, i in zip(paths, order)), ascii=True, under="pages"))
+        fh.writelines(_json_text(((path, f'"{keyed(i)[0].hex()}"') for path, i in zip(paths, order)), ascii=True, under="pages"))
     if pre_keys is not None and doc_keys is not None:
         from kg.output import replace_file
 
-        seen = ((path, f'["{p.hex()}", "{key(i).hex()}"]') for path, i in zip(paths, order) if (p := pre(i)) is not None)
+        seen = ((path, f'["{p.hex()}", "{k.hex()}"]') for path, i in zip(paths, order) for k, p in [keyed(i)] if p is not None)
         try:
             pre_keys.parent.mkdir(parents=True, exist_ok=True)
             replace_file(pre_keys, (chunk.encode("utf-8") for chunk in _json_text(seen, ascii=False)))

@@ -1,7 +1,8 @@
 """Many strings, few bytes of memory: strings kept in a file with no name and read back by
 position (`StringFile`, 8 bytes of memory a string), and a sort of more strings than are held at
 once (`sort_strings`: sorted runs of them go to such a file, then are merged). The file with no
-name (`Unnamed`) keeps the pages' keys and records too (kg.html).
+name (`Unnamed`) keeps the pages' keys and records too (kg.html). `Made`: the base of sequences
+whose items are made when read, StringFile's and kg.build's.
 
 A build writes a file a page: 74,274 pages for the seeds x2000, whose paths, held as strings to be
 sorted and listed, were what grew most at the end of a build, where its process peaks.
@@ -17,10 +18,33 @@ import weakref
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 SORT_RUN = 16384  # strings sorted in memory at once (about 2 MB of paths)
 _BLOCK = 64  # pairs a run's reader holds at once while the runs are merged (450 runs, 7.4 M pages: 29k pairs)
 _READ = 1 << 16  # bytes a StringFile's iteration reads at once
+
+
+class Made(Sequence):
+    """A sequence whose items are made when read (`_item`, by position); a slice is a list of them."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._item(j) for j in range(*i.indices(len(self)))]
+        return self._item(_position(i, len(self)))
+
+    def _item(self, i: int) -> Any:
+        raise NotImplementedError
+
+
+def _position(i: int, count: int) -> int:
+    """`i` as a position in a sequence of `count` items (a negative one counts from its end); IndexError past either end."""
+    at = i + count if i < 0 else i
+    if not 0 <= at < count:
+        raise IndexError(i)
+    return at
 
 
 class Unnamed:
@@ -58,7 +82,7 @@ class Unnamed:
         return found
 
 
-class StringFile(Sequence[str]):
+class StringFile(Made):
     """`strings`, in their order, kept in a file with no name in `directory` (the system's
     temporary folder by default): in memory, where each ends (8 bytes a string, against 60 or
     more for a short string held). Read by position (a read a string) or in order (a read of
@@ -88,12 +112,7 @@ class StringFile(Sequence[str]):
     def _start(self, i: int) -> int:
         return self._ends[i - 1] if i else 0
 
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        if not -len(self) <= i < len(self):
-            raise IndexError(i)
-        i %= len(self)
+    def _item(self, i: int) -> str:
         start = self._start(i)
         return self._file.read(start, self._ends[i] - start).decode("utf-8", "surrogatepass")
 
